@@ -1,0 +1,341 @@
+//! Requests and responses as plain values, JSON in and out, and the glue to
+//! `wasi:http` that [`http_component!`](crate::http_component) exports.
+
+use std::io::{Read, Write};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ApiError;
+
+/// The largest request body a handler reads, unless it asks for another limit.
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+
+/// An HTTP method.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    Other(String),
+}
+
+impl Method {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Other(other) => other,
+        }
+    }
+}
+
+/// An incoming request with its body read.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: Method,
+    /// The path, without the query string.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// Header names are lowercase.
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// A request built in code (tests, internal calls).
+    pub fn new(method: Method, path_and_query: &str, body: impl Into<Vec<u8>>) -> Self {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        Self {
+            method,
+            path: path.to_owned(),
+            query: query.to_owned(),
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    /// Adds a header (builder style).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.as_bytes().to_vec()));
+        self
+    }
+
+    /// The first value of header `name` (case-insensitive), if it is UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// The decoded value of query parameter `name`, if present.
+    pub fn query_param(&self, name: &str) -> Result<Option<String>, ApiError> {
+        for pair in self.query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if percent_decode(key)? == name {
+                return percent_decode(value).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The body parsed as JSON into `T`. Requires `Content-Type: application/json`
+    /// (415 otherwise); malformed or mistyped JSON is a 400 naming the problem.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let content_type = self.header("content-type").unwrap_or("");
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::unsupported_media_type(
+                "the request body must be JSON (Content-Type: application/json)",
+            ));
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+    }
+}
+
+fn percent_decode(text: &str) -> Result<String, ApiError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| ApiError::invalid("malformed percent-encoding in the query"))?;
+                out.push(hex);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| ApiError::invalid("the query is not valid UTF-8"))
+}
+
+/// An outgoing response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A JSON response.
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Result<Self, ApiError> {
+        let body = serde_json::to_vec(value)
+            .map_err(|e| ApiError::internal(format!("cannot encode the response: {e}")))?;
+        Ok(Self::new(status)
+            .with_header("content-type", "application/json")
+            .with_body(body))
+    }
+
+    /// 204 No Content.
+    pub fn no_content() -> Self {
+        Self::new(204)
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The value of header `name` (case-insensitive), if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl From<ApiError> for Response {
+    fn from(error: ApiError) -> Self {
+        Response::json(error.status, &error.body()).unwrap_or_else(|_| Response::new(error.status))
+    }
+}
+
+/// Exports `$handler: fn(Request) -> Response` as the component's
+/// `wasi:http/incoming-handler`.
+#[macro_export]
+macro_rules! http_component {
+    ($handler:path) => {
+        struct __SummerHttpComponent;
+
+        impl $crate::__wasip2::exports::http::incoming_handler::Guest for __SummerHttpComponent {
+            fn handle(
+                request: $crate::__wasip2::http::types::IncomingRequest,
+                out: $crate::__wasip2::http::types::ResponseOutparam,
+            ) {
+                $crate::http::serve(request, out, $handler);
+            }
+        }
+
+        $crate::__wasip2::http::proxy::export!(__SummerHttpComponent);
+    };
+}
+
+use wasip2::http::types::{
+    Fields, IncomingBody, IncomingRequest, Method as WasiMethod, OutgoingBody, OutgoingResponse,
+    ResponseOutparam,
+};
+
+/// Reads `request`, runs `handler`, writes its response to `out`.
+#[doc(hidden)]
+pub fn serve(request: IncomingRequest, out: ResponseOutparam, handler: fn(Request) -> Response) {
+    let response = match read_request(&request, DEFAULT_BODY_LIMIT) {
+        Ok(request) => handler(request),
+        Err(error) => error.into(),
+    };
+    write_response(out, response);
+}
+
+fn read_request(request: &IncomingRequest, body_limit: usize) -> Result<Request, ApiError> {
+    let method = match request.method() {
+        WasiMethod::Get => Method::Get,
+        WasiMethod::Head => Method::Head,
+        WasiMethod::Post => Method::Post,
+        WasiMethod::Put => Method::Put,
+        WasiMethod::Patch => Method::Patch,
+        WasiMethod::Delete => Method::Delete,
+        WasiMethod::Options => Method::Options,
+        WasiMethod::Other(other) => Method::Other(other),
+        other => Method::Other(format!("{other:?}").to_uppercase()),
+    };
+    let path_and_query = request.path_with_query().unwrap_or_else(|| "/".into());
+    let headers = request.headers().entries();
+    let mut parsed = Request::new(method, &path_and_query, Vec::new());
+    parsed.headers = headers;
+    parsed.body = read_body(request, body_limit)?;
+    Ok(parsed)
+}
+
+fn read_body(request: &IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let body = request
+        .consume()
+        .map_err(|()| ApiError::internal("the request body was already taken"))?;
+    let mut stream = body
+        .stream()
+        .map_err(|()| ApiError::internal("the request body stream was already taken"))?;
+    let mut bytes = Vec::new();
+    let read = stream.by_ref().take(limit as u64 + 1).read_to_end(&mut bytes);
+    drop(stream);
+    IncomingBody::finish(body);
+    read.map_err(|e| ApiError::invalid(format!("could not read the request body: {e}")))?;
+    if bytes.len() > limit {
+        return Err(ApiError::too_large(format!(
+            "the request body is larger than {limit} bytes"
+        )));
+    }
+    Ok(bytes)
+}
+
+fn write_response(out: ResponseOutparam, response: Response) {
+    let mut entries: Vec<(String, Vec<u8>)> = response
+        .headers
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
+        .collect();
+    entries.push((
+        "content-length".into(),
+        response.body.len().to_string().into_bytes(),
+    ));
+    let Ok(headers) = Fields::from_list(&entries) else {
+        let fallback = Response::from(ApiError::internal("the handler set an invalid header"));
+        return write_response(out, fallback);
+    };
+    let outgoing = OutgoingResponse::new(headers);
+    let _ = outgoing.set_status_code(response.status);
+    let body = outgoing.body().expect("a new response has a body");
+    ResponseOutparam::set(out, Ok(outgoing));
+    if let Ok(mut stream) = body.write() {
+        let _ = stream.write_all(&response.body);
+        let _ = stream.flush();
+    }
+    let _ = OutgoingBody::finish(body, None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_are_percent_decoded() {
+        let r = Request::new(Method::Get, "/x?name=J%C3%BCrgen+K&empty=&flag", vec![]);
+        assert_eq!(r.query_param("name").unwrap().as_deref(), Some("Jürgen K"));
+        assert_eq!(r.query_param("empty").unwrap().as_deref(), Some(""));
+        assert_eq!(r.query_param("flag").unwrap().as_deref(), Some(""));
+        assert_eq!(r.query_param("missing").unwrap(), None);
+        assert_eq!(r.path, "/x");
+    }
+
+    #[test]
+    fn malformed_percent_encoding_is_a_400() {
+        let r = Request::new(Method::Get, "/x?a=%zz", vec![]);
+        assert_eq!(r.query_param("a").unwrap_err().status, 400);
+        let r = Request::new(Method::Get, "/x?a=%ff", vec![]);
+        assert_eq!(r.query_param("a").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn json_requires_the_json_media_type() {
+        let plain = Request::new(Method::Post, "/x", "{}").with_header("Content-Type", "text/plain");
+        assert_eq!(plain.json::<serde_json::Value>().unwrap_err().status, 415);
+        let missing = Request::new(Method::Post, "/x", "{}");
+        assert_eq!(missing.json::<serde_json::Value>().unwrap_err().status, 415);
+        let json = Request::new(Method::Post, "/x", "{}")
+            .with_header("content-type", "application/json; charset=utf-8");
+        assert!(json.json::<serde_json::Value>().is_ok());
+    }
+
+    #[test]
+    fn malformed_json_is_a_400_with_the_parser_message() {
+        let r = Request::new(Method::Post, "/x", "{\"a\":")
+            .with_header("content-type", "application/json");
+        let err = r.json::<serde_json::Value>().unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(err.message.contains("invalid JSON"), "{err}");
+    }
+
+    #[test]
+    fn api_errors_become_json_responses() {
+        let response = Response::from(ApiError::not_found("no user 7"));
+        assert_eq!(response.status, 404);
+        assert_eq!(response.header("Content-Type"), Some("application/json"));
+        let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(body["error"]["code"], "not_found");
+        assert_eq!(body["error"]["message"], "no user 7");
+    }
+}

@@ -1,0 +1,47 @@
+//! The Summer guest SDK: write a REST handler component in a few lines.
+//!
+//! - [`http`]: the request and response types, JSON in and out, and the
+//!   [`http_component!`] macro that exports a handler as `wasi:http/incoming-handler`;
+//! - [`Router`]: method + path-pattern routing with `{param}` segments;
+//! - [`ApiError`]: the JSON error shape `{"error":{"code":"...","message":"..."}}`;
+//! - [`sql`]: typed access to the `summer:platform/sql` capability;
+//! - [`Timestamp`] and [`cursor`]: RFC 3339 times and opaque paging cursors.
+//!
+//! ```ignore
+//! use summer_sdk::{http::{Request, Response}, ApiError, Router};
+//!
+//! summer_sdk::http_component!(handle);
+//!
+//! fn handle(request: Request) -> Response {
+//!     Router::new().get("/hello/{name}", hello).handle(request)
+//! }
+//!
+//! fn hello(_request: &Request, params: &summer_sdk::Params) -> Result<Response, ApiError> {
+//!     Response::json(200, &serde_json::json!({ "hello": params.get("name") }))
+//! }
+//! ```
+
+pub mod cursor;
+mod error;
+pub mod http;
+mod router;
+pub mod sql;
+mod time;
+mod value;
+
+pub use error::ApiError;
+pub use router::{Params, Router};
+pub use time::Timestamp;
+pub use value::{FromValue, Value};
+
+/// Bindings of Summer's capability interfaces, generated from `wit/`.
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "summer:platform/capabilities",
+    });
+}
+
+#[doc(hidden)]
+pub use wasip2 as __wasip2;

@@ -1,0 +1,95 @@
+//! The running host: backends, loaded components and the route table, built
+//! from the settings and the manifest.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::capabilities::{Backends, sql};
+use crate::config::Settings;
+use crate::http::router::RouteTable;
+use crate::manifest::{ComponentSpec, Manifest};
+use crate::runtime::compile_cache::{CacheOutcome, CompileCache};
+use crate::runtime::engine::{EngineLimits, EpochTicker, build_engine};
+use crate::runtime::registry::{LoadedComponent, Loader, Registry};
+
+/// Everything a request needs, shared by all connections.
+pub struct App {
+    backends: Backends,
+    registry: Registry,
+    routes: RouteTable,
+    _ticker: EpochTicker,
+}
+
+impl App {
+    /// Opens the backends and loads every component of the manifest.
+    pub async fn start(settings: &Settings) -> Result<Self> {
+        let manifest = Manifest::load(&settings.manifest)?;
+        if manifest.components.is_empty() {
+            bail!("the manifest {} lists no components", settings.manifest.display());
+        }
+        let backends = Backends::open(settings).await?;
+        for (capability, backend) in backends.describe() {
+            tracing::info!("{capability}: {backend}");
+        }
+        let engine = build_engine(EngineLimits::default())?;
+        let ticker = EpochTicker::start(engine.clone());
+        let loader = Loader::new(engine, CompileCache::new(settings.compile_cache_dir()));
+
+        let mut registry = Registry::default();
+        for spec in &manifest.components {
+            let component = load_component(&loader, &backends, spec).await?;
+            registry.insert(component);
+        }
+        let routes = manifest.route_table();
+        Ok(Self {
+            backends,
+            registry,
+            routes,
+            _ticker: ticker,
+        })
+    }
+
+    pub fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
+    /// The component serving `path`, if a route matches.
+    pub fn component_for(&self, path: &str) -> Option<Arc<LoadedComponent>> {
+        self.routes.resolve(path).and_then(|name| self.registry.get(name))
+    }
+
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+}
+
+async fn load_component(
+    loader: &Loader,
+    backends: &Backends,
+    spec: &ComponentSpec,
+) -> Result<LoadedComponent> {
+    let started = Instant::now();
+    let component = loader.load(spec)?;
+    if let Some(dir) = &spec.sql_migrations {
+        let migrations = sql::Migration::read_dir(dir)?;
+        let applied = sql::apply_migrations(backends.sql.as_ref(), &spec.name, &migrations)
+            .await
+            .with_context(|| format!("migrating the database of component {}", spec.name))?;
+        if applied > 0 {
+            tracing::info!(component = %spec.name, "applied {applied} sql migration(s)");
+        }
+    }
+    let how = match component.cache {
+        CacheOutcome::Hit => "from cache",
+        CacheOutcome::Compiled => "compiled",
+    };
+    tracing::info!(
+        component = %spec.name,
+        version = component.short_version(),
+        "loaded ({how}) in {:.0?}",
+        started.elapsed()
+    );
+    Ok(component)
+}

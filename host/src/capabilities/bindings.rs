@@ -1,0 +1,19 @@
+//! Host-side bindings generated from Summer's WIT package.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "summer:platform/capabilities",
+    imports: { default: async | trappable },
+    with: {
+        "summer:platform/sql.transaction": crate::capabilities::sql::TransactionHandle,
+    },
+});
+
+/// `types` declares only types, so its host side carries no data.
+pub struct TypesOnly;
+
+impl wasmtime::component::HasData for TypesOnly {
+    type Data<'a> = ();
+}
+
+impl summer::platform::types::Host for () {}

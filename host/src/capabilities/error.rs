@@ -1,0 +1,83 @@
+//! The error every capability backend returns, and its guest-visible form.
+
+use std::fmt;
+
+use super::bindings::summer::platform::types as wit;
+
+/// What went wrong in a capability call, as the guest will see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    Conflict,
+    Invalid,
+    Unavailable,
+    Denied,
+    Timeout,
+    Internal,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Denied => "denied",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Internal => "internal",
+        })
+    }
+}
+
+/// An error from a capability backend; crosses into the guest as `types.error`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct CapabilityError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl CapabilityError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+}
+
+impl From<ErrorKind> for wit::ErrorKind {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::NotFound => wit::ErrorKind::NotFound,
+            ErrorKind::Conflict => wit::ErrorKind::Conflict,
+            ErrorKind::Invalid => wit::ErrorKind::Invalid,
+            ErrorKind::Unavailable => wit::ErrorKind::Unavailable,
+            ErrorKind::Denied => wit::ErrorKind::Denied,
+            ErrorKind::Timeout => wit::ErrorKind::Timeout,
+            ErrorKind::Internal => wit::ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<CapabilityError> for wit::Error {
+    fn from(error: CapabilityError) -> Self {
+        wit::Error {
+            kind: error.kind.into(),
+            message: error.message,
+        }
+    }
+}

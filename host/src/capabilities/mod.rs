@@ -1,0 +1,91 @@
+//! Host capabilities that components import: one module per capability, each
+//! with its trait and its backends side by side, plus the grant checks.
+
+pub mod bindings;
+mod error;
+pub mod sql;
+
+use std::fmt;
+use std::sync::Arc;
+
+use anyhow::Result;
+use wasmtime::component::Linker;
+
+pub use error::{CapabilityError, ErrorKind};
+
+use crate::config::Settings;
+
+/// A capability a component may be granted in the manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    Sql,
+}
+
+impl Capability {
+    /// Every capability, in the order they are logged.
+    pub const ALL: [Capability; 1] = [Capability::Sql];
+
+    /// The WIT interface name (without version) the capability is imported as.
+    pub fn interface(self) -> &'static str {
+        match self {
+            Capability::Sql => "summer:platform/sql",
+        }
+    }
+
+    /// The capability a component import names, if it is one of Summer's.
+    pub fn from_import(import: &str) -> Option<Self> {
+        let unversioned = import.split('@').next().unwrap_or(import);
+        Self::ALL.into_iter().find(|c| c.interface() == unversioned)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Capability::Sql => "sql",
+        })
+    }
+}
+
+/// The backends the host opened at start, shared by every request.
+#[derive(Clone)]
+pub struct Backends {
+    pub sql: Arc<dyn sql::SqlBackend>,
+}
+
+impl Backends {
+    /// Opens each capability's backend: the real database when its settings
+    /// are present, the embedded default under the data directory otherwise.
+    pub async fn open(settings: &Settings) -> Result<Self> {
+        let sql = sql::open_backend(settings).await?;
+        Ok(Self { sql })
+    }
+
+    /// A line per capability naming the backend it got, for the start-up log.
+    pub fn describe(&self) -> Vec<(Capability, String)> {
+        vec![(Capability::Sql, self.sql.describe())]
+    }
+}
+
+/// Store data that can hand out the per-capability views the bindings need.
+pub trait CapabilityState: Send + 'static {
+    fn sql(&mut self) -> sql::SqlView<'_>;
+}
+
+/// Links the granted capabilities, and only those, into `linker`.
+pub fn add_to_linker<T: CapabilityState>(
+    linker: &mut Linker<T>,
+    grants: &[Capability],
+) -> Result<()> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    bindings::summer::platform::types::add_to_linker::<T, bindings::TypesOnly>(linker, |_| ())?;
+    for grant in grants {
+        match grant {
+            Capability::Sql => sql::add_to_linker(linker)?,
+        }
+    }
+    Ok(())
+}

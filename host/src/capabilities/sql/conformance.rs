@@ -1,0 +1,200 @@
+//! The sql conformance suite: one set of checks, run against every backend.
+//! Each check works in tables of its own, so backends can share a database.
+
+use super::*;
+
+fn table(name: &str) -> String {
+    format!("{name}_{}", uuid::Uuid::new_v4().simple())
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+async fn create(backend: &dyn SqlBackend, ddl: String) {
+    backend.execute(&ddl, vec![]).await.expect("create table");
+}
+
+pub async fn round_trips_every_value_type(backend: &dyn SqlBackend) {
+    let t = table("kinds");
+    create(
+        backend,
+        format!(
+            "CREATE TABLE {t} (id INTEGER PRIMARY KEY, b BOOLEAN, i BIGINT, f DOUBLE PRECISION, \
+             s TEXT, bin BYTEA, ts TIMESTAMP, n TEXT)"
+        ),
+    )
+    .await;
+    let inserted = backend
+        .execute(
+            &format!("INSERT INTO {t} (id, b, i, f, s, bin, ts, n) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+            vec![
+                Value::Int(1),
+                Value::Boolean(true),
+                Value::Int(-42),
+                Value::Float(2.5),
+                text("héllo 'quoted' ; DROP TABLE x"),
+                Value::Bytes(vec![0, 159, 255]),
+                Value::Timestamp(1_700_000_000_123_456),
+                Value::Null,
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted, 1);
+    let rows = backend
+        .query(&format!("SELECT b, i, f, s, bin, ts, n FROM {t} WHERE id = $1"), vec![Value::Int(1)])
+        .await
+        .unwrap();
+    assert_eq!(rows.columns, ["b", "i", "f", "s", "bin", "ts", "n"]);
+    assert_eq!(
+        rows.rows,
+        vec![vec![
+            Value::Boolean(true),
+            Value::Int(-42),
+            Value::Float(2.5),
+            text("héllo 'quoted' ; DROP TABLE x"),
+            Value::Bytes(vec![0, 159, 255]),
+            Value::Timestamp(1_700_000_000_123_456),
+            Value::Null,
+        ]]
+    );
+}
+
+pub async fn placeholders_bind_by_number(backend: &dyn SqlBackend) {
+    let rows = backend
+        .query("SELECT $2 AS second, $1 AS first", vec![text("a"), text("b")])
+        .await
+        .unwrap();
+    assert_eq!(rows.rows, vec![vec![text("b"), text("a")]]);
+}
+
+pub async fn empty_result_still_names_columns(backend: &dyn SqlBackend) {
+    let t = table("empty");
+    create(backend, format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, name TEXT)")).await;
+    let rows = backend.query(&format!("SELECT id, name FROM {t}"), vec![]).await.unwrap();
+    assert_eq!(rows.columns, ["id", "name"]);
+    assert!(rows.rows.is_empty());
+}
+
+pub async fn unique_violation_is_conflict(backend: &dyn SqlBackend) {
+    let t = table("uniq");
+    create(backend, format!("CREATE TABLE {t} (email TEXT NOT NULL UNIQUE)")).await;
+    let insert = format!("INSERT INTO {t} (email) VALUES ($1)");
+    backend.execute(&insert, vec![text("a@b.c")]).await.unwrap();
+    let err = backend.execute(&insert, vec![text("a@b.c")]).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
+    let count = backend.query(&format!("SELECT COUNT(*) FROM {t}"), vec![]).await.unwrap();
+    assert_eq!(count.rows, vec![vec![Value::Int(1)]]);
+}
+
+pub async fn bad_statement_is_invalid(backend: &dyn SqlBackend) {
+    let err = backend.query("SELEKT nothing", vec![]).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+}
+
+pub async fn malformed_uuid_is_invalid(backend: &dyn SqlBackend) {
+    let err = backend
+        .query("SELECT $1 AS id", vec![Value::Uuid("not-a-uuid".into())])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+}
+
+pub async fn execute_counts_changed_rows(backend: &dyn SqlBackend) {
+    let t = table("counted");
+    create(backend, format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, v INTEGER)")).await;
+    for id in 1..=3 {
+        backend
+            .execute(&format!("INSERT INTO {t} (id, v) VALUES ($1, 0)"), vec![Value::Int(id)])
+            .await
+            .unwrap();
+    }
+    let changed = backend
+        .execute(&format!("UPDATE {t} SET v = 1 WHERE id >= $1"), vec![Value::Int(2)])
+        .await
+        .unwrap();
+    assert_eq!(changed, 2);
+}
+
+pub async fn committed_transaction_is_visible(backend: &dyn SqlBackend) {
+    let t = table("tx_commit");
+    create(backend, format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY)")).await;
+    let mut tx = backend.begin().await.unwrap();
+    tx.execute(&format!("INSERT INTO {t} (id) VALUES ($1)"), vec![Value::Int(7)])
+        .await
+        .unwrap();
+    let inside = tx.query(&format!("SELECT id FROM {t}"), vec![]).await.unwrap();
+    assert_eq!(inside.rows, vec![vec![Value::Int(7)]]);
+    tx.commit().await.unwrap();
+    let after = backend.query(&format!("SELECT id FROM {t}"), vec![]).await.unwrap();
+    assert_eq!(after.rows, vec![vec![Value::Int(7)]]);
+}
+
+pub async fn dropped_transaction_rolls_back(backend: &dyn SqlBackend) {
+    let t = table("tx_drop");
+    create(backend, format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY)")).await;
+    let mut tx = backend.begin().await.unwrap();
+    tx.execute(&format!("INSERT INTO {t} (id) VALUES ($1)"), vec![Value::Int(7)])
+        .await
+        .unwrap();
+    drop(tx);
+    let after = backend.query(&format!("SELECT id FROM {t}"), vec![]).await.unwrap();
+    assert!(after.rows.is_empty(), "rolled-back row is visible: {:?}", after.rows);
+}
+
+pub async fn migrations_apply_once_and_refuse_edits(backend: &dyn SqlBackend) {
+    let t = table("migrated");
+    let component = format!("component_{t}");
+    let first = vec![Migration {
+        name: "001_create.sql".into(),
+        script: format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY);\nINSERT INTO {t} (id) VALUES (1);"),
+    }];
+    assert_eq!(apply_migrations(backend, &component, &first).await.unwrap(), 1);
+    assert_eq!(apply_migrations(backend, &component, &first).await.unwrap(), 0);
+    let edited = vec![Migration {
+        name: "001_create.sql".into(),
+        script: format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY);"),
+    }];
+    let err = apply_migrations(backend, &component, &edited).await.unwrap_err();
+    assert!(err.to_string().contains("changed after it was applied"), "{err}");
+    let rows = backend.query(&format!("SELECT id FROM {t}"), vec![]).await.unwrap();
+    assert_eq!(rows.rows, vec![vec![Value::Int(1)]]);
+}
+
+/// Generates one `#[tokio::test]` per check for a backend opened by `$open`.
+macro_rules! sql_conformance {
+    ($suite:ident, $open:expr) => {
+        mod $suite {
+            use super::*;
+            sql_conformance!(@checks $open;
+                round_trips_every_value_type,
+                placeholders_bind_by_number,
+                empty_result_still_names_columns,
+                unique_violation_is_conflict,
+                bad_statement_is_invalid,
+                malformed_uuid_is_invalid,
+                execute_counts_changed_rows,
+                committed_transaction_is_visible,
+                dropped_transaction_rolls_back,
+                migrations_apply_once_and_refuse_edits,
+            );
+        }
+    };
+    (@checks $open:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                let backend = $open.await;
+                super::$check(&*backend).await;
+            }
+        )*
+    };
+}
+
+async fn open_sqlite() -> Box<dyn SqlBackend> {
+    let dir = tempfile::tempdir().unwrap().keep();
+    Box::new(SqliteBackend::open(&dir.join("conformance.db")).await.unwrap())
+}
+
+sql_conformance!(sqlite, open_sqlite());

@@ -1,0 +1,109 @@
+//! The `sql` capability: the `SqlBackend` trait, its backends (embedded
+//! SQLite, PostgreSQL), migrations, and the WIT host functions over them.
+
+mod host;
+mod migrate;
+mod sqlite;
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use async_trait::async_trait;
+
+pub use host::{SqlView, TransactionHandle, add_to_linker};
+pub use migrate::{Migration, apply_migrations};
+pub use sqlite::SqliteBackend;
+
+pub use super::bindings::summer::platform::sql::Rows;
+pub use super::bindings::summer::platform::types::Value;
+use super::{CapabilityError, ErrorKind};
+use crate::config::Settings;
+
+/// A relational database that components reach through `summer:platform/sql`.
+///
+/// Statements use `$1`, `$2`, ... placeholders on every backend.
+#[async_trait]
+pub trait SqlBackend: Send + Sync {
+    /// A short description for logs, e.g. `sqlite (data/summer.db)`.
+    fn describe(&self) -> String;
+
+    /// Runs a statement that returns rows.
+    async fn query(&self, statement: &str, params: Vec<Value>) -> Result<Rows, CapabilityError>;
+
+    /// Runs a statement and returns how many rows it changed.
+    async fn execute(&self, statement: &str, params: Vec<Value>) -> Result<u64, CapabilityError>;
+
+    /// Starts a transaction; dropping it without commit rolls it back.
+    async fn begin(&self) -> Result<Box<dyn SqlTransaction>, CapabilityError>;
+}
+
+/// An open transaction on a `SqlBackend`.
+#[async_trait]
+pub trait SqlTransaction: Send {
+    async fn query(&mut self, statement: &str, params: Vec<Value>)
+    -> Result<Rows, CapabilityError>;
+
+    async fn execute(&mut self, statement: &str, params: Vec<Value>)
+    -> Result<u64, CapabilityError>;
+
+    /// Runs a script of several statements without parameters (migrations).
+    async fn execute_script(&mut self, script: &str) -> Result<(), CapabilityError>;
+
+    async fn commit(self: Box<Self>) -> Result<(), CapabilityError>;
+}
+
+/// Opens the configured SQL backend (only the embedded one so far).
+pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn SqlBackend>> {
+    let path = settings.data_dir.join("summer.db");
+    Ok(Arc::new(SqliteBackend::open(&path).await?))
+}
+
+/// Classifies a driver error into what the guest can act on.
+fn classify(error: sqlx::Error) -> CapabilityError {
+    use sqlx::error::ErrorKind as DbKind;
+    match error {
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            let kind = match db.kind() {
+                DbKind::UniqueViolation | DbKind::ForeignKeyViolation => ErrorKind::Conflict,
+                _ if is_busy_code(&code) => ErrorKind::Timeout,
+                _ if is_unavailable_code(&code) => ErrorKind::Unavailable,
+                _ => ErrorKind::Invalid,
+            };
+            CapabilityError::new(kind, db.message().to_owned())
+        }
+        sqlx::Error::PoolTimedOut => {
+            CapabilityError::new(ErrorKind::Timeout, "timed out waiting for a connection")
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => CapabilityError::unavailable(error.to_string()),
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::Encode(_)
+        | sqlx::Error::TypeNotFound { .. }
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::ColumnNotFound(_) => CapabilityError::invalid(error.to_string()),
+        other => CapabilityError::internal(other.to_string()),
+    }
+}
+
+/// SQLite's SQLITE_BUSY and SQLITE_LOCKED: another writer held the database too long.
+fn is_busy_code(code: &str) -> bool {
+    matches!(code, "5" | "6")
+}
+
+/// PostgreSQL's connection-exception, insufficient-resources and
+/// operator-intervention classes: the server, not the statement, is at fault.
+fn is_unavailable_code(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
+}
+
+/// Checks a `uuid` value and returns its canonical lowercase form.
+fn canonical_uuid(text: &str) -> Result<uuid::Uuid, CapabilityError> {
+    uuid::Uuid::try_parse(text).map_err(|_| CapabilityError::invalid(format!("not a uuid: {text:?}")))
+}
+
+#[cfg(test)]
+mod conformance;

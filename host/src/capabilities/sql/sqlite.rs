@@ -1,0 +1,222 @@
+//! The embedded SQL backend: one SQLite file under the data directory, pooled
+//! by sqlx, in WAL mode so readers never wait for the writer.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use sqlx::sqlite::{
+    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode,
+    SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Column, Executor, Row, Statement, TypeInfo, ValueRef};
+
+use super::{Rows, SqlBackend, SqlTransaction, Value, canonical_uuid, classify};
+use crate::capabilities::CapabilityError;
+
+/// SQLite has one writer at a time; a few connections let reads overlap it.
+const POOL_SIZE: u32 = 4;
+/// How long a writer waits for the write lock before the call fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
+
+/// The embedded SQL backend.
+pub struct SqliteBackend {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteBackend {
+    /// Opens (creating if needed) the database file at `path`.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating data directory {}", dir.display()))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .min_connections(1)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening sqlite database {}", path.display()))?;
+        Ok(Self {
+            pool,
+            path: path.to_owned(),
+        })
+    }
+}
+
+#[async_trait]
+impl SqlBackend for SqliteBackend {
+    fn describe(&self) -> String {
+        format!("embedded sqlite ({})", self.path.display())
+    }
+
+    async fn query(&self, statement: &str, params: Vec<Value>) -> Result<Rows, CapabilityError> {
+        let mut conn = self.pool.acquire().await.map_err(classify)?;
+        query_on(&mut conn, statement, params).await
+    }
+
+    async fn execute(&self, statement: &str, params: Vec<Value>) -> Result<u64, CapabilityError> {
+        let mut conn = self.pool.acquire().await.map_err(classify)?;
+        execute_on(&mut conn, statement, params).await
+    }
+
+    async fn begin(&self) -> Result<Box<dyn SqlTransaction>, CapabilityError> {
+        let tx = self.pool.begin().await.map_err(classify)?;
+        Ok(Box::new(SqliteTransaction(tx)))
+    }
+}
+
+struct SqliteTransaction(sqlx::Transaction<'static, Sqlite>);
+
+#[async_trait]
+impl SqlTransaction for SqliteTransaction {
+    async fn query(
+        &mut self,
+        statement: &str,
+        params: Vec<Value>,
+    ) -> Result<Rows, CapabilityError> {
+        query_on(&mut self.0, statement, params).await
+    }
+
+    async fn execute(
+        &mut self,
+        statement: &str,
+        params: Vec<Value>,
+    ) -> Result<u64, CapabilityError> {
+        execute_on(&mut self.0, statement, params).await
+    }
+
+    async fn execute_script(&mut self, script: &str) -> Result<(), CapabilityError> {
+        // A plain string with no arguments may hold several statements.
+        self.0.execute(script).await.map_err(classify)?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), CapabilityError> {
+        self.0.commit().await.map_err(classify)
+    }
+}
+
+async fn query_on(
+    conn: &mut SqliteConnection,
+    statement: &str,
+    params: Vec<Value>,
+) -> Result<Rows, CapabilityError> {
+    let prepared = conn.prepare(statement).await.map_err(classify)?;
+    let columns: Vec<String> = prepared
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    let query = bind_all(prepared.query(), params)?;
+    let rows = query.fetch_all(&mut *conn).await.map_err(classify)?;
+    let rows = rows.iter().map(decode_row).collect::<Result<_, _>>()?;
+    Ok(Rows { columns, rows })
+}
+
+async fn execute_on(
+    conn: &mut SqliteConnection,
+    statement: &str,
+    params: Vec<Value>,
+) -> Result<u64, CapabilityError> {
+    let query = bind_all(sqlx::query(statement), params)?;
+    let done = query.execute(conn).await.map_err(classify)?;
+    Ok(done.rows_affected())
+}
+
+fn bind_all(mut query: SqliteQuery<'_>, params: Vec<Value>) -> Result<SqliteQuery<'_>, CapabilityError> {
+    for param in params {
+        query = match param {
+            Value::Null => query.bind(None::<i64>),
+            Value::Boolean(b) => query.bind(b),
+            Value::Int(i) => query.bind(i),
+            Value::Float(f) => query.bind(f),
+            Value::Text(s) => query.bind(s),
+            Value::Bytes(b) => query.bind(b),
+            Value::Uuid(u) => query.bind(canonical_uuid(&u)?.hyphenated().to_string()),
+            Value::Timestamp(micros) => query.bind(timestamp_text(micros)?),
+        };
+    }
+    Ok(query)
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 text, so they sort in time order.
+fn timestamp_text(micros: i64) -> Result<String, CapabilityError> {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
+        .ok_or_else(|| CapabilityError::invalid(format!("timestamp out of range: {micros}")))
+}
+
+fn parse_timestamp(text: &str) -> Option<i64> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.timestamp_micros());
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc().timestamp_micros())
+}
+
+fn decode_row(row: &SqliteRow) -> Result<Vec<Value>, CapabilityError> {
+    (0..row.len()).map(|i| decode_cell(row, i)).collect()
+}
+
+/// Maps a cell by its declared column type where SQLite keeps one
+/// (`BOOLEAN`, `TIMESTAMP`/`DATETIME`), by its storage class otherwise.
+fn decode_cell(row: &SqliteRow, index: usize) -> Result<Value, CapabilityError> {
+    let raw = row.try_get_raw(index).map_err(classify)?;
+    if raw.is_null() {
+        return Ok(Value::Null);
+    }
+    let storage = raw.type_info().name().to_owned();
+    let declared = row.columns()[index].type_info().name();
+    let value = match (declared, storage.as_str()) {
+        ("BOOLEAN", "INTEGER") => Value::Boolean(row.try_get::<i64, _>(index).map_err(classify)? != 0),
+        ("DATETIME", "TEXT") => {
+            let text: String = row.try_get(index).map_err(classify)?;
+            parse_timestamp(&text).map_or(Value::Text(text), Value::Timestamp)
+        }
+        ("DATETIME", "INTEGER") => Value::Timestamp(row.try_get(index).map_err(classify)?),
+        (_, "INTEGER") => Value::Int(row.try_get(index).map_err(classify)?),
+        (_, "REAL") => Value::Float(row.try_get(index).map_err(classify)?),
+        (_, "BLOB") => Value::Bytes(row.try_get(index).map_err(classify)?),
+        _ => Value::Text(row.try_get(index).map_err(classify)?),
+    };
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_through_text() {
+        let micros = 1_764_158_400_123_456;
+        let text = timestamp_text(micros).unwrap();
+        assert_eq!(text, "2025-11-26T12:00:00.123456Z");
+        assert_eq!(parse_timestamp(&text), Some(micros));
+    }
+
+    #[test]
+    fn sqlite_current_timestamp_format_parses() {
+        assert_eq!(parse_timestamp("1970-01-01 00:00:01"), Some(1_000_000));
+    }
+
+    #[test]
+    fn timestamp_text_sorts_like_time() {
+        let earlier = timestamp_text(1_000_000).unwrap();
+        let later = timestamp_text(10_000_000_000).unwrap();
+        assert!(earlier < later);
+    }
+}

@@ -1,0 +1,30 @@
+//! The HTTP front: the listener and connection handling, the route table,
+//! host endpoints, and the JSON error shape.
+
+pub mod error;
+pub mod router;
+mod server;
+
+pub use server::serve;
+
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::app::App;
+use error::{HttpError, json_response};
+
+/// The body type of every response the host sends.
+pub type ResponseBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// Answers one request: a host endpoint, or the component its route names.
+pub async fn dispatch(app: &App, request: Request<Incoming>) -> Response<ResponseBody> {
+    let path = request.uri().path();
+    if path == "/healthz" && request.method() == Method::GET {
+        return json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }));
+    }
+    let Some(component) = app.component_for(path) else {
+        return HttpError::not_found(format!("no route for {} {path}", request.method()))
+            .into_response();
+    };
+    crate::runtime::invoke(component, app.backends().clone(), request).await
+}

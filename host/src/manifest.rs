@@ -1,0 +1,238 @@
+//! The manifest: which components exist, where their `.wasm` lives, which
+//! routes they serve and which capabilities they are granted.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::capabilities::Capability;
+use crate::http::router::{RoutePattern, RouteTable};
+
+/// A parsed and checked manifest; every path in it is absolute.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    pub components: Vec<ComponentSpec>,
+}
+
+/// One component entry.
+#[derive(Clone, Debug)]
+pub struct ComponentSpec {
+    pub name: String,
+    pub source: PathBuf,
+    pub routes: Vec<RoutePattern>,
+    pub grants: BTreeSet<Capability>,
+    /// Directory of `.sql` migrations applied when the component loads.
+    pub sql_migrations: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default, rename = "component")]
+    components: Vec<RawComponent>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawComponent {
+    name: String,
+    source: PathBuf,
+    routes: Vec<String>,
+    #[serde(default)]
+    grants: Vec<Capability>,
+    #[serde(default)]
+    sql: Option<RawSql>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSql {
+    migrations: PathBuf,
+}
+
+impl Manifest {
+    /// Reads and checks the manifest at `path`. Relative paths inside it are
+    /// relative to the manifest's own directory.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading manifest {}", path.display()))?;
+        let base = path
+            .canonicalize()
+            .with_context(|| format!("resolving manifest path {}", path.display()))?;
+        let base = base.parent().unwrap_or(Path::new("/"));
+        Self::parse(&text, base).with_context(|| format!("in manifest {}", path.display()))
+    }
+
+    /// Parses manifest text, resolving relative paths against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Self> {
+        let raw: RawManifest = toml::from_str(text)?;
+        let components = raw
+            .components
+            .into_iter()
+            .map(|c| ComponentSpec::from_raw(c, base))
+            .collect::<Result<Vec<_>>>()?;
+        let manifest = Manifest { components };
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    /// The route table of every component's routes.
+    pub fn route_table(&self) -> RouteTable {
+        RouteTable::new(self.components.iter().flat_map(|c| {
+            c.routes.iter().map(|r| (r.clone(), c.name.clone()))
+        }))
+    }
+
+    fn check(&self) -> Result<()> {
+        let mut names = BTreeSet::new();
+        let mut routes = BTreeSet::new();
+        for component in &self.components {
+            if !names.insert(component.name.as_str()) {
+                bail!("component {:?} is listed twice", component.name);
+            }
+            for route in &component.routes {
+                if !routes.insert(route.canonical()) {
+                    bail!("route {route} is claimed by more than one component");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ComponentSpec {
+    fn from_raw(raw: RawComponent, base: &Path) -> Result<Self> {
+        if !is_valid_name(&raw.name) {
+            bail!(
+                "component name {:?} must be lowercase letters, digits and '-', starting with a letter",
+                raw.name
+            );
+        }
+        if raw.routes.is_empty() {
+            bail!("component {:?} has no routes", raw.name);
+        }
+        let routes = raw
+            .routes
+            .iter()
+            .map(|r| r.parse::<RoutePattern>())
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("in the routes of component {:?}", raw.name))?;
+        let grants: BTreeSet<Capability> = raw.grants.into_iter().collect();
+        let sql_migrations = raw.sql.map(|sql| base.join(sql.migrations));
+        if sql_migrations.is_some() && !grants.contains(&Capability::Sql) {
+            bail!("component {:?} has sql migrations but no sql grant", raw.name);
+        }
+        Ok(Self {
+            name: raw.name,
+            source: base.join(raw.source),
+            routes,
+            grants,
+            sql_migrations,
+        })
+    }
+}
+
+fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "/srv/app";
+
+    fn parse(text: &str) -> Result<Manifest> {
+        Manifest::parse(text, Path::new(BASE))
+    }
+
+    #[test]
+    fn resolves_paths_against_the_manifest_directory() {
+        let m = parse(
+            r#"
+            [[component]]
+            name = "users"
+            source = "target/components/users.wasm"
+            routes = ["/users", "/users/{id}"]
+            grants = ["sql"]
+            sql = { migrations = "components/users/migrations" }
+            "#,
+        )
+        .unwrap();
+        let users = &m.components[0];
+        assert_eq!(users.source, Path::new("/srv/app/target/components/users.wasm"));
+        assert_eq!(
+            users.sql_migrations.as_deref(),
+            Some(Path::new("/srv/app/components/users/migrations"))
+        );
+        assert!(users.grants.contains(&Capability::Sql));
+        assert_eq!(users.routes.len(), 2);
+    }
+
+    #[test]
+    fn rejects_a_route_claimed_twice() {
+        let err = parse(
+            r#"
+            [[component]]
+            name = "a"
+            source = "a.wasm"
+            routes = ["/x/{id}"]
+            [[component]]
+            name = "b"
+            source = "b.wasm"
+            routes = ["/x/{other}"]
+            "#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("more than one component"), "{err}");
+    }
+
+    #[test]
+    fn rejects_unknown_capabilities_and_fields() {
+        let unknown_grant = r#"
+            [[component]]
+            name = "a"
+            source = "a.wasm"
+            routes = ["/a"]
+            grants = ["sockets"]
+        "#;
+        assert!(parse(unknown_grant).is_err());
+        let unknown_field = r#"
+            [[component]]
+            name = "a"
+            source = "a.wasm"
+            routes = ["/a"]
+            rutes = ["/b"]
+        "#;
+        assert!(parse(unknown_field).is_err());
+    }
+
+    #[test]
+    fn rejects_migrations_without_the_sql_grant() {
+        let err = parse(
+            r#"
+            [[component]]
+            name = "a"
+            source = "a.wasm"
+            routes = ["/a"]
+            sql = { migrations = "m" }
+            "#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no sql grant"), "{err}");
+    }
+
+    #[test]
+    fn checks_component_names() {
+        assert!(is_valid_name("users"));
+        assert!(is_valid_name("friend-graph2"));
+        assert!(!is_valid_name("Users"));
+        assert!(!is_valid_name("2users"));
+        assert!(!is_valid_name(""));
+        assert!(!is_valid_name("../etc"));
+    }
+}

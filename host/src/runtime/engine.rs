@@ -1,0 +1,96 @@
+//! The wasmtime engine: component model, pooling allocator, epoch
+//! interruption, and the one ticker thread that advances the epoch.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Result;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances; execution deadlines are counted in ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Engine-wide bounds, sized for the pooling allocator's slots.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineLimits {
+    /// Component instances alive at once (one per in-flight request).
+    pub max_instances: u32,
+    /// Upper bound on any one linear memory.
+    pub max_memory_bytes: usize,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        Self {
+            max_instances: 1000,
+            max_memory_bytes: 1 << 30,
+        }
+    }
+}
+
+/// Core instances, memories and tables a Rust component built with the WASI
+/// adapter uses per component instance, with room to spare.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+const MEMORIES_PER_COMPONENT: u32 = 2;
+const TABLES_PER_COMPONENT: u32 = 4;
+
+/// Builds the engine every component is compiled for and instantiated in.
+pub fn build_engine(limits: EngineLimits) -> Result<Engine> {
+    let mut pool = PoolingAllocationConfig::new();
+    let n = limits.max_instances;
+    pool.total_component_instances(n)
+        .total_core_instances(n * CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(n * MEMORIES_PER_COMPONENT)
+        .total_tables(n * TABLES_PER_COMPONENT)
+        .total_stacks(n)
+        .max_memory_size(limits.max_memory_bytes);
+
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(Into::into)
+}
+
+/// Advances the engine's epoch every `EPOCH_TICK` until dropped.
+pub struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("summer-epoch".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Converts a wall-clock budget into epoch ticks (at least one).
+pub fn ticks_for(budget: Duration) -> u64 {
+    (budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+}

@@ -1,0 +1,206 @@
+//! Loading components (compile or cache hit, import checks against grants,
+//! linking, pre-instantiation) and the name → component map requests use.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+use super::compile_cache::{CacheOutcome, CompileCache, content_hash};
+use super::state::HostState;
+use crate::capabilities::{self, Capability};
+use crate::manifest::ComponentSpec;
+
+/// Per-component execution limits.
+#[derive(Clone, Copy, Debug)]
+pub struct ComponentLimits {
+    pub memory_bytes: usize,
+    pub timeout: Duration,
+}
+
+impl Default for ComponentLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 128 << 20,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A component ready to serve: compiled, checked, linked, pre-instantiated.
+pub struct LoadedComponent {
+    pub name: String,
+    /// Content hash of the `.wasm` (hex SHA-256).
+    pub version: String,
+    pub pre: ProxyPre<HostState>,
+    pub limits: ComponentLimits,
+    pub loaded_at: SystemTime,
+    pub cache: CacheOutcome,
+}
+
+impl LoadedComponent {
+    /// The short version shown in headers and logs.
+    pub fn short_version(&self) -> &str {
+        &self.version[..12]
+    }
+}
+
+/// Why a component could not be loaded; the old version (if any) keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("component {component}: cannot read {path}: {source} (build it with tooling/build-components)")]
+    Read {
+        component: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("component {component}: {path} is not a valid WebAssembly component: {source:#}")]
+    Compile {
+        component: String,
+        path: PathBuf,
+        source: anyhow::Error,
+    },
+    #[error(
+        "component {component} imports {import}, but the manifest does not grant it \
+         (add \"{capability}\" to its grants)"
+    )]
+    Ungranted {
+        component: String,
+        import: String,
+        capability: Capability,
+    },
+    #[error("component {component} imports {import}, which Summer does not provide")]
+    UnknownImport { component: String, import: String },
+    #[error("component {component} cannot be linked: {source:#}")]
+    Link {
+        component: String,
+        source: anyhow::Error,
+    },
+    #[error(
+        "component {component} does not export wasi:http/incoming-handler; \
+         build it for the summer:platform/handler world"
+    )]
+    NotAHandler { component: String },
+}
+
+/// Compiles and links components for one engine.
+pub struct Loader {
+    engine: Engine,
+    cache: CompileCache,
+}
+
+impl Loader {
+    pub fn new(engine: Engine, cache: CompileCache) -> Self {
+        Self { engine, cache }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads the component `spec` describes.
+    pub fn load(&self, spec: &ComponentSpec) -> Result<LoadedComponent, LoadError> {
+        let name = spec.name.clone();
+        let wasm = std::fs::read(&spec.source).map_err(|source| LoadError::Read {
+            component: name.clone(),
+            path: spec.source.clone(),
+            source,
+        })?;
+        let (component, cache) =
+            self.cache
+                .load(&self.engine, &wasm)
+                .map_err(|source| LoadError::Compile {
+                    component: name.clone(),
+                    path: spec.source.clone(),
+                    source,
+                })?;
+        check_imports(&self.engine, &component, &name, &spec.grants)?;
+        let pre = self.link(&component, &name, &spec.grants)?;
+        Ok(LoadedComponent {
+            version: content_hash(&wasm),
+            name,
+            pre,
+            limits: ComponentLimits::default(),
+            loaded_at: SystemTime::now(),
+            cache,
+        })
+    }
+
+    fn link(
+        &self,
+        component: &Component,
+        name: &str,
+        grants: &BTreeSet<Capability>,
+    ) -> Result<ProxyPre<HostState>, LoadError> {
+        let link_error = |source: anyhow::Error| LoadError::Link {
+            component: name.to_owned(),
+            source,
+        };
+        let mut linker = Linker::<HostState>::new(&self.engine);
+        wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| link_error(e.into()))?;
+        let grants: Vec<Capability> = grants.iter().copied().collect();
+        capabilities::add_to_linker(&mut linker, &grants).map_err(link_error)?;
+        let instance_pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| link_error(e.into()))?;
+        ProxyPre::new(instance_pre).map_err(|_| LoadError::NotAHandler {
+            component: name.to_owned(),
+        })
+    }
+}
+
+/// Refuses Summer imports the manifest does not grant, naming the import.
+fn check_imports(
+    engine: &Engine,
+    component: &Component,
+    name: &str,
+    grants: &BTreeSet<Capability>,
+) -> Result<(), LoadError> {
+    for (import, _) in component.component_type().imports(engine) {
+        if !import.starts_with("summer:") {
+            continue;
+        }
+        if import.starts_with("summer:platform/types@") {
+            continue;
+        }
+        match Capability::from_import(import) {
+            Some(capability) if grants.contains(&capability) => {}
+            Some(capability) => {
+                return Err(LoadError::Ungranted {
+                    component: name.to_owned(),
+                    import: import.to_owned(),
+                    capability,
+                });
+            }
+            None => {
+                return Err(LoadError::UnknownImport {
+                    component: name.to_owned(),
+                    import: import.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The loaded components by name.
+#[derive(Default)]
+pub struct Registry {
+    components: HashMap<String, Arc<LoadedComponent>>,
+}
+
+impl Registry {
+    pub fn insert(&mut self, component: LoadedComponent) {
+        self.components
+            .insert(component.name.clone(), Arc::new(component));
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<LoadedComponent>> {
+        self.components.get(name).cloned()
+    }
+}
