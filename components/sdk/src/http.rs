@@ -203,7 +203,12 @@ macro_rules! http_component {
             }
         }
 
+        // Only a wasm build exports the handler: a native build (unit tests)
+        // has no component model, and its linker rejects the export names.
+        #[cfg(target_arch = "wasm32")]
         $crate::__wasip2::http::proxy::export!(__SummerHttpComponent);
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn($crate::http::Request) -> $crate::http::Response = $handler;
     };
 }
 

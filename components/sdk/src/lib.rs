@@ -40,6 +40,7 @@ pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "summer:platform/capabilities",
+        additional_derives: [PartialEq],
     });
 }
 

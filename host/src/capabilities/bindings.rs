@@ -4,6 +4,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "summer:platform/capabilities",
     imports: { default: async | trappable },
+    additional_derives: [PartialEq],
     with: {
         "summer:platform/sql.transaction": crate::capabilities::sql::TransactionHandle,
     },

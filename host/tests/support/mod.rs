@@ -1,0 +1,225 @@
+//! Starts the real `summer` binary on a free port with the real built
+//! components, and talks HTTP to it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// How long a server may take to print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// Where `tooling/build-components` put the components: beside the binary's
+/// profile directory, in `<target>/components`.
+pub fn components_dir() -> PathBuf {
+    let binary = Path::new(env!("CARGO_BIN_EXE_summer"));
+    let dir = binary.parent().unwrap().parent().unwrap().join("components");
+    assert!(
+        dir.join("users.wasm").exists(),
+        "no built components in {}: run tooling/build-components first",
+        dir.display()
+    );
+    dir
+}
+
+/// The repository's `summer.toml`, with its paths made absolute so the test
+/// can run it from a temporary directory. `edit` may change each component.
+pub fn write_manifest(dir: &Path, edit: impl Fn(&mut toml::Table)) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join("summer.toml")).unwrap();
+    let mut manifest: toml::Table = text.parse().unwrap();
+    let components = manifest["component"].as_array_mut().unwrap();
+    for component in components {
+        let component = component.as_table_mut().unwrap();
+        let source = component["source"].as_str().unwrap();
+        let file = Path::new(source).file_name().unwrap();
+        let source = components_dir().join(file);
+        component.insert("source".into(), source.display().to_string().into());
+        if let Some(sql) = component.get_mut("sql").and_then(|s| s.as_table_mut()) {
+            let migrations = repo_root().join(sql["migrations"].as_str().unwrap());
+            sql.insert("migrations".into(), migrations.display().to_string().into());
+        }
+        edit(component);
+    }
+    let path = dir.join("summer.toml");
+    std::fs::write(&path, toml::to_string(&manifest).unwrap()).unwrap();
+    path
+}
+
+/// A running `summer serve`.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    log: PathBuf,
+}
+
+/// What a `summer` process that failed to start said.
+pub struct Failed {
+    pub status: ExitStatus,
+    pub log: String,
+}
+
+fn spawn(data_dir: &Path, manifest: &Path, log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_summer"))
+        .arg("serve")
+        .env("PORT", "0")
+        .env("SUMMER_HOST", "127.0.0.1")
+        .env("SUMMER_DATA_DIR", data_dir)
+        .env("SUMMER_MANIFEST", manifest)
+        .env("SUMMER_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("starting summer")
+}
+
+impl Server {
+    /// Starts `summer serve` on the data directory `data_dir` with the
+    /// repository's manifest.
+    pub fn start(data_dir: &Path) -> Server {
+        let manifest = write_manifest(data_dir.parent().unwrap(), |_| {});
+        Self::try_start(data_dir, &manifest).unwrap_or_else(|failed| {
+            panic!("summer exited with {}:\n{}", failed.status, failed.log)
+        })
+    }
+
+    /// Starts `summer serve`; `Err` with its log if it exits instead.
+    pub fn try_start(data_dir: &Path, manifest: &Path) -> Result<Server, Failed> {
+        let log = data_dir.with_extension("log");
+        let mut child = spawn(data_dir, manifest, &log);
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(address) = line.strip_prefix("summer listening on ") {
+                    let _ = sender.send(address.to_owned());
+                }
+            }
+        });
+        match receiver.recv_timeout(START_TIMEOUT) {
+            Ok(base) => Ok(Server { child, base, log }),
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().unwrap();
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                Err(Failed { status, log })
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> ExitStatus {
+        terminate(&mut self.child)
+    }
+}
+
+fn terminate(child: &mut Child) -> ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap()
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            terminate(&mut self.child);
+        }
+    }
+}
+
+/// An HTTP answer: status, headers of interest, JSON body (or Null).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+    pub raw: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts the documented error shape with `code`, and returns the message.
+    pub fn assert_error(&self, status: u16, code: &str) -> &str {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.raw);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        assert_eq!(self.body["error"]["code"], code, "body: {}", self.raw);
+        self.body["error"]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error message in {}", self.raw))
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent()
+}
+
+fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    let mut response = response.expect("HTTP request failed");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let raw = response.body_mut().read_to_string().unwrap();
+    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        raw,
+    }
+}
+
+pub fn get(url: &str) -> Reply {
+    reply(agent().get(url).call())
+}
+
+pub fn delete(url: &str) -> Reply {
+    reply(agent().delete(url).call())
+}
+
+/// POSTs `body` with the given content type.
+pub fn post(url: &str, content_type: &str, body: &str) -> Reply {
+    reply(
+        agent()
+            .post(url)
+            .header("content-type", content_type)
+            .send(body),
+    )
+}
+
+/// POSTs a JSON value.
+pub fn post_json(url: &str, body: &Value) -> Reply {
+    post(url, "application/json", &body.to_string())
+}
