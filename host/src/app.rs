@@ -27,7 +27,10 @@ impl App {
     pub async fn start(settings: &Settings) -> Result<Self> {
         let manifest = Manifest::load(&settings.manifest)?;
         if manifest.components.is_empty() {
-            bail!("the manifest {} lists no components", settings.manifest.display());
+            bail!(
+                "the manifest {} lists no components",
+                settings.manifest.display()
+            );
         }
         let backends = Backends::open(settings).await?;
         for (capability, backend) in backends.describe() {
@@ -57,7 +60,9 @@ impl App {
 
     /// The component serving `path`, if a route matches.
     pub fn component_for(&self, path: &str) -> Option<Arc<LoadedComponent>> {
-        self.routes.resolve(path).and_then(|name| self.registry.get(name))
+        self.routes
+            .resolve(path)
+            .and_then(|name| self.registry.get(name))
     }
 
     pub fn routes(&self) -> &RouteTable {

@@ -80,9 +80,11 @@ impl Manifest {
 
     /// The route table of every component's routes.
     pub fn route_table(&self) -> RouteTable {
-        RouteTable::new(self.components.iter().flat_map(|c| {
-            c.routes.iter().map(|r| (r.clone(), c.name.clone()))
-        }))
+        RouteTable::new(
+            self.components
+                .iter()
+                .flat_map(|c| c.routes.iter().map(|r| (r.clone(), c.name.clone()))),
+        )
     }
 
     fn check(&self) -> Result<()> {
@@ -122,7 +124,10 @@ impl ComponentSpec {
         let grants: BTreeSet<Capability> = raw.grants.into_iter().collect();
         let sql_migrations = raw.sql.map(|sql| base.join(sql.migrations));
         if sql_migrations.is_some() && !grants.contains(&Capability::Sql) {
-            bail!("component {:?} has sql migrations but no sql grant", raw.name);
+            bail!(
+                "component {:?} has sql migrations but no sql grant",
+                raw.name
+            );
         }
         Ok(Self {
             name: raw.name,
@@ -164,7 +169,10 @@ mod tests {
         )
         .unwrap();
         let users = &m.components[0];
-        assert_eq!(users.source, Path::new("/srv/app/target/components/users.wasm"));
+        assert_eq!(
+            users.source,
+            Path::new("/srv/app/target/components/users.wasm")
+        );
         assert_eq!(
             users.sql_migrations.as_deref(),
             Some(Path::new("/srv/app/components/users/migrations"))

@@ -33,8 +33,16 @@ fn a_missing_component_says_how_to_build_it() {
     let failed = Server::try_start(&dir.path().join("data"), &manifest)
         .err()
         .expect("a missing .wasm must not load");
-    assert!(failed.log.contains("/nonexistent/users.wasm"), "{}", failed.log);
-    assert!(failed.log.contains("tooling/build-components"), "{}", failed.log);
+    assert!(
+        failed.log.contains("/nonexistent/users.wasm"),
+        "{}",
+        failed.log
+    );
+    assert!(
+        failed.log.contains("tooling/build-components"),
+        "{}",
+        failed.log
+    );
 }
 
 #[test]
@@ -48,5 +56,9 @@ fn a_file_that_is_not_a_component_is_refused() {
     let failed = Server::try_start(&dir.path().join("data"), &manifest)
         .err()
         .expect("a core module is not a component");
-    assert!(failed.log.contains("is not a valid WebAssembly component"), "{}", failed.log);
+    assert!(
+        failed.log.contains("is not a valid WebAssembly component"),
+        "{}",
+        failed.log
+    );
 }

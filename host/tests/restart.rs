@@ -18,7 +18,10 @@ fn data_and_compiled_components_survive_a_restart() {
     );
     assert_eq!(created.status, 201, "{}", created.raw);
     let first_log = first.log();
-    assert!(first.stop().success(), "summer did not exit cleanly on SIGTERM");
+    assert!(
+        first.stop().success(),
+        "summer did not exit cleanly on SIGTERM"
+    );
     assert!(first_log.contains("loaded (compiled)"), "{first_log}");
 
     let second = Server::start(&data);
@@ -27,8 +30,14 @@ fn data_and_compiled_components_survive_a_restart() {
     assert_eq!(fetched.status, 200, "{}", fetched.raw);
     assert_eq!(fetched.body, created.body);
     let log = second.log();
-    assert!(log.contains("loaded (from cache)"), "second start recompiled:\n{log}");
-    assert!(!log.contains("applied 1 sql migration"), "migration ran twice:\n{log}");
+    assert!(
+        log.contains("loaded (from cache)"),
+        "second start recompiled:\n{log}"
+    );
+    assert!(
+        !log.contains("applied 1 sql migration"),
+        "migration ran twice:\n{log}"
+    );
 
     let duplicate = post_json(
         &second.url("/users"),

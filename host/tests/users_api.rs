@@ -13,14 +13,19 @@ fn server() -> (tempfile::TempDir, Server) {
 }
 
 fn create(server: &Server, name: &str, email: &str) -> Value {
-    let reply = post_json(&server.url("/users"), &json!({ "name": name, "email": email }));
+    let reply = post_json(
+        &server.url("/users"),
+        &json!({ "name": name, "email": email }),
+    );
     assert_eq!(reply.status, 201, "{}", reply.raw);
     reply.body
 }
 
 fn seconds_from_now(rfc3339: &str) -> i64 {
     let t = chrono::DateTime::parse_from_rfc3339(rfc3339).expect("created_at is RFC 3339");
-    (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds().abs()
+    (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+        .num_seconds()
+        .abs()
 }
 
 #[test]
@@ -38,8 +43,16 @@ fn create_then_get_a_user() {
     assert_eq!(user["name"], "Ada Lovelace");
     assert_eq!(user["email"], "ada@example.org");
     assert!(seconds_from_now(user["created_at"].as_str().unwrap()) < 60);
-    assert_eq!(reply.header("location"), Some(format!("/users/{id}").as_str()));
-    assert!(reply.header("x-summer-component").unwrap().starts_with("users@"));
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/users/{id}").as_str())
+    );
+    assert!(
+        reply
+            .header("x-summer-component")
+            .unwrap()
+            .starts_with("users@")
+    );
 
     let fetched = get(&server.url(&format!("/users/{id}")));
     assert_eq!(fetched.status, 200);
@@ -58,10 +71,12 @@ fn list_starts_empty() {
 fn list_pages_in_creation_order_with_a_cursor() {
     let (_dir, server) = server();
     let created: Vec<String> = (0..5)
-        .map(|i| create(&server, &format!("user {i}"), &format!("u{i}@example.org"))["id"]
-            .as_str()
-            .unwrap()
-            .to_owned())
+        .map(|i| {
+            create(&server, &format!("user {i}"), &format!("u{i}@example.org"))["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
 
     let mut seen = Vec::new();
@@ -90,7 +105,13 @@ fn list_pages_in_creation_order_with_a_cursor() {
 #[test]
 fn bad_list_parameters_are_400() {
     let (_dir, server) = server();
-    for query in ["limit=0", "limit=101", "limit=abc", "cursor=%%%", "cursor=bm90LWEtdXVpZA"] {
+    for query in [
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "cursor=%%%",
+        "cursor=bm90LWEtdXVpZA",
+    ] {
         let reply = get(&server.url(&format!("/users?{query}")));
         reply.assert_error(400, "invalid");
     }
@@ -100,7 +121,9 @@ fn bad_list_parameters_are_400() {
 fn unknown_and_malformed_ids() {
     let (_dir, server) = server();
     let missing = uuid::Uuid::now_v7();
-    let message = get(&server.url(&format!("/users/{missing}"))).assert_error(404, "not_found").to_owned();
+    let message = get(&server.url(&format!("/users/{missing}")))
+        .assert_error(404, "not_found")
+        .to_owned();
     assert!(message.contains(&missing.to_string()), "{message}");
     get(&server.url("/users/not-a-uuid")).assert_error(400, "invalid");
 }
@@ -163,7 +186,9 @@ fn wrong_media_type_is_415() {
 #[test]
 fn unknown_route_and_wrong_method() {
     let (_dir, server) = server();
-    let message = get(&server.url("/nope")).assert_error(404, "not_found").to_owned();
+    let message = get(&server.url("/nope"))
+        .assert_error(404, "not_found")
+        .to_owned();
     assert!(message.contains("/nope"), "{message}");
     let reply = support::delete(&server.url("/users"));
     reply.assert_error(405, "method_not_allowed");

@@ -29,3 +29,18 @@ now() { date +%s.%N; }
 
 # Seconds elapsed since a value of `now`, to one decimal.
 elapsed_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# Checks for the Rust toolchain and a C compiler (the embedded SQLite is
+# compiled from source), installing the C side from Debian's packages.
+ensure_host_toolchain() {
+    command -v cargo >/dev/null ||
+        die "cargo not found: install Rust with rustup (https://rustup.rs), then run this again"
+    command -v cc >/dev/null || apt_install gcc libc6-dev
+}
+
+# Builds the `summer` binary (release: the one profile serve, test and bench share).
+build_host() {
+    ensure_host_toolchain
+    say "building the summer host"
+    (cd "$ROOT" && cargo build --release -p summer)
+}

@@ -10,7 +10,10 @@ pub fn encode(position: &str) -> String {
     let bytes = position.as_bytes();
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
         for i in 0..=chunk.len() {
             out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
         }
@@ -46,9 +49,21 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for position in ["", "a", "ab", "abc", "abcd", "0194f3a2-7c1e-7b3a-9c1d-2e4f5a6b7c8d", "ü|2026"] {
+        for position in [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "0194f3a2-7c1e-7b3a-9c1d-2e4f5a6b7c8d",
+            "ü|2026",
+        ] {
             let cursor = encode(position);
-            assert!(cursor.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+            assert!(
+                cursor
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+            );
             assert_eq!(decode(&cursor).unwrap(), position);
         }
     }

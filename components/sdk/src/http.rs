@@ -187,7 +187,7 @@ impl From<ApiError> for Response {
     }
 }
 
-/// Exports `$handler: fn(Request) -> Response` as the component's
+/// Exports `$handler: fn(&Request) -> Response` as the component's
 /// `wasi:http/incoming-handler`.
 #[macro_export]
 macro_rules! http_component {
@@ -199,7 +199,7 @@ macro_rules! http_component {
                 request: $crate::__wasip2::http::types::IncomingRequest,
                 out: $crate::__wasip2::http::types::ResponseOutparam,
             ) {
-                $crate::http::serve(request, out, $handler);
+                $crate::http::serve(&request, out, $handler);
             }
         }
 
@@ -208,7 +208,7 @@ macro_rules! http_component {
         #[cfg(target_arch = "wasm32")]
         $crate::__wasip2::http::proxy::export!(__SummerHttpComponent);
         #[cfg(not(target_arch = "wasm32"))]
-        const _: fn($crate::http::Request) -> $crate::http::Response = $handler;
+        const _: fn(&$crate::http::Request) -> $crate::http::Response = $handler;
     };
 }
 
@@ -219,12 +219,12 @@ use wasip2::http::types::{
 
 /// Reads `request`, runs `handler`, writes its response to `out`.
 #[doc(hidden)]
-pub fn serve(request: IncomingRequest, out: ResponseOutparam, handler: fn(Request) -> Response) {
-    let response = match read_request(&request, DEFAULT_BODY_LIMIT) {
-        Ok(request) => handler(request),
+pub fn serve(request: &IncomingRequest, out: ResponseOutparam, handler: fn(&Request) -> Response) {
+    let response = match read_request(request, DEFAULT_BODY_LIMIT) {
+        Ok(request) => handler(&request),
         Err(error) => error.into(),
     };
-    write_response(out, response);
+    write_response(out, &response);
 }
 
 fn read_request(request: &IncomingRequest, body_limit: usize) -> Result<Request, ApiError> {
@@ -255,7 +255,10 @@ fn read_body(request: &IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiErro
         .stream()
         .map_err(|()| ApiError::internal("the request body stream was already taken"))?;
     let mut bytes = Vec::new();
-    let read = stream.by_ref().take(limit as u64 + 1).read_to_end(&mut bytes);
+    let read = stream
+        .by_ref()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes);
     drop(stream);
     IncomingBody::finish(body);
     read.map_err(|e| ApiError::invalid(format!("could not read the request body: {e}")))?;
@@ -267,7 +270,7 @@ fn read_body(request: &IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiErro
     Ok(bytes)
 }
 
-fn write_response(out: ResponseOutparam, response: Response) {
+fn write_response(out: ResponseOutparam, response: &Response) {
     let mut entries: Vec<(String, Vec<u8>)> = response
         .headers
         .iter()
@@ -279,7 +282,7 @@ fn write_response(out: ResponseOutparam, response: Response) {
     ));
     let Ok(headers) = Fields::from_list(&entries) else {
         let fallback = Response::from(ApiError::internal("the handler set an invalid header"));
-        return write_response(out, fallback);
+        return write_response(out, &fallback);
     };
     let outgoing = OutgoingResponse::new(headers);
     let _ = outgoing.set_status_code(response.status);
@@ -316,7 +319,8 @@ mod tests {
 
     #[test]
     fn json_requires_the_json_media_type() {
-        let plain = Request::new(Method::Post, "/x", "{}").with_header("Content-Type", "text/plain");
+        let plain =
+            Request::new(Method::Post, "/x", "{}").with_header("Content-Type", "text/plain");
         assert_eq!(plain.json::<serde_json::Value>().unwrap_err().status, 415);
         let missing = Request::new(Method::Post, "/x", "{}");
         assert_eq!(missing.json::<serde_json::Value>().unwrap_err().status, 415);

@@ -12,7 +12,7 @@
 //!
 //! summer_sdk::http_component!(handle);
 //!
-//! fn handle(request: Request) -> Response {
+//! fn handle(request: &Request) -> Response {
 //!     Router::new().get("/hello/{name}", hello).handle(request)
 //! }
 //!

@@ -76,8 +76,8 @@ impl Router {
     }
 
     /// Runs the matching handler; every error becomes its JSON response.
-    pub fn handle(&self, request: Request) -> Response {
-        self.dispatch(&request).unwrap_or_else(Response::from)
+    pub fn handle(&self, request: &Request) -> Response {
+        self.dispatch(request).unwrap_or_else(Response::from)
     }
 
     fn dispatch(&self, request: &Request) -> Result<Response, ApiError> {
@@ -92,7 +92,10 @@ impl Router {
             allowed.push(route.method.as_str());
         }
         if allowed.is_empty() {
-            return Err(ApiError::not_found(format!("no route for {}", request.path)));
+            return Err(ApiError::not_found(format!(
+                "no route for {}",
+                request.path
+            )));
         }
         allowed.dedup();
         let allow = allowed.join(", ");
@@ -111,10 +114,12 @@ fn parse_pattern(pattern: &str) -> Vec<Segment> {
         .unwrap_or_else(|| panic!("route {pattern:?} must start with '/'"));
     rest.split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| match s.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) => Segment::Param(name.to_owned()),
-            None => Segment::Literal(s.to_owned()),
-        })
+        .map(
+            |s| match s.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) => Segment::Param(name.to_owned()),
+                None => Segment::Literal(s.to_owned()),
+            },
+        )
         .collect()
 }
 
@@ -160,7 +165,9 @@ fn decode_segment(part: &str) -> Result<String, ApiError> {
                 .and_then(|h| u8::from_str_radix(h, 16).ok()),
             _ => None,
         };
-        out.push(decoded.ok_or_else(|| ApiError::invalid("malformed percent-encoding in the path"))?);
+        out.push(
+            decoded.ok_or_else(|| ApiError::invalid("malformed percent-encoding in the path"))?,
+        );
     }
     String::from_utf8(out).map_err(|_| ApiError::invalid("the path is not valid UTF-8"))
 }
@@ -187,7 +194,7 @@ mod tests {
     }
 
     fn call(method: Method, path: &str) -> Response {
-        router().handle(Request::new(method, path, vec![]))
+        router().handle(&Request::new(method, path, vec![]))
     }
 
     #[test]

@@ -5,11 +5,11 @@ use crate::ApiError;
 use crate::bindings::summer::platform::sql as wit;
 use crate::value::{FromValue, Value, convert};
 
-/// Builds a parameter list from Rust values: `params![id, name, 42]`.
+/// Builds a parameter array from Rust values: `&params![id, name, 42]`.
 #[macro_export]
 macro_rules! params {
     ($($value:expr),* $(,)?) => {
-        vec![$($crate::Value::from($value)),*]
+        [$($crate::Value::from($value)),*]
     };
 }
 
@@ -72,13 +72,13 @@ impl Row<'_> {
 }
 
 /// Runs a statement that returns rows.
-pub fn query(statement: &str, params: Vec<Value>) -> Result<Rows, ApiError> {
-    Ok(wit::query(statement, &params)?.into())
+pub fn query(statement: &str, params: &[Value]) -> Result<Rows, ApiError> {
+    Ok(wit::query(statement, params)?.into())
 }
 
 /// Runs a statement; returns how many rows it changed.
-pub fn execute(statement: &str, params: Vec<Value>) -> Result<u64, ApiError> {
-    Ok(wit::execute(statement, &params)?)
+pub fn execute(statement: &str, params: &[Value]) -> Result<u64, ApiError> {
+    Ok(wit::execute(statement, params)?)
 }
 
 /// A transaction: dropped without [`Transaction::commit`], it rolls back.
@@ -89,12 +89,12 @@ impl Transaction {
         Ok(Self(wit::begin()?))
     }
 
-    pub fn query(&self, statement: &str, params: Vec<Value>) -> Result<Rows, ApiError> {
-        Ok(self.0.query(statement, &params)?.into())
+    pub fn query(&self, statement: &str, params: &[Value]) -> Result<Rows, ApiError> {
+        Ok(self.0.query(statement, params)?.into())
     }
 
-    pub fn execute(&self, statement: &str, params: Vec<Value>) -> Result<u64, ApiError> {
-        Ok(self.0.execute(statement, &params)?)
+    pub fn execute(&self, statement: &str, params: &[Value]) -> Result<u64, ApiError> {
+        Ok(self.0.execute(statement, params)?)
     }
 
     pub fn commit(self) -> Result<(), ApiError> {
@@ -120,10 +120,15 @@ mod tests {
 
     #[test]
     fn params_macro_converts_each_value() {
-        let values: Vec<Value> = crate::params!["a", 1i64, true, None::<String>];
+        let values = crate::params!["a", 1i64, true, None::<String>];
         assert_eq!(
             values,
-            vec![Value::Text("a".into()), Value::Int(1), Value::Boolean(true), Value::Null]
+            [
+                Value::Text("a".into()),
+                Value::Int(1),
+                Value::Boolean(true),
+                Value::Null
+            ]
         );
     }
 }

@@ -46,11 +46,18 @@ impl Timestamp {
         }
         let num = |range: std::ops::Range<usize>| -> Option<i64> {
             let s = text.get(range)?;
-            s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+            s.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| s.parse().ok())?
         };
         let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
         let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        if !(1..=12).contains(&month)
+            || !(1..=31).contains(&day)
+            || hour > 23
+            || minute > 59
+            || second > 60
+        {
             return None;
         }
         let mut rest = &text[19..];
@@ -60,7 +67,11 @@ impl Timestamp {
             if digits == 0 {
                 return None;
             }
-            let padded: String = fraction[..digits].chars().chain("000000".chars()).take(6).collect();
+            let padded: String = fraction[..digits]
+                .chars()
+                .chain("000000".chars())
+                .take(6)
+                .collect();
             micros = padded.parse().ok()?;
             rest = &fraction[digits..];
         }
@@ -85,7 +96,9 @@ impl Timestamp {
 }
 
 fn num_of(s: &str) -> Option<i64> {
-    s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+    s.bytes()
+        .all(|c| c.is_ascii_digit())
+        .then(|| s.parse().ok())?
 }
 
 impl fmt::Display for Timestamp {
@@ -144,18 +157,39 @@ mod tests {
 
     #[test]
     fn parses_what_it_formats_and_common_variants() {
-        for micros in [0, 1_700_000_000_123_456, -1, 951_782_400_000_000, 4_102_444_800_000_000] {
+        for micros in [
+            0,
+            1_700_000_000_123_456,
+            -1,
+            951_782_400_000_000,
+            4_102_444_800_000_000,
+        ] {
             let t = Timestamp(micros);
             assert_eq!(Timestamp::parse(&t.to_rfc3339()), Some(t));
         }
-        assert_eq!(Timestamp::parse("2023-11-14T22:13:20Z"), Some(Timestamp(1_700_000_000_000_000)));
-        assert_eq!(Timestamp::parse("2023-11-14 22:13:20"), Some(Timestamp(1_700_000_000_000_000)));
-        assert_eq!(Timestamp::parse("2023-11-14T23:13:20.5+01:00"), Some(Timestamp(1_700_000_000_500_000)));
+        assert_eq!(
+            Timestamp::parse("2023-11-14T22:13:20Z"),
+            Some(Timestamp(1_700_000_000_000_000))
+        );
+        assert_eq!(
+            Timestamp::parse("2023-11-14 22:13:20"),
+            Some(Timestamp(1_700_000_000_000_000))
+        );
+        assert_eq!(
+            Timestamp::parse("2023-11-14T23:13:20.5+01:00"),
+            Some(Timestamp(1_700_000_000_500_000))
+        );
     }
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "yesterday", "2023-13-01T00:00:00Z", "2023-11-14T22:13:20.Z", "2023-11-14T22:13:20+0100"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2023-13-01T00:00:00Z",
+            "2023-11-14T22:13:20.Z",
+            "2023-11-14T22:13:20+0100",
+        ] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
     }

@@ -14,7 +14,7 @@ const MAX_LIMIT: u32 = 100;
 const MAX_NAME_CHARS: usize = 100;
 const MAX_EMAIL_CHARS: usize = 254;
 
-fn handle(request: Request) -> Response {
+fn handle(request: &Request) -> Response {
     Router::new()
         .get("/users", list_users)
         .post("/users", create_user)
@@ -54,21 +54,26 @@ struct Page<T> {
 fn list_users(request: &Request, _: &Params) -> Result<Response, ApiError> {
     let limit = parse_limit(request.query_param("limit")?.as_deref())?;
     let after = match request.query_param("cursor")? {
-        Some(c) => Some(parse_id(&cursor::decode(&c)?).map_err(|_| ApiError::invalid("invalid cursor"))?),
+        Some(c) => {
+            Some(parse_id(&cursor::decode(&c)?).map_err(|_| ApiError::invalid("invalid cursor"))?)
+        }
         None => None,
     };
     let fetch = i64::from(limit) + 1;
     let rows = match after {
         Some(after) => sql::query(
             "SELECT id, name, email, created_at FROM users WHERE id > $1 ORDER BY id LIMIT $2",
-            params![after, fetch],
+            &params![after, fetch],
         )?,
         None => sql::query(
             "SELECT id, name, email, created_at FROM users ORDER BY id LIMIT $1",
-            params![fetch],
+            &params![fetch],
         )?,
     };
-    let mut items = rows.iter().map(User::from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut items = rows
+        .iter()
+        .map(User::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|u| cursor::encode(&u.id.to_string()))
@@ -91,7 +96,8 @@ fn parse_limit(limit: Option<&str>) -> Result<u32, ApiError> {
 }
 
 fn parse_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(text).map_err(|_| ApiError::invalid(format!("{text:?} is not a valid user id (UUID)")))
+    Uuid::try_parse(text)
+        .map_err(|_| ApiError::invalid(format!("{text:?} is not a valid user id (UUID)")))
 }
 
 /// `GET /users/{id}`.
@@ -99,7 +105,7 @@ fn get_user(_: &Request, params: &Params) -> Result<Response, ApiError> {
     let id = parse_id(params.get("id").unwrap_or_default())?;
     let rows = sql::query(
         "SELECT id, name, email, created_at FROM users WHERE id = $1",
-        params![id],
+        &params![id],
     )?;
     let row = rows
         .first()
@@ -125,7 +131,12 @@ fn create_user(request: &Request, _: &Params) -> Result<Response, ApiError> {
     };
     let inserted = sql::execute(
         "INSERT INTO users (id, name, email, created_at) VALUES ($1, $2, $3, $4)",
-        params![user.id, user.name.as_str(), user.email.as_str(), user.created_at],
+        &params![
+            user.id,
+            user.name.as_str(),
+            user.email.as_str(),
+            user.created_at
+        ],
     );
     match inserted {
         Ok(_) => {}
@@ -146,10 +157,14 @@ fn validate_name(name: &str) -> Result<String, ApiError> {
         return Err(ApiError::invalid("name must not be empty"));
     }
     if name.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::invalid(format!("name must be at most {MAX_NAME_CHARS} characters")));
+        return Err(ApiError::invalid(format!(
+            "name must be at most {MAX_NAME_CHARS} characters"
+        )));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid("name must not contain control characters"));
+        return Err(ApiError::invalid(
+            "name must not contain control characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -186,8 +201,20 @@ mod tests {
 
     #[test]
     fn emails_are_checked_and_lowercased() {
-        assert_eq!(validate_email(" Ada@Example.ORG ").unwrap(), "ada@example.org");
-        for bad in ["", "ada", "ada@", "@example.org", "ada@example", "a@b@c.d", "a b@c.d", "ada@example..org"] {
+        assert_eq!(
+            validate_email(" Ada@Example.ORG ").unwrap(),
+            "ada@example.org"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.org",
+            "ada@example",
+            "a@b@c.d",
+            "a b@c.d",
+            "ada@example..org",
+        ] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
     }

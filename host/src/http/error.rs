@@ -53,7 +53,11 @@ impl HttpError {
 /// A response with a JSON body.
 pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<ResponseBody> {
     let bytes = Bytes::from(value.to_string());
-    let mut response = Response::new(Full::new(bytes).map_err(|never| match never {}).boxed_unsync());
+    let mut response = Response::new(
+        Full::new(bytes)
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

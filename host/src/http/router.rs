@@ -47,7 +47,9 @@ impl FromStr for RoutePattern {
             route: raw.to_owned(),
             reason,
         };
-        let rest = raw.strip_prefix('/').ok_or_else(|| fail("must start with '/'"))?;
+        let rest = raw
+            .strip_prefix('/')
+            .ok_or_else(|| fail("must start with '/'"))?;
         if rest.is_empty() {
             return Ok(Self {
                 raw: raw.to_owned(),
@@ -243,7 +245,13 @@ mod tests {
 
     #[test]
     fn canonical_form_erases_parameter_names() {
-        assert_eq!(pattern("/users/{id}").canonical(), pattern("/users/{uid}").canonical());
-        assert_ne!(pattern("/users/{id}").canonical(), pattern("/users/me").canonical());
+        assert_eq!(
+            pattern("/users/{id}").canonical(),
+            pattern("/users/{uid}").canonical()
+        );
+        assert_ne!(
+            pattern("/users/{id}").canonical(),
+            pattern("/users/me").canonical()
+        );
     }
 }

@@ -41,7 +41,10 @@ impl CompileCache {
         }
         let component = Component::new(engine, wasm)?;
         if let Err(e) = self.write(&component, &path) {
-            tracing::warn!("could not cache compiled component at {}: {e:#}", path.display());
+            tracing::warn!(
+                "could not cache compiled component at {}: {e:#}",
+                path.display()
+            );
         }
         Ok((component, CacheOutcome::Compiled))
     }

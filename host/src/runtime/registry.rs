@@ -52,7 +52,9 @@ impl LoadedComponent {
 /// Why a component could not be loaded; the old version (if any) keeps serving.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("component {component}: cannot read {path}: {source} (build it with tooling/build-components)")]
+    #[error(
+        "component {component}: cannot read {path}: {source} (build it with tooling/build-components)"
+    )]
     Read {
         component: String,
         path: PathBuf,

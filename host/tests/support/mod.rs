@@ -16,14 +16,22 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 /// Where `tooling/build-components` put the components: beside the binary's
 /// profile directory, in `<target>/components`.
 pub fn components_dir() -> PathBuf {
     let binary = Path::new(env!("CARGO_BIN_EXE_summer"));
-    let dir = binary.parent().unwrap().parent().unwrap().join("components");
+    let dir = binary
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("components");
     assert!(
         dir.join("users.wasm").exists(),
         "no built components in {}: run tooling/build-components first",

@@ -43,7 +43,10 @@ pub async fn round_trips_every_value_type(backend: &dyn SqlBackend) {
         .unwrap();
     assert_eq!(inserted, 1);
     let rows = backend
-        .query(&format!("SELECT b, i, f, s, bin, ts, n FROM {t} WHERE id = $1"), vec![Value::Int(1)])
+        .query(
+            &format!("SELECT b, i, f, s, bin, ts, n FROM {t} WHERE id = $1"),
+            vec![Value::Int(1)],
+        )
         .await
         .unwrap();
     assert_eq!(rows.columns, ["b", "i", "f", "s", "bin", "ts", "n"]);
@@ -63,7 +66,10 @@ pub async fn round_trips_every_value_type(backend: &dyn SqlBackend) {
 
 pub async fn placeholders_bind_by_number(backend: &dyn SqlBackend) {
     let rows = backend
-        .query("SELECT $2 AS second, $1 AS first", vec![text("a"), text("b")])
+        .query(
+            "SELECT $2 AS second, $1 AS first",
+            vec![text("a"), text("b")],
+        )
         .await
         .unwrap();
     assert_eq!(rows.rows, vec![vec![text("b"), text("a")]]);
@@ -71,20 +77,37 @@ pub async fn placeholders_bind_by_number(backend: &dyn SqlBackend) {
 
 pub async fn empty_result_still_names_columns(backend: &dyn SqlBackend) {
     let t = table("empty");
-    create(backend, format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, name TEXT)")).await;
-    let rows = backend.query(&format!("SELECT id, name FROM {t}"), vec![]).await.unwrap();
+    create(
+        backend,
+        format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, name TEXT)"),
+    )
+    .await;
+    let rows = backend
+        .query(&format!("SELECT id, name FROM {t}"), vec![])
+        .await
+        .unwrap();
     assert_eq!(rows.columns, ["id", "name"]);
     assert!(rows.rows.is_empty());
 }
 
 pub async fn unique_violation_is_conflict(backend: &dyn SqlBackend) {
     let t = table("uniq");
-    create(backend, format!("CREATE TABLE {t} (email TEXT NOT NULL UNIQUE)")).await;
+    create(
+        backend,
+        format!("CREATE TABLE {t} (email TEXT NOT NULL UNIQUE)"),
+    )
+    .await;
     let insert = format!("INSERT INTO {t} (email) VALUES ($1)");
     backend.execute(&insert, vec![text("a@b.c")]).await.unwrap();
-    let err = backend.execute(&insert, vec![text("a@b.c")]).await.unwrap_err();
+    let err = backend
+        .execute(&insert, vec![text("a@b.c")])
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
-    let count = backend.query(&format!("SELECT COUNT(*) FROM {t}"), vec![]).await.unwrap();
+    let count = backend
+        .query(&format!("SELECT COUNT(*) FROM {t}"), vec![])
+        .await
+        .unwrap();
     assert_eq!(count.rows, vec![vec![Value::Int(1)]]);
 }
 
@@ -103,15 +126,25 @@ pub async fn malformed_uuid_is_invalid(backend: &dyn SqlBackend) {
 
 pub async fn execute_counts_changed_rows(backend: &dyn SqlBackend) {
     let t = table("counted");
-    create(backend, format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, v INTEGER)")).await;
+    create(
+        backend,
+        format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, v INTEGER)"),
+    )
+    .await;
     for id in 1..=3 {
         backend
-            .execute(&format!("INSERT INTO {t} (id, v) VALUES ($1, 0)"), vec![Value::Int(id)])
+            .execute(
+                &format!("INSERT INTO {t} (id, v) VALUES ($1, 0)"),
+                vec![Value::Int(id)],
+            )
             .await
             .unwrap();
     }
     let changed = backend
-        .execute(&format!("UPDATE {t} SET v = 1 WHERE id >= $1"), vec![Value::Int(2)])
+        .execute(
+            &format!("UPDATE {t} SET v = 1 WHERE id >= $1"),
+            vec![Value::Int(2)],
+        )
         .await
         .unwrap();
     assert_eq!(changed, 2);
@@ -119,28 +152,55 @@ pub async fn execute_counts_changed_rows(backend: &dyn SqlBackend) {
 
 pub async fn committed_transaction_is_visible(backend: &dyn SqlBackend) {
     let t = table("tx_commit");
-    create(backend, format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY)")).await;
+    create(
+        backend,
+        format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY)"),
+    )
+    .await;
     let mut tx = backend.begin().await.unwrap();
-    tx.execute(&format!("INSERT INTO {t} (id) VALUES ($1)"), vec![Value::Int(7)])
+    tx.execute(
+        &format!("INSERT INTO {t} (id) VALUES ($1)"),
+        vec![Value::Int(7)],
+    )
+    .await
+    .unwrap();
+    let inside = tx
+        .query(&format!("SELECT id FROM {t}"), vec![])
         .await
         .unwrap();
-    let inside = tx.query(&format!("SELECT id FROM {t}"), vec![]).await.unwrap();
     assert_eq!(inside.rows, vec![vec![Value::Int(7)]]);
     tx.commit().await.unwrap();
-    let after = backend.query(&format!("SELECT id FROM {t}"), vec![]).await.unwrap();
+    let after = backend
+        .query(&format!("SELECT id FROM {t}"), vec![])
+        .await
+        .unwrap();
     assert_eq!(after.rows, vec![vec![Value::Int(7)]]);
 }
 
 pub async fn dropped_transaction_rolls_back(backend: &dyn SqlBackend) {
     let t = table("tx_drop");
-    create(backend, format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY)")).await;
+    create(
+        backend,
+        format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY)"),
+    )
+    .await;
     let mut tx = backend.begin().await.unwrap();
-    tx.execute(&format!("INSERT INTO {t} (id) VALUES ($1)"), vec![Value::Int(7)])
+    tx.execute(
+        &format!("INSERT INTO {t} (id) VALUES ($1)"),
+        vec![Value::Int(7)],
+    )
+    .await
+    .unwrap();
+    drop(tx);
+    let after = backend
+        .query(&format!("SELECT id FROM {t}"), vec![])
         .await
         .unwrap();
-    drop(tx);
-    let after = backend.query(&format!("SELECT id FROM {t}"), vec![]).await.unwrap();
-    assert!(after.rows.is_empty(), "rolled-back row is visible: {:?}", after.rows);
+    assert!(
+        after.rows.is_empty(),
+        "rolled-back row is visible: {:?}",
+        after.rows
+    );
 }
 
 pub async fn migrations_apply_once_and_refuse_edits(backend: &dyn SqlBackend) {
@@ -148,17 +208,33 @@ pub async fn migrations_apply_once_and_refuse_edits(backend: &dyn SqlBackend) {
     let component = format!("component_{t}");
     let first = vec![Migration {
         name: "001_create.sql".into(),
-        script: format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY);\nINSERT INTO {t} (id) VALUES (1);"),
+        script: format!(
+            "CREATE TABLE {t} (id INTEGER PRIMARY KEY);\nINSERT INTO {t} (id) VALUES (1);"
+        ),
     }];
-    assert_eq!(apply_migrations(backend, &component, &first).await.unwrap(), 1);
-    assert_eq!(apply_migrations(backend, &component, &first).await.unwrap(), 0);
+    assert_eq!(
+        apply_migrations(backend, &component, &first).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        apply_migrations(backend, &component, &first).await.unwrap(),
+        0
+    );
     let edited = vec![Migration {
         name: "001_create.sql".into(),
         script: format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY);"),
     }];
-    let err = apply_migrations(backend, &component, &edited).await.unwrap_err();
-    assert!(err.to_string().contains("changed after it was applied"), "{err}");
-    let rows = backend.query(&format!("SELECT id FROM {t}"), vec![]).await.unwrap();
+    let err = apply_migrations(backend, &component, &edited)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("changed after it was applied"),
+        "{err}"
+    );
+    let rows = backend
+        .query(&format!("SELECT id FROM {t}"), vec![])
+        .await
+        .unwrap();
     assert_eq!(rows.rows, vec![vec![Value::Int(1)]]);
 }
 
@@ -194,7 +270,11 @@ macro_rules! sql_conformance {
 
 async fn open_sqlite() -> Box<dyn SqlBackend> {
     let dir = tempfile::tempdir().unwrap().keep();
-    Box::new(SqliteBackend::open(&dir.join("conformance.db")).await.unwrap())
+    Box::new(
+        SqliteBackend::open(&dir.join("conformance.db"))
+            .await
+            .unwrap(),
+    )
 }
 
 sql_conformance!(sqlite, open_sqlite());

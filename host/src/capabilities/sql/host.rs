@@ -35,11 +35,19 @@ type GuestResult<T> = wasmtime::Result<Result<T, Error>>;
 
 impl wit::Host for SqlView<'_> {
     async fn query(&mut self, statement: String, params: Vec<Value>) -> GuestResult<Rows> {
-        Ok(self.backend.query(&statement, params).await.map_err(Into::into))
+        Ok(self
+            .backend
+            .query(&statement, params)
+            .await
+            .map_err(Into::into))
     }
 
     async fn execute(&mut self, statement: String, params: Vec<Value>) -> GuestResult<u64> {
-        Ok(self.backend.execute(&statement, params).await.map_err(Into::into))
+        Ok(self
+            .backend
+            .execute(&statement, params)
+            .await
+            .map_err(Into::into))
     }
 
     async fn begin(&mut self) -> GuestResult<Resource<TransactionHandle>> {

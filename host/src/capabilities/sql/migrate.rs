@@ -64,9 +64,10 @@ pub async fn apply_migrations(
         .await?;
     let mut count = 0;
     for migration in migrations {
-        let previous = applied.rows.iter().find(|row| {
-            matches!(row.first(), Some(Value::Text(name)) if *name == migration.name)
-        });
+        let previous = applied
+            .rows
+            .iter()
+            .find(|row| matches!(row.first(), Some(Value::Text(name)) if *name == migration.name));
         match previous.and_then(|row| row.get(1)) {
             Some(Value::Text(sum)) if *sum == migration.checksum() => continue,
             Some(_) => bail!(
@@ -78,7 +79,12 @@ pub async fn apply_migrations(
         }
         apply_one(backend, component, migration)
             .await
-            .with_context(|| format!("applying migration {} of component {component}", migration.name))?;
+            .with_context(|| {
+                format!(
+                    "applying migration {} of component {component}",
+                    migration.name
+                )
+            })?;
         count += 1;
     }
     Ok(count)

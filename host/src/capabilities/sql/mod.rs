@@ -43,8 +43,11 @@ pub trait SqlTransaction: Send {
     async fn query(&mut self, statement: &str, params: Vec<Value>)
     -> Result<Rows, CapabilityError>;
 
-    async fn execute(&mut self, statement: &str, params: Vec<Value>)
-    -> Result<u64, CapabilityError>;
+    async fn execute(
+        &mut self,
+        statement: &str,
+        params: Vec<Value>,
+    ) -> Result<u64, CapabilityError>;
 
     /// Runs a script of several statements without parameters (migrations).
     async fn execute_script(&mut self, script: &str) -> Result<(), CapabilityError>;
@@ -102,7 +105,8 @@ fn is_unavailable_code(code: &str) -> bool {
 
 /// Checks a `uuid` value and returns its canonical lowercase form.
 fn canonical_uuid(text: &str) -> Result<uuid::Uuid, CapabilityError> {
-    uuid::Uuid::try_parse(text).map_err(|_| CapabilityError::invalid(format!("not a uuid: {text:?}")))
+    uuid::Uuid::try_parse(text)
+        .map_err(|_| CapabilityError::invalid(format!("not a uuid: {text:?}")))
 }
 
 #[cfg(test)]

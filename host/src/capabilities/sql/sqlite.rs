@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{
-    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode,
-    SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Column, Executor, Row, Statement, TypeInfo, ValueRef};
 
@@ -136,7 +136,10 @@ async fn execute_on(
     Ok(done.rows_affected())
 }
 
-fn bind_all(mut query: SqliteQuery<'_>, params: Vec<Value>) -> Result<SqliteQuery<'_>, CapabilityError> {
+fn bind_all(
+    mut query: SqliteQuery<'_>,
+    params: Vec<Value>,
+) -> Result<SqliteQuery<'_>, CapabilityError> {
     for param in params {
         query = match param {
             Value::Null => query.bind(None::<i64>),
@@ -182,7 +185,9 @@ fn decode_cell(row: &SqliteRow, index: usize) -> Result<Value, CapabilityError> 
     let storage = raw.type_info().name().to_owned();
     let declared = row.columns()[index].type_info().name();
     let value = match (declared, storage.as_str()) {
-        ("BOOLEAN", "INTEGER") => Value::Boolean(row.try_get::<i64, _>(index).map_err(classify)? != 0),
+        ("BOOLEAN", "INTEGER") => {
+            Value::Boolean(row.try_get::<i64, _>(index).map_err(classify)? != 0)
+        }
         ("DATETIME", "TEXT") => {
             let text: String = row.try_get(index).map_err(classify)?;
             parse_timestamp(&text).map_or(Value::Text(text), Value::Timestamp)
