@@ -64,10 +64,6 @@ impl App {
             .resolve(path)
             .and_then(|name| self.registry.get(name))
     }
-
-    pub fn routes(&self) -> &RouteTable {
-        &self.routes
-    }
 }
 
 async fn load_component(

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::capabilities::Capability;
 use crate::http::router::{RoutePattern, RouteTable};
+use crate::runtime::registry::ComponentLimits;
 
 /// A parsed and checked manifest; every path in it is absolute.
 #[derive(Clone, Debug)]
@@ -25,6 +26,7 @@ pub struct ComponentSpec {
     pub grants: BTreeSet<Capability>,
     /// Directory of `.sql` migrations applied when the component loads.
     pub sql_migrations: Option<PathBuf>,
+    pub limits: ComponentLimits,
 }
 
 #[derive(Deserialize)]
@@ -44,6 +46,37 @@ struct RawComponent {
     grants: Vec<Capability>,
     #[serde(default)]
     sql: Option<RawSql>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory_mib: Option<u32>,
+    timeout_ms: Option<u64>,
+}
+
+/// The largest memory limit a manifest may set (the engine's per-memory cap).
+pub const MAX_MEMORY_MIB: u32 = 1024;
+
+impl RawLimits {
+    fn resolve(self) -> Result<ComponentLimits> {
+        let mut limits = ComponentLimits::default();
+        if let Some(mib) = self.memory_mib {
+            if !(1..=MAX_MEMORY_MIB).contains(&mib) {
+                bail!("limits.memory_mib must be from 1 to {MAX_MEMORY_MIB}, not {mib}");
+            }
+            limits.memory_bytes = (mib as usize) << 20;
+        }
+        if let Some(ms) = self.timeout_ms {
+            if ms == 0 {
+                bail!("limits.timeout_ms must be at least 1");
+            }
+            limits.timeout = std::time::Duration::from_millis(ms);
+        }
+        Ok(limits)
+    }
 }
 
 #[derive(Deserialize)]
@@ -129,12 +162,17 @@ impl ComponentSpec {
                 raw.name
             );
         }
+        let limits = raw
+            .limits
+            .resolve()
+            .with_context(|| format!("in component {:?}", raw.name))?;
         Ok(Self {
             name: raw.name,
             source: base.join(raw.source),
             routes,
             grants,
             sql_migrations,
+            limits,
         })
     }
 }
@@ -232,6 +270,42 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("no sql grant"), "{err}");
+    }
+
+    #[test]
+    fn limits_default_and_override() {
+        let m = parse(
+            r#"
+            [[component]]
+            name = "a"
+            source = "a.wasm"
+            routes = ["/a"]
+            [[component]]
+            name = "b"
+            source = "b.wasm"
+            routes = ["/b"]
+            limits = { memory_mib = 16, timeout_ms = 250 }
+            "#,
+        )
+        .unwrap();
+        let defaults = ComponentLimits::default();
+        assert_eq!(m.components[0].limits.memory_bytes, defaults.memory_bytes);
+        assert_eq!(m.components[1].limits.memory_bytes, 16 << 20);
+        assert_eq!(
+            m.components[1].limits.timeout,
+            std::time::Duration::from_millis(250)
+        );
+        for bad in [
+            "{ memory_mib = 0 }",
+            "{ memory_mib = 4096 }",
+            "{ timeout_ms = 0 }",
+            "{ cpu = 1 }",
+        ] {
+            let text = format!(
+                "[[component]]\nname = \"a\"\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nlimits = {bad}\n"
+            );
+            assert!(parse(&text).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -173,6 +173,18 @@ fn invalid_bodies_are_400_and_store_nothing() {
 }
 
 #[test]
+fn an_oversized_body_is_413() {
+    let (_dir, server) = server();
+    let huge = format!(
+        r#"{{"name": "{}", "email": "a@b.co"}}"#,
+        "x".repeat(2 << 20)
+    );
+    let reply = post(&server.url("/users"), "application/json", &huge);
+    reply.assert_error(413, "too_large");
+    assert_eq!(get(&server.url("/users")).body["items"], json!([]));
+}
+
+#[test]
 fn wrong_media_type_is_415() {
     let (_dir, server) = server();
     let reply = post(

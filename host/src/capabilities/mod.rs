@@ -5,6 +5,7 @@ pub mod bindings;
 mod error;
 pub mod sql;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -76,7 +77,7 @@ pub trait CapabilityState: Send + 'static {
 /// Links the granted capabilities, and only those, into `linker`.
 pub fn add_to_linker<T: CapabilityState>(
     linker: &mut Linker<T>,
-    grants: &[Capability],
+    grants: &BTreeSet<Capability>,
 ) -> Result<()> {
     if grants.is_empty() {
         return Ok(());

@@ -22,6 +22,7 @@ pub async fn dispatch(app: &App, request: Request<Incoming>) -> Response<Respons
     if path == "/healthz" && request.method() == Method::GET {
         return json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }));
     }
+    tracing::debug!(method = %request.method(), path, "request");
     let Some(component) = app.component_for(path) else {
         return HttpError::not_found(format!("no route for {} {path}", request.method()))
             .into_response();

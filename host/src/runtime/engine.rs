@@ -25,7 +25,7 @@ impl Default for EngineLimits {
     fn default() -> Self {
         Self {
             max_instances: 1000,
-            max_memory_bytes: 1 << 30,
+            max_memory_bytes: (crate::manifest::MAX_MEMORY_MIB as usize) << 20,
         }
     }
 }

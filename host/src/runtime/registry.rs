@@ -126,7 +126,7 @@ impl Loader {
             version: content_hash(&wasm),
             name,
             pre,
-            limits: ComponentLimits::default(),
+            limits: spec.limits,
             loaded_at: SystemTime::now(),
             cache,
         })
@@ -145,8 +145,7 @@ impl Loader {
         let mut linker = Linker::<HostState>::new(&self.engine);
         wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)
             .map_err(|e| link_error(e.into()))?;
-        let grants: Vec<Capability> = grants.iter().copied().collect();
-        capabilities::add_to_linker(&mut linker, &grants).map_err(link_error)?;
+        capabilities::add_to_linker(&mut linker, grants).map_err(link_error)?;
         let instance_pre = linker
             .instantiate_pre(component)
             .map_err(|e| link_error(e.into()))?;

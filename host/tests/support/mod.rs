@@ -63,6 +63,29 @@ pub fn write_manifest(dir: &Path, edit: impl Fn(&mut toml::Table)) -> PathBuf {
     path
 }
 
+/// Adds the `faults` test component to the manifest at `path`, with tight
+/// limits so its misbehaviour is caught quickly.
+pub fn add_faults_component(path: &Path, memory_mib: u32, timeout_ms: u64) {
+    let mut manifest: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let mut faults = toml::Table::new();
+    faults.insert("name".into(), "faults".into());
+    let source = components_dir().join("faults.wasm");
+    faults.insert("source".into(), source.display().to_string().into());
+    faults.insert(
+        "routes".into(),
+        toml::Value::Array(vec!["/faults/{kind}".into()]),
+    );
+    let mut limits = toml::Table::new();
+    limits.insert("memory_mib".into(), i64::from(memory_mib).into());
+    limits.insert("timeout_ms".into(), (timeout_ms as i64).into());
+    faults.insert("limits".into(), limits.into());
+    manifest["component"]
+        .as_array_mut()
+        .unwrap()
+        .push(faults.into());
+    std::fs::write(path, toml::to_string(&manifest).unwrap()).unwrap();
+}
+
 /// A running `summer serve`.
 pub struct Server {
     child: Child,

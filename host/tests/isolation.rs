@@ -1,0 +1,69 @@
+//! A component that traps, loops or exhausts its memory fails its own
+//! request with a JSON error; the host and every other route keep serving.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{Server, add_faults_component, get, write_manifest};
+
+const TIMEOUT_MS: u64 = 500;
+
+fn server() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), |_| {});
+    add_faults_component(&manifest, 16, TIMEOUT_MS);
+    let server = Server::try_start(&dir.path().join("data"), &manifest)
+        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    (dir, server)
+}
+
+fn assert_host_still_serves(server: &Server) {
+    assert_eq!(get(&server.url("/faults/ok")).status, 200);
+    assert_eq!(get(&server.url("/users")).status, 200);
+}
+
+#[test]
+fn a_trap_is_a_500_for_that_request_only() {
+    let (_dir, server) = server();
+    let message = get(&server.url("/faults/trap"))
+        .assert_error(500, "internal")
+        .to_owned();
+    assert!(message.contains("faults"), "{message}");
+    assert_host_still_serves(&server);
+    assert!(
+        server.log().contains("component trapped"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn an_endless_loop_is_a_504_within_the_deadline() {
+    let (_dir, server) = server();
+    let started = Instant::now();
+    get(&server.url("/faults/loop")).assert_error(504, "timeout");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(TIMEOUT_MS) && took < Duration::from_millis(TIMEOUT_MS * 6),
+        "answered after {took:?}"
+    );
+    assert_host_still_serves(&server);
+}
+
+#[test]
+fn exhausting_memory_is_a_500_and_the_host_stays_up() {
+    let (_dir, server) = server();
+    get(&server.url("/faults/alloc")).assert_error(500, "internal");
+    assert_host_still_serves(&server);
+}
+
+#[test]
+fn faults_in_a_row_do_not_leak_instances() {
+    let (_dir, server) = server();
+    for _ in 0..20 {
+        get(&server.url("/faults/trap")).assert_error(500, "internal");
+        get(&server.url("/faults/alloc")).assert_error(500, "internal");
+    }
+    assert_host_still_serves(&server);
+}
