@@ -90,7 +90,29 @@ impl Drop for EpochTicker {
     }
 }
 
-/// Converts a wall-clock budget into epoch ticks (at least one).
+/// Converts a wall-clock budget into epoch ticks. The next tick may come at
+/// any moment, so one tick is added: the deadline is never shorter than the
+/// budget, and at most one tick longer.
 pub fn ticks_for(budget: Duration) -> u64 {
-    (budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    budget.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_never_shorter_than_the_budget() {
+        assert_eq!(ticks_for(Duration::from_millis(500)), 51);
+        assert_eq!(ticks_for(Duration::from_millis(505)), 52);
+        assert_eq!(ticks_for(Duration::from_millis(1)), 2);
+        for ms in [1, 9, 10, 11, 499, 500, 30_000] {
+            let budget = Duration::from_millis(ms);
+            let shortest = EPOCH_TICK * (ticks_for(budget) as u32 - 1);
+            assert!(
+                shortest >= budget,
+                "{ms} ms budget can expire after {shortest:?}"
+            );
+        }
+    }
 }
