@@ -21,6 +21,82 @@ pub struct Settings {
     /// Port to listen on; 0 picks a free one (the address is printed).
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
+
+    #[command(flatten)]
+    pub postgres: PostgresSettings,
+
+    #[command(flatten)]
+    pub redis: RedisSettings,
+}
+
+/// Redis for the `cache` capability. Without a host, `cache` uses the
+/// embedded in-process store.
+#[derive(Clone, Debug, clap::Args)]
+#[command(next_help_heading = "Redis (cache capability)")]
+pub struct RedisSettings {
+    /// Redis host; setting it switches `cache` from the in-process store to Redis.
+    #[arg(id = "redis-host", long = "redis-host", env = "REDIS_HOST")]
+    pub host: Option<String>,
+
+    #[arg(
+        id = "redis-port",
+        long = "redis-port",
+        env = "REDIS_PORT",
+        default_value_t = 6379
+    )]
+    pub port: u16,
+}
+
+/// PostgreSQL for the `sql` capability. Without a host, `sql` uses the
+/// embedded SQLite database.
+#[derive(Clone, Debug, clap::Args)]
+#[command(next_help_heading = "PostgreSQL (sql capability)")]
+pub struct PostgresSettings {
+    /// PostgreSQL host; setting it switches `sql` from embedded SQLite to PostgreSQL.
+    #[arg(id = "database-host", long = "database-host", env = "DATABASE_HOST")]
+    pub host: Option<String>,
+
+    #[arg(
+        id = "database-port",
+        long = "database-port",
+        env = "DATABASE_PORT",
+        default_value_t = 5432
+    )]
+    pub port: u16,
+
+    #[arg(
+        id = "database-user",
+        long = "database-user",
+        env = "DATABASE_USER",
+        default_value = "postgres"
+    )]
+    pub user: String,
+
+    /// Password (prefer the environment variable over the flag).
+    #[arg(
+        id = "database-password",
+        long = "database-password",
+        env = "DATABASE_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+
+    #[arg(
+        id = "database-name",
+        long = "database-name",
+        env = "DATABASE_NAME",
+        default_value = "summer"
+    )]
+    pub name: String,
+
+    /// Connections in the pool.
+    #[arg(
+        id = "database-pool-size",
+        long = "database-pool-size",
+        env = "DATABASE_POOL_SIZE",
+        default_value_t = 10
+    )]
+    pub pool_size: u32,
 }
 
 impl Settings {
@@ -38,4 +114,30 @@ pub fn load_dotenv() -> Result<(), dotenvy::Error> {
         Err(e) if e.not_found() => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// Settings for the real servers `tooling/services up` starts: each variable
+/// from the environment when set there, from `tooling/services.env`
+/// otherwise. Flags are named after their variables (`DATABASE_HOST` is
+/// `--database-host`).
+#[cfg(test)]
+pub(crate) fn real_services() -> Settings {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tooling/services.env");
+    let mut args = vec!["summer".to_owned()];
+    for item in dotenvy::from_path_iter(&path).expect("reading tooling/services.env") {
+        let (key, value) = item.expect("a KEY=value line in tooling/services.env");
+        if std::env::var_os(&key).is_none() {
+            args.push(format!("--{}", key.to_lowercase().replace('_', "-")));
+            args.push(value);
+        }
+    }
+    Command::parse_from(args).settings
 }

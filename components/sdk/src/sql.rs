@@ -21,6 +21,16 @@ pub struct Rows {
 }
 
 impl Rows {
+    /// Column names, in order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The cells of every row, in column order.
+    pub fn values(&self) -> &[Vec<Value>] {
+        &self.rows
+    }
+
     pub fn len(&self) -> usize {
         self.rows.len()
     }

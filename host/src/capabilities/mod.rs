@@ -2,6 +2,7 @@
 //! with its trait and its backends side by side, plus the grant checks.
 
 pub mod bindings;
+pub mod cache;
 mod error;
 pub mod sql;
 
@@ -21,16 +22,18 @@ use crate::config::Settings;
 #[serde(rename_all = "lowercase")]
 pub enum Capability {
     Sql,
+    Cache,
 }
 
 impl Capability {
     /// Every capability, in the order they are logged.
-    pub const ALL: [Capability; 1] = [Capability::Sql];
+    pub const ALL: [Capability; 2] = [Capability::Sql, Capability::Cache];
 
     /// The WIT interface name (without version) the capability is imported as.
     pub fn interface(self) -> &'static str {
         match self {
             Capability::Sql => "summer:platform/sql",
+            Capability::Cache => "summer:platform/cache",
         }
     }
 
@@ -45,6 +48,7 @@ impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Capability::Sql => "sql",
+            Capability::Cache => "cache",
         })
     }
 }
@@ -53,6 +57,7 @@ impl fmt::Display for Capability {
 #[derive(Clone)]
 pub struct Backends {
     pub sql: Arc<dyn sql::SqlBackend>,
+    pub cache: Arc<dyn cache::CacheBackend>,
 }
 
 impl Backends {
@@ -60,18 +65,23 @@ impl Backends {
     /// are present, the embedded default under the data directory otherwise.
     pub async fn open(settings: &Settings) -> Result<Self> {
         let sql = sql::open_backend(settings).await?;
-        Ok(Self { sql })
+        let cache = cache::open_backend(settings).await?;
+        Ok(Self { sql, cache })
     }
 
     /// A line per capability naming the backend it got, for the start-up log.
     pub fn describe(&self) -> Vec<(Capability, String)> {
-        vec![(Capability::Sql, self.sql.describe())]
+        vec![
+            (Capability::Sql, self.sql.describe()),
+            (Capability::Cache, self.cache.describe()),
+        ]
     }
 }
 
 /// Store data that can hand out the per-capability views the bindings need.
 pub trait CapabilityState: Send + 'static {
     fn sql(&mut self) -> sql::SqlView<'_>;
+    fn cache(&mut self) -> cache::CacheView<'_>;
 }
 
 /// Links the granted capabilities, and only those, into `linker`.
@@ -86,6 +96,7 @@ pub fn add_to_linker<T: CapabilityState>(
     for grant in grants {
         match grant {
             Capability::Sql => sql::add_to_linker(linker)?,
+            Capability::Cache => cache::add_to_linker(linker)?,
         }
     }
     Ok(())

@@ -44,7 +44,8 @@ async fn run(
 ) -> Result<Response<ResponseBody>, HttpError> {
     let limits = component.limits;
     let engine = component.pre.engine();
-    let mut store = Store::new(engine, HostState::new(backends, limits.memory_bytes));
+    let state = HostState::new(backends, component.name.clone(), limits.memory_bytes);
+    let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(ticks_for(limits.timeout));
     store.epoch_deadline_trap();

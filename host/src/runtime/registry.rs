@@ -33,7 +33,7 @@ impl Default for ComponentLimits {
 
 /// A component ready to serve: compiled, checked, linked, pre-instantiated.
 pub struct LoadedComponent {
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     /// Content hash of the `.wasm` (hex SHA-256).
     pub version: String,
     pub pre: ProxyPre<HostState>,
@@ -124,7 +124,7 @@ impl Loader {
         let pre = self.link(&component, &name, &spec.grants)?;
         Ok(LoadedComponent {
             version: content_hash(&wasm),
-            name,
+            name: name.into(),
             pre,
             limits: spec.limits,
             loaded_at: SystemTime::now(),
@@ -198,7 +198,7 @@ pub struct Registry {
 impl Registry {
     pub fn insert(&mut self, component: LoadedComponent) {
         self.components
-            .insert(component.name.clone(), Arc::new(component));
+            .insert(component.name.to_string(), Arc::new(component));
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<LoadedComponent>> {

@@ -6,7 +6,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::capabilities::{Backends, CapabilityState, sql::SqlView};
+use crate::capabilities::{Backends, CapabilityState, cache::CacheView, sql::SqlView};
 
 /// The data of one request's `Store`.
 pub struct HostState {
@@ -15,13 +15,14 @@ pub struct HostState {
     hooks: DenyOutgoing,
     table: ResourceTable,
     backends: Backends,
+    component: std::sync::Arc<str>,
     pub(crate) limits: StoreLimits,
 }
 
 impl HostState {
     /// A sandbox with no filesystem, no environment, no sockets and no
     /// outgoing HTTP; stdout and stderr go to the host's.
-    pub fn new(backends: Backends, memory_limit: usize) -> Self {
+    pub fn new(backends: Backends, component: std::sync::Arc<str>, memory_limit: usize) -> Self {
         let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(memory_limit)
@@ -33,6 +34,7 @@ impl HostState {
             hooks: DenyOutgoing,
             table: ResourceTable::new(),
             backends,
+            component,
             limits,
         }
     }
@@ -62,6 +64,13 @@ impl CapabilityState for HostState {
         SqlView {
             backend: &self.backends.sql,
             table: &mut self.table,
+        }
+    }
+
+    fn cache(&mut self) -> CacheView<'_> {
+        CacheView {
+            backend: &self.backends.cache,
+            namespace: &self.component,
         }
     }
 }

@@ -63,27 +63,49 @@ pub fn write_manifest(dir: &Path, edit: impl Fn(&mut toml::Table)) -> PathBuf {
     path
 }
 
-/// Adds the `faults` test component to the manifest at `path`, with tight
-/// limits so its misbehaviour is caught quickly.
-pub fn add_faults_component(path: &Path, memory_mib: u32, timeout_ms: u64) {
+/// Appends a component entry to the manifest at `path`; the `.wasm` is
+/// taken from the built components.
+pub fn add_component(path: &Path, name: &str, wasm: &str, routes: &[&str], extra: toml::Table) {
     let mut manifest: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
-    let mut faults = toml::Table::new();
-    faults.insert("name".into(), "faults".into());
-    let source = components_dir().join("faults.wasm");
-    faults.insert("source".into(), source.display().to_string().into());
-    faults.insert(
-        "routes".into(),
-        toml::Value::Array(vec!["/faults/{kind}".into()]),
-    );
-    let mut limits = toml::Table::new();
-    limits.insert("memory_mib".into(), i64::from(memory_mib).into());
-    limits.insert("timeout_ms".into(), (timeout_ms as i64).into());
-    faults.insert("limits".into(), limits.into());
+    let mut component = toml::Table::new();
+    component.insert("name".into(), name.into());
+    let source = components_dir().join(wasm);
+    component.insert("source".into(), source.display().to_string().into());
+    let routes = routes.iter().map(|r| toml::Value::from(*r)).collect();
+    component.insert("routes".into(), toml::Value::Array(routes));
+    component.extend(extra);
     manifest["component"]
         .as_array_mut()
         .unwrap()
-        .push(faults.into());
+        .push(component.into());
     std::fs::write(path, toml::to_string(&manifest).unwrap()).unwrap();
+}
+
+/// Adds the `faults` test component with tight limits, so its misbehaviour
+/// is caught quickly.
+pub fn add_faults_component(path: &Path, memory_mib: u32, timeout_ms: u64) {
+    let extra: toml::Table = toml::from_str(&format!(
+        "limits = {{ memory_mib = {memory_mib}, timeout_ms = {timeout_ms} }}"
+    ))
+    .unwrap();
+    add_component(path, "faults", "faults.wasm", &["/faults/{kind}"], extra);
+}
+
+/// The connection settings of the real databases `tooling/services up`
+/// starts: each variable from the environment when set, from
+/// `tooling/services.env` otherwise.
+pub fn real_services_env() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(repo_root().join("tooling/services.env")).unwrap();
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                std::env::var(k).unwrap_or_else(|_| v.to_owned()),
+            )
+        })
+        .collect()
 }
 
 /// A running `summer serve`.
@@ -99,8 +121,18 @@ pub struct Failed {
     pub log: String,
 }
 
-fn spawn(data_dir: &Path, manifest: &Path, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_summer"))
+/// Variables that switch a capability to a real database; removed so a
+/// server runs on the embedded defaults unless a test sets them.
+const BACKEND_SWITCHES: &[&str] = &["DATABASE_HOST", "REDIS_HOST"];
+
+fn spawn(data_dir: &Path, manifest: &Path, log: &Path, env: &[(String, String)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_summer"));
+    for variable in BACKEND_SWITCHES {
+        command.env_remove(variable);
+    }
+    command
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(data_dir.parent().unwrap())
         .arg("serve")
         .env("PORT", "0")
         .env("SUMMER_HOST", "127.0.0.1")
@@ -126,8 +158,17 @@ impl Server {
 
     /// Starts `summer serve`; `Err` with its log if it exits instead.
     pub fn try_start(data_dir: &Path, manifest: &Path) -> Result<Server, Failed> {
+        Self::try_start_with_env(data_dir, manifest, &[])
+    }
+
+    /// Starts `summer serve` with extra environment variables.
+    pub fn try_start_with_env(
+        data_dir: &Path,
+        manifest: &Path,
+        env: &[(String, String)],
+    ) -> Result<Server, Failed> {
         let log = data_dir.with_extension("log");
-        let mut child = spawn(data_dir, manifest, &log);
+        let mut child = spawn(data_dir, manifest, &log, env);
         let stdout = child.stdout.take().unwrap();
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || {
@@ -238,6 +279,11 @@ pub fn get(url: &str) -> Reply {
 
 pub fn delete(url: &str) -> Reply {
     reply(agent().delete(url).call())
+}
+
+/// PUTs raw bytes.
+pub fn put(url: &str, body: &[u8]) -> Reply {
+    reply(agent().put(url).send(body))
 }
 
 /// POSTs `body` with the given content type.

@@ -278,3 +278,21 @@ async fn open_sqlite() -> Box<dyn SqlBackend> {
 }
 
 sql_conformance!(sqlite, open_sqlite());
+
+/// The real PostgreSQL of `tooling/services up`. Unreachable is a failure.
+async fn open_postgres() -> Box<dyn SqlBackend> {
+    let mut settings = crate::config::real_services().postgres;
+    settings.pool_size = 2;
+    let host = settings
+        .host
+        .clone()
+        .expect("DATABASE_HOST in tooling/services.env");
+    match PostgresBackend::connect(&settings, &host).await {
+        Ok(backend) => Box::new(backend),
+        Err(e) => panic!(
+            "PostgreSQL is not reachable ({e:#}); start it with `tooling/services up postgres`"
+        ),
+    }
+}
+
+sql_conformance!(postgres, open_postgres());

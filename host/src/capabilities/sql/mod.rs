@@ -3,6 +3,7 @@
 
 mod host;
 mod migrate;
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use async_trait::async_trait;
 
 pub use host::{SqlView, TransactionHandle, add_to_linker};
 pub use migrate::{Migration, apply_migrations};
+pub use postgres::PostgresBackend;
 pub use sqlite::SqliteBackend;
 
 pub use super::bindings::summer::platform::sql::Rows;
@@ -55,8 +57,14 @@ pub trait SqlTransaction: Send {
     async fn commit(self: Box<Self>) -> Result<(), CapabilityError>;
 }
 
-/// Opens the configured SQL backend (only the embedded one so far).
+/// Opens PostgreSQL when `DATABASE_HOST` is set, the embedded SQLite
+/// database under the data directory otherwise.
 pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn SqlBackend>> {
+    if let Some(host) = &settings.postgres.host {
+        return Ok(Arc::new(
+            PostgresBackend::connect(&settings.postgres, host).await?,
+        ));
+    }
     let path = settings.data_dir.join("summer.db");
     Ok(Arc::new(SqliteBackend::open(&path).await?))
 }

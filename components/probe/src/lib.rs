@@ -1,0 +1,170 @@
+//! Exposes Summer's capabilities over plain HTTP so integration tests can
+//! drive every import through WIT and check the results. Routes live under
+//! any prefix, so one build can be mounted twice under two names:
+//!
+//! - `POST /{prefix}/sql/query` and `/sql/execute` with
+//!   `{"statement": "...", "params": [...]}`; values are JSON scalars, or
+//!   `{"uuid": "..."}`, `{"timestamp": micros}`, `{"bytes": [..]}`.
+//! - `PUT|GET|DELETE /{prefix}/cache/{key}` (`?ttl_ms=` on PUT),
+//!   `GET /{prefix}/cache/{key}/exists`, `POST .../incr?delta=`,
+//!   `POST .../expire?ttl_ms=`, `GET /{prefix}/cache?keys=a,b`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+use summer_sdk::http::{Request, Response};
+use summer_sdk::{ApiError, Params, Router, Value, cache, sql};
+
+summer_sdk::http_component!(handle);
+
+fn handle(request: &Request) -> Response {
+    Router::new()
+        .post("/{prefix}/sql/query", sql_query)
+        .post("/{prefix}/sql/execute", sql_execute)
+        .get("/{prefix}/cache", cache_get_many)
+        .put("/{prefix}/cache/{key}", cache_set)
+        .get("/{prefix}/cache/{key}", cache_get)
+        .delete("/{prefix}/cache/{key}", cache_delete)
+        .get("/{prefix}/cache/{key}/exists", cache_exists)
+        .post("/{prefix}/cache/{key}/incr", cache_incr)
+        .post("/{prefix}/cache/{key}/expire", cache_expire)
+        .handle(request)
+}
+
+#[derive(Deserialize)]
+struct Statement {
+    statement: String,
+    #[serde(default)]
+    params: Vec<Json>,
+}
+
+fn to_value(json: &Json) -> Result<Value, ApiError> {
+    let bad = || ApiError::invalid(format!("unsupported parameter {json}"));
+    Ok(match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Boolean(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().ok_or_else(bad)?),
+        },
+        Json::String(s) => Value::Text(s.clone()),
+        Json::Object(o) => match o.iter().next() {
+            Some((k, Json::String(s))) if k == "uuid" => Value::Uuid(s.clone()),
+            Some((k, v)) if k == "timestamp" => Value::Timestamp(v.as_i64().ok_or_else(bad)?),
+            Some((k, Json::Array(bytes))) if k == "bytes" => Value::Bytes(
+                bytes
+                    .iter()
+                    .map(|b| {
+                        b.as_u64()
+                            .and_then(|b| u8::try_from(b).ok())
+                            .ok_or_else(bad)
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            _ => return Err(bad()),
+        },
+        Json::Array(_) => return Err(bad()),
+    })
+}
+
+fn to_json(value: &Value) -> Json {
+    match value {
+        Value::Null => Json::Null,
+        Value::Boolean(b) => json!(b),
+        Value::Int(i) => json!(i),
+        Value::Float(f) => json!(f),
+        Value::Text(s) => json!(s),
+        Value::Bytes(b) => json!({ "bytes": b }),
+        Value::Uuid(u) => json!({ "uuid": u }),
+        Value::Timestamp(t) => json!({ "timestamp": t }),
+    }
+}
+
+fn statement(request: &Request) -> Result<(String, Vec<Value>), ApiError> {
+    let body: Statement = request.json()?;
+    let params = body.params.iter().map(to_value).collect::<Result<_, _>>()?;
+    Ok((body.statement, params))
+}
+
+fn sql_query(request: &Request, _: &Params) -> Result<Response, ApiError> {
+    let (statement, params) = statement(request)?;
+    let rows = sql::query(&statement, &params)?;
+    let values: Vec<Vec<Json>> = rows
+        .values()
+        .iter()
+        .map(|r| r.iter().map(to_json).collect())
+        .collect();
+    Response::json(200, &json!({ "columns": rows.columns(), "rows": values }))
+}
+
+fn sql_execute(request: &Request, _: &Params) -> Result<Response, ApiError> {
+    let (statement, params) = statement(request)?;
+    Response::json(
+        200,
+        &json!({ "changed": sql::execute(&statement, &params)? }),
+    )
+}
+
+fn key(params: &Params) -> &str {
+    params.get("key").unwrap_or_default()
+}
+
+fn number<T: std::str::FromStr>(request: &Request, name: &str) -> Result<Option<T>, ApiError> {
+    request
+        .query_param(name)?
+        .map(|v| {
+            v.parse()
+                .map_err(|_| ApiError::invalid(format!("{name} must be a number")))
+        })
+        .transpose()
+}
+
+fn cache_set(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let ttl = number::<u64>(request, "ttl_ms")?.map(Duration::from_millis);
+    cache::set(key(params), &request.body, ttl)?;
+    Ok(Response::no_content())
+}
+
+fn cache_get(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    match cache::get(key(params))? {
+        Some(bytes) => Ok(Response::new(200).with_body(bytes)),
+        None => Err(ApiError::not_found(format!("no key {}", key(params)))),
+    }
+}
+
+fn cache_get_many(request: &Request, _: &Params) -> Result<Response, ApiError> {
+    let keys: Vec<String> = request
+        .query_param("keys")?
+        .unwrap_or_default()
+        .split(',')
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let values: Vec<Option<String>> = cache::get_many(&keys)?
+        .into_iter()
+        .map(|v| v.map(|b| String::from_utf8_lossy(&b).into_owned()))
+        .collect();
+    Response::json(200, &json!({ "values": values }))
+}
+
+fn cache_delete(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    Response::json(200, &json!({ "existed": cache::delete(key(params))? }))
+}
+
+fn cache_exists(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    Response::json(200, &json!({ "exists": cache::exists(key(params))? }))
+}
+
+fn cache_incr(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let delta = number::<i64>(request, "delta")?.unwrap_or(1);
+    Response::json(200, &json!({ "value": cache::incr(key(params), delta)? }))
+}
+
+fn cache_expire(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let ttl = number::<u64>(request, "ttl_ms")?.unwrap_or(0);
+    Response::json(
+        200,
+        &json!({ "existed": cache::expire(key(params), Duration::from_millis(ttl))? }),
+    )
+}

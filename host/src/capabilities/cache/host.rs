@@ -1,0 +1,97 @@
+//! The `summer:platform/cache` host functions: keys are put in the calling
+//! component's namespace, then handed to the configured `CacheBackend`.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use wasmtime::component::{HasData, Linker};
+
+use super::{CacheBackend, ttl_from_ms};
+use crate::capabilities::CapabilityState;
+use crate::capabilities::bindings::summer::platform::{cache as wit, types::Error};
+
+/// What the `cache` host functions need from the store.
+pub struct CacheView<'a> {
+    pub backend: &'a Arc<dyn CacheBackend>,
+    /// Prefix that confines keys to one component.
+    pub namespace: &'a str,
+}
+
+impl CacheView<'_> {
+    fn key(&self, key: &str) -> String {
+        format!("{}:{key}", self.namespace)
+    }
+}
+
+struct CacheData;
+
+impl HasData for CacheData {
+    type Data<'a> = CacheView<'a>;
+}
+
+/// Links `summer:platform/cache` into `linker`.
+pub fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
+    wit::add_to_linker::<T, CacheData>(linker, |state| state.cache())?;
+    Ok(())
+}
+
+type GuestResult<T> = wasmtime::Result<Result<T, Error>>;
+
+impl wit::Host for CacheView<'_> {
+    async fn get(&mut self, key: String) -> GuestResult<Option<Vec<u8>>> {
+        Ok(self.backend.get(&self.key(&key)).await.map_err(Into::into))
+    }
+
+    async fn get_many(&mut self, keys: Vec<String>) -> GuestResult<Vec<Option<Vec<u8>>>> {
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        Ok(self.backend.get_many(&keys).await.map_err(Into::into))
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: Option<u64>) -> GuestResult<()> {
+        let ttl = match ttl_ms.map(ttl_from_ms).transpose() {
+            Ok(ttl) => ttl,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        Ok(self
+            .backend
+            .set(&self.key(&key), value, ttl)
+            .await
+            .map_err(Into::into))
+    }
+
+    async fn delete(&mut self, key: String) -> GuestResult<bool> {
+        Ok(self
+            .backend
+            .delete(&self.key(&key))
+            .await
+            .map_err(Into::into))
+    }
+
+    async fn exists(&mut self, key: String) -> GuestResult<bool> {
+        Ok(self
+            .backend
+            .exists(&self.key(&key))
+            .await
+            .map_err(Into::into))
+    }
+
+    async fn incr(&mut self, key: String, delta: i64) -> GuestResult<i64> {
+        Ok(self
+            .backend
+            .incr(&self.key(&key), delta)
+            .await
+            .map_err(Into::into))
+    }
+
+    async fn expire(&mut self, key: String, ttl_ms: u64) -> GuestResult<bool> {
+        let ttl = match ttl_from_ms(ttl_ms) {
+            Ok(ttl) => ttl,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        Ok(self
+            .backend
+            .expire(&self.key(&key), ttl)
+            .await
+            .map_err(Into::into))
+    }
+}

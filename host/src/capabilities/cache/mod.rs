@@ -1,0 +1,79 @@
+//! The `cache` capability: the `CacheBackend` trait, its backends (an
+//! in-process store, Redis), and the WIT host functions over them.
+
+mod host;
+mod memory;
+mod redis;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use async_trait::async_trait;
+
+pub use self::redis::RedisBackend;
+pub use host::{CacheView, add_to_linker};
+pub use memory::MemoryBackend;
+
+use super::CapabilityError;
+use crate::config::Settings;
+
+/// A key-value store with expiry that components reach through
+/// `summer:platform/cache`. Keys arrive already namespaced by the host.
+#[async_trait]
+pub trait CacheBackend: Send + Sync {
+    /// A short description for logs.
+    fn describe(&self) -> String;
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CapabilityError>;
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, CapabilityError>;
+
+    async fn set(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<(), CapabilityError>;
+
+    async fn delete(&self, key: &str) -> Result<bool, CapabilityError>;
+
+    async fn exists(&self, key: &str) -> Result<bool, CapabilityError>;
+
+    /// Adds `delta` to the decimal integer at `key` (0 when absent); keeps the expiry.
+    async fn incr(&self, key: &str, delta: i64) -> Result<i64, CapabilityError>;
+
+    /// Sets the expiry of an existing key; false when there is no such key.
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, CapabilityError>;
+}
+
+/// Opens Redis when `REDIS_HOST` is set, the in-process store otherwise.
+pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn CacheBackend>> {
+    if let Some(host) = &settings.redis.host {
+        return Ok(Arc::new(
+            RedisBackend::connect(host, settings.redis.port).await?,
+        ));
+    }
+    Ok(Arc::new(MemoryBackend::new()))
+}
+
+/// A time to live from the guest: milliseconds, at least one.
+fn ttl_from_ms(ms: u64) -> Result<Duration, CapabilityError> {
+    if ms == 0 {
+        return Err(CapabilityError::invalid(
+            "a time to live must be at least 1 ms",
+        ));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// Parses a stored counter the way Redis does: a decimal `i64`.
+fn parse_counter(value: &[u8]) -> Result<i64, CapabilityError> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| CapabilityError::invalid("the value is not an integer"))
+}
+
+#[cfg(test)]
+mod conformance;

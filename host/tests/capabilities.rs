@@ -1,0 +1,219 @@
+//! Every capability driven from a component through WIT (the `probe`
+//! component), on the embedded defaults and on the real databases of
+//! `tooling/services up`.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{
+    Reply, Server, add_component, get, post, post_json, put, real_services_env, write_manifest,
+};
+
+/// The probe mounted twice, under two names, to show namespaces apart.
+fn server(real: bool) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), |_| {});
+    let grants: toml::Table = toml::from_str(r#"grants = ["sql", "cache"]"#).unwrap();
+    add_component(
+        &manifest,
+        "probe-a",
+        "probe.wasm",
+        &["/probe-a/..."],
+        grants.clone(),
+    );
+    add_component(
+        &manifest,
+        "probe-b",
+        "probe.wasm",
+        &["/probe-b/..."],
+        grants,
+    );
+    let env = if real {
+        real_services_env()
+    } else {
+        Vec::new()
+    };
+    let server = Server::try_start_with_env(&dir.path().join("data"), &manifest, &env)
+        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    let log = server.log();
+    let (sql, cache) = if real {
+        ("sql: postgres (", "cache: redis (")
+    } else {
+        ("sql: embedded sqlite", "cache: embedded")
+    };
+    assert!(
+        log.contains(sql) && log.contains(cache),
+        "wrong backends:\n{log}"
+    );
+    (dir, server)
+}
+
+fn unique(name: &str) -> String {
+    format!("{name}_{}", uuid::Uuid::new_v4().simple())
+}
+
+fn sql(server: &Server, verb: &str, statement: &str, params: Value) -> Reply {
+    let mut body = json!({ "statement": statement });
+    body["params"] = params;
+    post_json(&server.url(&format!("/probe-a/sql/{verb}")), &body)
+}
+
+/// A UUID cell reads as `{"uuid": ..}` on PostgreSQL and as text on SQLite.
+fn uuid_text(cell: &Value) -> &str {
+    cell.get("uuid").unwrap_or(cell).as_str().unwrap()
+}
+
+fn sql_round_trips_typed_values(server: &Server) {
+    let table = unique("probe");
+    let created = sql(
+        server,
+        "execute",
+        &format!(
+            "CREATE TABLE {table} (id UUID PRIMARY KEY, n BIGINT, x DOUBLE PRECISION, \
+             ok BOOLEAN, at TIMESTAMP, note TEXT, raw BYTEA)"
+        ),
+        json!([]),
+    );
+    assert_eq!(created.status, 200, "{}", created.raw);
+    let id = uuid::Uuid::now_v7().to_string();
+    let insert = format!(
+        "INSERT INTO {table} (id, n, x, ok, at, note, raw) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    );
+    let params = json!([{"uuid": id}, 7, 1.5, true, {"timestamp": 1_700_000_000_000_001_i64}, null, {"bytes": [0, 1, 255]}]);
+    let inserted = sql(server, "execute", &insert, params);
+    assert_eq!(inserted.body, json!({ "changed": 1 }), "{}", inserted.raw);
+
+    let rows = sql(
+        server,
+        "query",
+        &format!("SELECT id, n, x, ok, at, note, raw FROM {table} WHERE id = $1"),
+        json!([{"uuid": id}]),
+    );
+    assert_eq!(rows.status, 200, "{}", rows.raw);
+    assert_eq!(
+        rows.body["columns"],
+        json!(["id", "n", "x", "ok", "at", "note", "raw"])
+    );
+    let row = &rows.body["rows"][0];
+    assert_eq!(uuid_text(&row[0]), id);
+    assert_eq!(
+        row.as_array().unwrap()[1..],
+        [
+            json!(7),
+            json!(1.5),
+            json!(true),
+            json!({"timestamp": 1_700_000_000_000_001_i64}),
+            Value::Null,
+            json!({"bytes": [0, 1, 255]})
+        ]
+    );
+}
+
+fn sql_errors_reach_the_component(server: &Server) {
+    let table = unique("uniq");
+    sql(
+        server,
+        "execute",
+        &format!("CREATE TABLE {table} (k TEXT UNIQUE)"),
+        json!([]),
+    );
+    let insert = format!("INSERT INTO {table} (k) VALUES ($1)");
+    assert_eq!(sql(server, "execute", &insert, json!(["a"])).status, 200);
+    sql(server, "execute", &insert, json!(["a"])).assert_error(409, "conflict");
+    sql(server, "query", "SELEKT 1", json!([])).assert_error(500, "internal");
+}
+
+fn cache_round_trips_and_counts(server: &Server) {
+    let url = |path: &str| server.url(&format!("/probe-a/cache/{path}"));
+    let key = unique("k");
+    assert_eq!(get(&url(&key)).status, 404);
+    assert_eq!(put(&url(&key), b"hello").status, 204);
+    assert_eq!(get(&url(&key)).raw, "hello");
+    assert_eq!(
+        get(&url(&format!("{key}/exists"))).body,
+        json!({ "exists": true })
+    );
+
+    let counter = unique("c");
+    assert_eq!(
+        post(&url(&format!("{counter}/incr?delta=5")), "text/plain", "").body,
+        json!({ "value": 5 })
+    );
+    assert_eq!(
+        post(&url(&format!("{counter}/incr?delta=-2")), "text/plain", "").body,
+        json!({ "value": 3 })
+    );
+    post(&url(&format!("{key}/incr")), "text/plain", "").assert_error(500, "internal");
+
+    let many = get(&server.url(&format!(
+        "/probe-a/cache?keys={key},{},{counter}",
+        unique("none")
+    )));
+    assert_eq!(many.body, json!({ "values": ["hello", null, "3"] }));
+
+    assert_eq!(support::delete(&url(&key)).body, json!({ "existed": true }));
+    assert_eq!(
+        support::delete(&url(&key)).body,
+        json!({ "existed": false })
+    );
+}
+
+fn cache_keys_expire(server: &Server) {
+    let url = |path: &str| server.url(&format!("/probe-a/cache/{path}"));
+    let (short, later) = (unique("short"), unique("later"));
+    assert_eq!(put(&url(&format!("{short}?ttl_ms=100")), b"v").status, 204);
+    assert_eq!(put(&url(&later), b"v").status, 204);
+    assert_eq!(
+        post(
+            &url(&format!("{later}/expire?ttl_ms=100")),
+            "text/plain",
+            ""
+        )
+        .body,
+        json!({ "existed": true })
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(get(&url(&short)).status, 404);
+    assert_eq!(get(&url(&later)).status, 404);
+    let message = put(&url(&format!("{short}?ttl_ms=0")), b"v")
+        .assert_error(500, "internal")
+        .to_owned();
+    assert!(message.contains("at least 1 ms"), "{message}");
+}
+
+fn cache_keys_are_confined_to_their_component(server: &Server) {
+    let key = unique("mine");
+    assert_eq!(
+        put(&server.url(&format!("/probe-a/cache/{key}")), b"a").status,
+        204
+    );
+    assert_eq!(
+        get(&server.url(&format!("/probe-b/cache/{key}"))).status,
+        404
+    );
+    assert_eq!(
+        put(&server.url(&format!("/probe-b/cache/{key}")), b"b").status,
+        204
+    );
+    assert_eq!(get(&server.url(&format!("/probe-a/cache/{key}"))).raw, "a");
+}
+
+/// One test per check and backend.
+macro_rules! through_wit {
+    ($($check:ident),* $(,)?) => {
+        mod embedded {
+            $(#[test] fn $check() { let (_dir, server) = super::server(false); super::$check(&server); })*
+        }
+        mod real {
+            $(#[test] fn $check() { let (_dir, server) = super::server(true); super::$check(&server); })*
+        }
+    };
+}
+
+through_wit!(
+    sql_round_trips_typed_values,
+    sql_errors_reach_the_component,
+    cache_round_trips_and_counts,
+    cache_keys_expire,
+    cache_keys_are_confined_to_their_component,
+);
