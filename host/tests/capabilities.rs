@@ -13,7 +13,7 @@ use support::{
 fn server(real: bool) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), |_| {});
-    let grants: toml::Table = toml::from_str(r#"grants = ["sql", "cache"]"#).unwrap();
+    let grants: toml::Table = toml::from_str(r#"grants = ["sql", "cache", "blob"]"#).unwrap();
     add_component(
         &manifest,
         "probe-a",
@@ -198,11 +198,81 @@ fn cache_keys_are_confined_to_their_component(server: &Server) {
     assert_eq!(get(&server.url(&format!("/probe-a/cache/{key}"))).raw, "a");
 }
 
-/// One test per check and backend.
+fn blob_round_trips_with_content_type(server: &Server) {
+    let key = unique("photo");
+    let url = server.url(&format!("/probe-a/blob/{key}"));
+    assert_eq!(get(&url).status, 404);
+    let body: Vec<u8> = (0..900_000u32).map(|i| (i % 251) as u8).collect();
+    let stored = support::put_typed(&url, "image/png", &body);
+    assert_eq!(stored.status, 201, "{}", stored.raw);
+    assert_eq!(stored.body["size"], 900_000);
+    assert_eq!(stored.body["key"], key.as_str());
+    let fetched = support::get_bytes(&url);
+    assert_eq!(fetched.0, 200);
+    assert_eq!(fetched.1.as_deref(), Some("image/png"));
+    assert!(fetched.2 == body, "the body changed on the way");
+    let info = get(&format!("{url}/info"));
+    assert_eq!(info.body["content_type"], "image/png");
+    assert_eq!(support::delete(&url).body, json!({ "existed": true }));
+    assert_eq!(get(&url).status, 404);
+    assert_eq!(support::delete(&url).body, json!({ "existed": false }));
+}
+
+fn blob_lists_a_prefix_in_pages(server: &Server) {
+    let folder = unique("folder");
+    for name in ["c", "a", "b"] {
+        let url = server.url(&format!("/probe-a/blob/{folder}%2F{name}"));
+        assert_eq!(
+            support::put_typed(&url, "text/plain", name.as_bytes()).status,
+            201
+        );
+    }
+    let first = get(&server.url(&format!("/probe-a/blob?prefix={folder}/&limit=2")));
+    let keys: Vec<&str> = first.body["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, [format!("{folder}/a"), format!("{folder}/b")]);
+    let cursor = first.body["cursor"].as_str().unwrap();
+    let rest = get(&server.url(&format!(
+        "/probe-a/blob?prefix={folder}/&limit=2&cursor={cursor}"
+    )));
+    assert_eq!(rest.body["objects"][0]["key"], format!("{folder}/c"));
+    assert_eq!(rest.body["cursor"], Value::Null);
+}
+
+fn blob_keys_are_confined_to_their_component(server: &Server) {
+    let key = unique("private");
+    let mine = server.url(&format!("/probe-a/blob/{key}"));
+    assert_eq!(
+        support::put_typed(&mine, "text/plain", b"secret").status,
+        201
+    );
+    assert_eq!(
+        get(&server.url(&format!("/probe-b/blob/{key}"))).status,
+        404
+    );
+    let listing = get(&server.url("/probe-b/blob?prefix=&limit=1000"));
+    assert!(!listing.raw.contains(&key), "{}", listing.raw);
+    let too_long = "k".repeat(1025);
+    support::put_typed(
+        &server.url(&format!("/probe-a/blob/{too_long}")),
+        "text/plain",
+        b"x",
+    )
+    .assert_error(500, "internal");
+}
+
+/// One test per check and backend: `both` on the embedded defaults and on
+/// the real databases, `embedded` on the embedded defaults only (blob joins
+/// `both` with its S3 backend).
 macro_rules! through_wit {
-    ($($check:ident),* $(,)?) => {
+    (both: [$($check:ident),* $(,)?], embedded: [$($local:ident),* $(,)?]) => {
         mod embedded {
             $(#[test] fn $check() { let (_dir, server) = super::server(false); super::$check(&server); })*
+            $(#[test] fn $local() { let (_dir, server) = super::server(false); super::$local(&server); })*
         }
         mod real {
             $(#[test] fn $check() { let (_dir, server) = super::server(true); super::$check(&server); })*
@@ -211,9 +281,16 @@ macro_rules! through_wit {
 }
 
 through_wit!(
-    sql_round_trips_typed_values,
-    sql_errors_reach_the_component,
-    cache_round_trips_and_counts,
-    cache_keys_expire,
-    cache_keys_are_confined_to_their_component,
+    both: [
+        sql_round_trips_typed_values,
+        sql_errors_reach_the_component,
+        cache_round_trips_and_counts,
+        cache_keys_expire,
+        cache_keys_are_confined_to_their_component,
+    ],
+    embedded: [
+        blob_round_trips_with_content_type,
+        blob_lists_a_prefix_in_pages,
+        blob_keys_are_confined_to_their_component,
+    ]
 );

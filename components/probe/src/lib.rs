@@ -8,13 +8,16 @@
 //! - `PUT|GET|DELETE /{prefix}/cache/{key}` (`?ttl_ms=` on PUT),
 //!   `GET /{prefix}/cache/{key}/exists`, `POST .../incr?delta=`,
 //!   `POST .../expire?ttl_ms=`, `GET /{prefix}/cache?keys=a,b`.
+//! - `PUT|GET|DELETE /{prefix}/blob/{key}` (the request's content type is
+//!   kept), `GET /{prefix}/blob/{key}/info`,
+//!   `GET /{prefix}/blob?prefix=&limit=&cursor=`.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use summer_sdk::http::{Request, Response};
-use summer_sdk::{ApiError, Params, Router, Value, cache, sql};
+use summer_sdk::{ApiError, Params, Router, Value, blob, cache, sql};
 
 summer_sdk::http_component!(handle);
 
@@ -29,6 +32,11 @@ fn handle(request: &Request) -> Response {
         .get("/{prefix}/cache/{key}/exists", cache_exists)
         .post("/{prefix}/cache/{key}/incr", cache_incr)
         .post("/{prefix}/cache/{key}/expire", cache_expire)
+        .get("/{prefix}/blob", blob_list)
+        .put("/{prefix}/blob/{key}", blob_put)
+        .get("/{prefix}/blob/{key}", blob_get)
+        .delete("/{prefix}/blob/{key}", blob_delete)
+        .get("/{prefix}/blob/{key}/info", blob_info)
         .handle(request)
 }
 
@@ -166,5 +174,47 @@ fn cache_expire(request: &Request, params: &Params) -> Result<Response, ApiError
     Response::json(
         200,
         &json!({ "existed": cache::expire(key(params), Duration::from_millis(ttl))? }),
+    )
+}
+
+fn info_json(info: &blob::ObjectInfo) -> Json {
+    json!({ "key": info.key, "size": info.size, "content_type": info.content_type, "modified": info.modified })
+}
+
+fn blob_put(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let content_type = request
+        .header("content-type")
+        .unwrap_or("application/octet-stream");
+    let info = blob::put(key(params), content_type, &request.body)?;
+    Response::json(201, &info_json(&info))
+}
+
+fn blob_get(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    let (info, body) = blob::get(key(params))?
+        .ok_or_else(|| ApiError::not_found(format!("no object {}", key(params))))?;
+    Ok(Response::new(200)
+        .with_header("content-type", &info.content_type)
+        .with_body(body))
+}
+
+fn blob_info(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    let info = blob::head(key(params))?
+        .ok_or_else(|| ApiError::not_found(format!("no object {}", key(params))))?;
+    Response::json(200, &info_json(&info))
+}
+
+fn blob_delete(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    Response::json(200, &json!({ "existed": blob::delete(key(params))? }))
+}
+
+fn blob_list(request: &Request, _: &Params) -> Result<Response, ApiError> {
+    let prefix = request.query_param("prefix")?.unwrap_or_default();
+    let limit = number::<u32>(request, "limit")?.unwrap_or(100);
+    let cursor = request.query_param("cursor")?;
+    let listing = blob::list(&prefix, limit, cursor.as_deref())?;
+    let objects: Vec<Json> = listing.objects.iter().map(info_json).collect();
+    Response::json(
+        200,
+        &json!({ "objects": objects, "cursor": listing.cursor }),
     )
 }

@@ -4,7 +4,7 @@
 //!   [`http_component!`] macro that exports a handler as `wasi:http/incoming-handler`;
 //! - [`Router`]: method + path-pattern routing with `{param}` segments;
 //! - [`ApiError`]: the JSON error shape `{"error":{"code":"...","message":"..."}}`;
-//! - [`sql`] and [`cache`]: typed access to Summer's capabilities;
+//! - [`sql`], [`cache`] and [`blob`]: typed access to Summer's capabilities;
 //! - [`Timestamp`] and [`cursor`]: RFC 3339 times and opaque paging cursors.
 //!
 //! ```ignore
@@ -21,6 +21,7 @@
 //! }
 //! ```
 
+pub mod blob;
 pub mod cache;
 pub mod cursor;
 mod error;

@@ -7,6 +7,8 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq],
     with: {
         "summer:platform/sql.transaction": crate::capabilities::sql::TransactionHandle,
+        "summer:platform/blob.writer": crate::capabilities::blob::WriterHandle,
+        "summer:platform/blob.reader": crate::capabilities::blob::ReaderHandle,
     },
 });
 

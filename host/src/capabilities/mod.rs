@@ -2,6 +2,7 @@
 //! with its trait and its backends side by side, plus the grant checks.
 
 pub mod bindings;
+pub mod blob;
 pub mod cache;
 mod error;
 pub mod sql;
@@ -23,17 +24,19 @@ use crate::config::Settings;
 pub enum Capability {
     Sql,
     Cache,
+    Blob,
 }
 
 impl Capability {
     /// Every capability, in the order they are logged.
-    pub const ALL: [Capability; 2] = [Capability::Sql, Capability::Cache];
+    pub const ALL: [Capability; 3] = [Capability::Sql, Capability::Cache, Capability::Blob];
 
     /// The WIT interface name (without version) the capability is imported as.
     pub fn interface(self) -> &'static str {
         match self {
             Capability::Sql => "summer:platform/sql",
             Capability::Cache => "summer:platform/cache",
+            Capability::Blob => "summer:platform/blob",
         }
     }
 
@@ -49,6 +52,7 @@ impl fmt::Display for Capability {
         f.write_str(match self {
             Capability::Sql => "sql",
             Capability::Cache => "cache",
+            Capability::Blob => "blob",
         })
     }
 }
@@ -58,6 +62,7 @@ impl fmt::Display for Capability {
 pub struct Backends {
     pub sql: Arc<dyn sql::SqlBackend>,
     pub cache: Arc<dyn cache::CacheBackend>,
+    pub blob: Arc<dyn blob::BlobBackend>,
 }
 
 impl Backends {
@@ -66,7 +71,8 @@ impl Backends {
     pub async fn open(settings: &Settings) -> Result<Self> {
         let sql = sql::open_backend(settings).await?;
         let cache = cache::open_backend(settings).await?;
-        Ok(Self { sql, cache })
+        let blob = blob::open_backend(settings).await?;
+        Ok(Self { sql, cache, blob })
     }
 
     /// A line per capability naming the backend it got, for the start-up log.
@@ -74,6 +80,7 @@ impl Backends {
         vec![
             (Capability::Sql, self.sql.describe()),
             (Capability::Cache, self.cache.describe()),
+            (Capability::Blob, self.blob.describe()),
         ]
     }
 }
@@ -82,6 +89,7 @@ impl Backends {
 pub trait CapabilityState: Send + 'static {
     fn sql(&mut self) -> sql::SqlView<'_>;
     fn cache(&mut self) -> cache::CacheView<'_>;
+    fn blob(&mut self) -> blob::BlobView<'_>;
 }
 
 /// Links the granted capabilities, and only those, into `linker`.
@@ -97,6 +105,7 @@ pub fn add_to_linker<T: CapabilityState>(
         match grant {
             Capability::Sql => sql::add_to_linker(linker)?,
             Capability::Cache => cache::add_to_linker(linker)?,
+            Capability::Blob => blob::add_to_linker(linker)?,
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+use crate::capabilities::blob::BlobView;
 use crate::capabilities::{Backends, CapabilityState, cache::CacheView, sql::SqlView};
 
 /// The data of one request's `Store`.
@@ -71,6 +72,14 @@ impl CapabilityState for HostState {
         CacheView {
             backend: &self.backends.cache,
             namespace: &self.component,
+        }
+    }
+
+    fn blob(&mut self) -> BlobView<'_> {
+        BlobView {
+            backend: &self.backends.blob,
+            namespace: &self.component,
+            table: &mut self.table,
         }
     }
 }

@@ -286,6 +286,33 @@ pub fn put(url: &str, body: &[u8]) -> Reply {
     reply(agent().put(url).send(body))
 }
 
+/// PUTs raw bytes with a content type.
+pub fn put_typed(url: &str, content_type: &str, body: &[u8]) -> Reply {
+    reply(
+        agent()
+            .put(url)
+            .header("content-type", content_type)
+            .send(body),
+    )
+}
+
+/// GETs a binary body: status, content type, bytes.
+pub fn get_bytes(url: &str) -> (u16, Option<String>, Vec<u8>) {
+    let mut response = agent().get(url).call().expect("HTTP request failed");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .unwrap();
+    (response.status().as_u16(), content_type, body)
+}
+
 /// POSTs `body` with the given content type.
 pub fn post(url: &str, content_type: &str, body: &str) -> Reply {
     reply(

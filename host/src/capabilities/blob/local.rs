@@ -1,0 +1,311 @@
+//! The embedded blob store: object bodies as files under a directory, and
+//! an index (SQLite) of keys, sizes and content types. A write goes to a
+//! temporary file, is synced, renamed into place and then indexed, so a
+//! reader sees the old object or the new one, never a part.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{BlobBackend, BlobReader, BlobWriter, Listing, ObjectInfo};
+use crate::capabilities::{CapabilityError, ErrorKind};
+
+struct Store {
+    root: PathBuf,
+    index: SqlitePool,
+}
+
+/// The local directory store.
+pub struct LocalBackend {
+    store: Arc<Store>,
+}
+
+fn io_error(e: std::io::Error) -> CapabilityError {
+    CapabilityError::internal(format!("blob store i/o: {e}"))
+}
+
+fn index_error(e: sqlx::Error) -> CapabilityError {
+    CapabilityError::internal(format!("blob index: {e}"))
+}
+
+impl LocalBackend {
+    /// Opens (creating if needed) the store rooted at `root`.
+    pub async fn open(root: &Path) -> Result<Self> {
+        for dir in ["objects", "incoming"] {
+            std::fs::create_dir_all(root.join(dir))
+                .with_context(|| format!("creating {}", root.join(dir).display()))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(root.join("index.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let index = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening the blob index in {}", root.display()))?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS objects (
+                key TEXT PRIMARY KEY,
+                file TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                content_type TEXT NOT NULL,
+                modified INTEGER NOT NULL
+            )",
+        )
+        .execute(&index)
+        .await
+        .context("creating the blob index")?;
+        let store = Store {
+            root: root.to_owned(),
+            index,
+        };
+        store.sweep_incoming();
+        Ok(Self {
+            store: Arc::new(store),
+        })
+    }
+}
+
+impl Store {
+    fn object_path(&self, file: &str) -> PathBuf {
+        self.root.join("objects").join(file)
+    }
+
+    /// Removes writes a previous run abandoned.
+    fn sweep_incoming(&self) {
+        if let Ok(entries) = std::fs::read_dir(self.root.join("incoming")) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    async fn row(&self, key: &str) -> Result<Option<(String, ObjectInfo)>, CapabilityError> {
+        let row: Option<(String, i64, String, i64)> =
+            sqlx::query_as("SELECT file, size, content_type, modified FROM objects WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.index)
+                .await
+                .map_err(index_error)?;
+        Ok(row.map(|(file, size, content_type, modified)| {
+            let info = ObjectInfo {
+                key: key.to_owned(),
+                size: size as u64,
+                content_type,
+                modified,
+            };
+            (file, info)
+        }))
+    }
+}
+
+#[async_trait]
+impl BlobBackend for LocalBackend {
+    fn describe(&self) -> String {
+        format!("embedded directory ({})", self.store.root.display())
+    }
+
+    async fn create(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<Box<dyn BlobWriter>, CapabilityError> {
+        let file_name = uuid::Uuid::new_v4().simple().to_string();
+        let temp = self.store.root.join("incoming").join(&file_name);
+        let file = tokio::fs::File::create(&temp).await.map_err(io_error)?;
+        Ok(Box::new(LocalWriter {
+            store: self.store.clone(),
+            file: Some(file),
+            temp,
+            file_name,
+            key: key.to_owned(),
+            content_type: content_type.to_owned(),
+            size: 0,
+        }))
+    }
+
+    async fn open(&self, key: &str) -> Result<Box<dyn BlobReader>, CapabilityError> {
+        let (file, info) = self
+            .store
+            .row(key)
+            .await?
+            .ok_or_else(|| CapabilityError::new(ErrorKind::NotFound, "no such object"))?;
+        let file = tokio::fs::File::open(self.store.object_path(&file))
+            .await
+            .map_err(io_error)?;
+        Ok(Box::new(LocalReader { file, info }))
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, CapabilityError> {
+        Ok(self.store.row(key).await?.map(|(_, info)| info))
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, CapabilityError> {
+        let removed: Option<(String,)> =
+            sqlx::query_as("DELETE FROM objects WHERE key = $1 RETURNING file")
+                .bind(key)
+                .fetch_optional(&self.store.index)
+                .await
+                .map_err(index_error)?;
+        if let Some((file,)) = &removed {
+            let _ = tokio::fs::remove_file(self.store.object_path(file)).await;
+        }
+        Ok(removed.is_some())
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing, CapabilityError> {
+        let after = cursor.filter(|c| *c > prefix).unwrap_or("");
+        let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(
+            "SELECT key, size, content_type, modified FROM objects
+             WHERE key >= $1 AND key > $2 AND substr(key, 1, length($1)) = $1
+             ORDER BY key LIMIT $3",
+        )
+        .bind(prefix)
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.store.index)
+        .await
+        .map_err(index_error)?;
+        let mut objects: Vec<ObjectInfo> = rows
+            .into_iter()
+            .map(|(key, size, content_type, modified)| ObjectInfo {
+                key,
+                size: size as u64,
+                content_type,
+                modified,
+            })
+            .collect();
+        let cursor = if objects.len() > limit as usize {
+            objects.truncate(limit as usize);
+            objects.last().map(|o| o.key.clone())
+        } else {
+            None
+        };
+        Ok(Listing { objects, cursor })
+    }
+}
+
+struct LocalWriter {
+    store: Arc<Store>,
+    file: Option<tokio::fs::File>,
+    temp: PathBuf,
+    file_name: String,
+    key: String,
+    content_type: String,
+    size: u64,
+}
+
+#[async_trait]
+impl BlobWriter for LocalWriter {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), CapabilityError> {
+        let file = self.file.as_mut().expect("open until finish");
+        file.write_all(chunk).await.map_err(io_error)?;
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<ObjectInfo, CapabilityError> {
+        let mut file = self.file.take().expect("open until finish");
+        file.flush().await.map_err(io_error)?;
+        file.sync_all().await.map_err(io_error)?;
+        drop(file);
+        let path = self.store.object_path(&self.file_name);
+        tokio::fs::rename(&self.temp, &path)
+            .await
+            .map_err(io_error)?;
+        let info = ObjectInfo {
+            key: self.key.clone(),
+            size: self.size,
+            content_type: self.content_type.clone(),
+            modified: chrono::Utc::now().timestamp_micros(),
+        };
+        let replaced = self.index(&info).await;
+        match replaced {
+            Ok(Some(old)) => {
+                let _ = tokio::fs::remove_file(self.store.object_path(&old)).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                return Err(e);
+            }
+        }
+        Ok(info)
+    }
+}
+
+impl LocalWriter {
+    /// Points `key` at the new file; returns the file it replaced, if any.
+    async fn index(&self, info: &ObjectInfo) -> Result<Option<String>, CapabilityError> {
+        let mut tx = self.store.index.begin().await.map_err(index_error)?;
+        let old: Option<(String,)> = sqlx::query_as("SELECT file FROM objects WHERE key = $1")
+            .bind(&info.key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(index_error)?;
+        sqlx::query(
+            "INSERT INTO objects (key, file, size, content_type, modified) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (key) DO UPDATE SET file = excluded.file, size = excluded.size,
+             content_type = excluded.content_type, modified = excluded.modified",
+        )
+        .bind(&info.key)
+        .bind(&self.file_name)
+        .bind(info.size as i64)
+        .bind(&info.content_type)
+        .bind(info.modified)
+        .execute(&mut *tx)
+        .await
+        .map_err(index_error)?;
+        tx.commit().await.map_err(index_error)?;
+        Ok(old.map(|(file,)| file))
+    }
+}
+
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        // An unfinished write leaves nothing behind.
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+struct LocalReader {
+    file: tokio::fs::File,
+    info: ObjectInfo,
+}
+
+#[async_trait]
+impl BlobReader for LocalReader {
+    fn info(&self) -> &ObjectInfo {
+        &self.info
+    }
+
+    async fn read(&mut self, max: usize) -> Result<Vec<u8>, CapabilityError> {
+        let mut buffer = vec![0; max];
+        let mut filled = 0;
+        while filled < max {
+            let n = self
+                .file
+                .read(&mut buffer[filled..])
+                .await
+                .map_err(io_error)?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        buffer.truncate(filled);
+        Ok(buffer)
+    }
+}

@@ -1,0 +1,93 @@
+//! The `blob` capability: the `BlobBackend` trait with chunked writers and
+//! readers, its backends (a local directory; S3), and the WIT host
+//! functions over them.
+
+mod host;
+mod local;
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use async_trait::async_trait;
+
+pub use host::{BlobView, ReaderHandle, WriterHandle, add_to_linker};
+pub use local::LocalBackend;
+
+use super::CapabilityError;
+pub use super::bindings::summer::platform::blob::{Listing, ObjectInfo};
+use crate::config::Settings;
+
+/// The longest key a component may use, in bytes (S3's limit).
+pub const MAX_KEY_BYTES: usize = 1024;
+/// The most objects one `list` call returns.
+pub const MAX_LIST_LIMIT: u32 = 1000;
+/// The most bytes one `read` call returns.
+pub const MAX_READ_BYTES: u32 = 1 << 20;
+
+/// Object storage that components reach through `summer:platform/blob`.
+/// Keys arrive already namespaced by the host.
+#[async_trait]
+pub trait BlobBackend: Send + Sync {
+    /// A short description for logs.
+    fn describe(&self) -> String;
+
+    /// Starts writing `key`; nothing is visible until the writer finishes.
+    async fn create(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<Box<dyn BlobWriter>, CapabilityError>;
+
+    /// Opens `key` for reading; `not-found` when absent.
+    async fn open(&self, key: &str) -> Result<Box<dyn BlobReader>, CapabilityError>;
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, CapabilityError>;
+
+    async fn delete(&self, key: &str) -> Result<bool, CapabilityError>;
+
+    /// Keys starting with `prefix` after `cursor` (exclusive), in key order.
+    async fn list(
+        &self,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing, CapabilityError>;
+}
+
+/// An object being written.
+#[async_trait]
+pub trait BlobWriter: Send {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), CapabilityError>;
+
+    /// Stores the object atomically, replacing any with the same key.
+    async fn finish(self: Box<Self>) -> Result<ObjectInfo, CapabilityError>;
+}
+
+/// An object being read.
+#[async_trait]
+pub trait BlobReader: Send {
+    fn info(&self) -> &ObjectInfo;
+
+    /// The next bytes, at most `max`; empty at the end.
+    async fn read(&mut self, max: usize) -> Result<Vec<u8>, CapabilityError>;
+}
+
+/// Opens the local directory store under the data directory.
+pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn BlobBackend>> {
+    Ok(Arc::new(
+        LocalBackend::open(&settings.data_dir.join("blobs")).await?,
+    ))
+}
+
+/// Checks a key from a component: 1 to 1024 bytes, no NUL.
+fn check_key(key: &str) -> Result<(), CapabilityError> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES || key.contains('\0') {
+        return Err(CapabilityError::invalid(format!(
+            "a blob key must be 1 to {MAX_KEY_BYTES} bytes without NUL"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod conformance;
