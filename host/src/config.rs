@@ -27,6 +27,65 @@ pub struct Settings {
 
     #[command(flatten)]
     pub redis: RedisSettings,
+
+    #[command(flatten)]
+    pub storage: StorageSettings,
+}
+
+/// S3-compatible object storage for the `blob` capability. Without an
+/// endpoint, `blob` uses the embedded directory store.
+#[derive(Clone, Debug, clap::Args)]
+#[command(next_help_heading = "S3 / MinIO (blob capability)")]
+pub struct StorageSettings {
+    /// S3 endpoint host (or URL with scheme); setting it switches `blob` to S3.
+    #[arg(
+        id = "storage-endpoint",
+        long = "storage-endpoint",
+        env = "STORAGE_ENDPOINT"
+    )]
+    pub endpoint: Option<String>,
+
+    #[arg(
+        id = "storage-port",
+        long = "storage-port",
+        env = "STORAGE_PORT",
+        default_value_t = 9000
+    )]
+    pub port: u16,
+
+    #[arg(
+        id = "storage-access-key",
+        long = "storage-access-key",
+        env = "STORAGE_ACCESS_KEY",
+        default_value = ""
+    )]
+    pub access_key: String,
+
+    /// Secret key (prefer the environment variable over the flag).
+    #[arg(
+        id = "storage-secret-key",
+        long = "storage-secret-key",
+        env = "STORAGE_SECRET_KEY",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub secret_key: String,
+
+    #[arg(
+        id = "storage-bucket",
+        long = "storage-bucket",
+        env = "STORAGE_BUCKET",
+        default_value = "summer"
+    )]
+    pub bucket: String,
+
+    #[arg(
+        id = "storage-region",
+        long = "storage-region",
+        env = "STORAGE_REGION",
+        default_value = "us-east-1"
+    )]
+    pub region: String,
 }
 
 /// Redis for the `cache` capability. Without a host, `cache` uses the

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the manifest's components over HTTP.
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Print the route table of a manifest, most specific route first.
     Routes {
         /// The manifest to read.
@@ -42,7 +42,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match cli.command {
-        Command::Serve(settings) => runtime.block_on(serve(settings)),
+        Command::Serve(settings) => runtime.block_on(serve(*settings)),
         Command::Routes { manifest } => print_routes(&manifest),
     }
 }

@@ -265,14 +265,11 @@ fn blob_keys_are_confined_to_their_component(server: &Server) {
     .assert_error(500, "internal");
 }
 
-/// One test per check and backend: `both` on the embedded defaults and on
-/// the real databases, `embedded` on the embedded defaults only (blob joins
-/// `both` with its S3 backend).
+/// One test per check, on the embedded defaults and on the real databases.
 macro_rules! through_wit {
-    (both: [$($check:ident),* $(,)?], embedded: [$($local:ident),* $(,)?]) => {
+    ($($check:ident),* $(,)?) => {
         mod embedded {
             $(#[test] fn $check() { let (_dir, server) = super::server(false); super::$check(&server); })*
-            $(#[test] fn $local() { let (_dir, server) = super::server(false); super::$local(&server); })*
         }
         mod real {
             $(#[test] fn $check() { let (_dir, server) = super::server(true); super::$check(&server); })*
@@ -281,16 +278,12 @@ macro_rules! through_wit {
 }
 
 through_wit!(
-    both: [
-        sql_round_trips_typed_values,
-        sql_errors_reach_the_component,
-        cache_round_trips_and_counts,
-        cache_keys_expire,
-        cache_keys_are_confined_to_their_component,
-    ],
-    embedded: [
-        blob_round_trips_with_content_type,
-        blob_lists_a_prefix_in_pages,
-        blob_keys_are_confined_to_their_component,
-    ]
+    sql_round_trips_typed_values,
+    sql_errors_reach_the_component,
+    cache_round_trips_and_counts,
+    cache_keys_expire,
+    cache_keys_are_confined_to_their_component,
+    blob_round_trips_with_content_type,
+    blob_lists_a_prefix_in_pages,
+    blob_keys_are_confined_to_their_component,
 );

@@ -69,6 +69,45 @@ pub async fn an_unfinished_write_is_invisible(blob: &dyn BlobBackend) {
     );
 }
 
+/// Bigger than several S3 parts: written and read in 1 MiB chunks, never
+/// held whole by the backend.
+pub async fn large_objects_stream_through_in_chunks(blob: &dyn BlobBackend) {
+    let key = format!("{}large.bin", prefix());
+    let chunk: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 253) as u8).collect();
+    let mut writer = blob.create(&key, "application/octet-stream").await.unwrap();
+    for _ in 0..20 {
+        writer.write(&chunk).await.unwrap();
+    }
+    let abandoned_key = format!("{}abandoned.bin", prefix());
+    let mut abandoned = blob
+        .create(&abandoned_key, "application/octet-stream")
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        abandoned.write(&chunk).await.unwrap();
+    }
+    drop(abandoned);
+    assert_eq!(writer.finish().await.unwrap().size, 20 << 20);
+    assert_eq!(blob.head(&abandoned_key).await.unwrap(), None);
+
+    let mut reader = blob.open(&key).await.unwrap();
+    assert_eq!(reader.info().size, 20 << 20);
+    let mut total = 0usize;
+    loop {
+        let part = reader.read(1 << 20).await.unwrap();
+        if part.is_empty() {
+            break;
+        }
+        let same = part
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == chunk[(total + i) % chunk.len()]);
+        assert!(same, "content differs after offset {total}");
+        total += part.len();
+    }
+    assert_eq!(total, 20 << 20);
+}
+
 pub async fn a_rewrite_replaces_the_object_whole(blob: &dyn BlobBackend) {
     let key = format!("{}notes.txt", prefix());
     put(blob, &key, "text/plain", &[b"first version"]).await;
@@ -140,6 +179,7 @@ macro_rules! blob_conformance {
             blob_conformance!(@checks $open;
                 chunks_written_are_read_back,
                 an_unfinished_write_is_invisible,
+                large_objects_stream_through_in_chunks,
                 a_rewrite_replaces_the_object_whole,
                 empty_objects_are_objects,
                 delete_reports_whether_the_object_existed,
@@ -163,4 +203,18 @@ async fn open_local() -> Box<dyn BlobBackend> {
     Box::new(LocalBackend::open(&dir).await.unwrap())
 }
 
+/// The real S3 server of `tooling/services up`. Unreachable is a failure.
+async fn open_s3() -> Box<dyn BlobBackend> {
+    let settings = crate::config::real_services().storage;
+    let endpoint = settings
+        .endpoint
+        .clone()
+        .expect("STORAGE_ENDPOINT in tooling/services.env");
+    match S3Backend::connect(&settings, &endpoint).await {
+        Ok(backend) => Box::new(backend),
+        Err(e) => panic!("S3 is not reachable ({e:#}); start it with `tooling/services up s3`"),
+    }
+}
+
 blob_conformance!(local, open_local());
+blob_conformance!(s3, open_s3());

@@ -4,6 +4,7 @@
 
 mod host;
 mod local;
+mod s3;
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use async_trait::async_trait;
 
 pub use host::{BlobView, ReaderHandle, WriterHandle, add_to_linker};
 pub use local::LocalBackend;
+pub use s3::S3Backend;
 
 use super::CapabilityError;
 pub use super::bindings::summer::platform::blob::{Listing, ObjectInfo};

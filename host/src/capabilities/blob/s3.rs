@@ -1,0 +1,410 @@
+//! The S3 backend (MinIO, SeaweedFS, AWS): path-style requests to a custom
+//! endpoint. Writes are streamed as multipart uploads in parts of
+//! `PART_SIZE`, reads as the response body arrives, so a writer or reader
+//! holds at most one part in memory whatever the object's size.
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+
+use super::{BlobBackend, BlobReader, BlobWriter, Listing, ObjectInfo};
+use crate::capabilities::{CapabilityError, ErrorKind};
+use crate::config::StorageSettings;
+
+/// Bytes buffered before a part is uploaded (S3's minimum part is 5 MiB).
+const PART_SIZE: usize = 8 << 20;
+/// HEAD requests in flight at once while listing (listings carry no content type).
+const LIST_HEADS_IN_FLIGHT: usize = 16;
+const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// The S3 backend.
+pub struct S3Backend {
+    client: Client,
+    bucket: String,
+    target: String,
+}
+
+impl S3Backend {
+    /// Connects and makes sure the bucket exists, failing with a message
+    /// naming the endpoint when it cannot.
+    pub async fn connect(settings: &StorageSettings, endpoint: &str) -> Result<Self> {
+        let url = if endpoint.contains("://") {
+            format!("{endpoint}:{}", settings.port)
+        } else {
+            format!("http://{endpoint}:{}", settings.port)
+        };
+        let credentials = Credentials::new(
+            &settings.access_key,
+            &settings.secret_key,
+            None,
+            None,
+            "summer-settings",
+        );
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&url)
+            .region(Region::new(settings.region.clone()))
+            .credentials_provider(credentials)
+            .force_path_style(true)
+            .build();
+        let backend = Self {
+            client: Client::from_conf(config),
+            bucket: settings.bucket.clone(),
+            target: format!("{url}/{}", settings.bucket),
+        };
+        backend
+            .ensure_bucket()
+            .await
+            .with_context(|| format!("connecting to S3 at {url} (STORAGE_ENDPOINT)"))?;
+        Ok(backend)
+    }
+
+    async fn ensure_bucket(&self) -> Result<(), CapabilityError> {
+        match self.client.head_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if classify(&e).kind == ErrorKind::NotFound => {
+                self.client
+                    .create_bucket()
+                    .bucket(&self.bucket)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                Ok(())
+            }
+            Err(e) => Err(classify(&e)),
+        }
+    }
+}
+
+fn classify<E>(error: &SdkError<E, HttpResponse>) -> CapabilityError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let kind = match error {
+        SdkError::TimeoutError(_) => ErrorKind::Timeout,
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => ErrorKind::Unavailable,
+        SdkError::ServiceError(service) => match service.raw().status().as_u16() {
+            404 => ErrorKind::NotFound,
+            401 | 403 => ErrorKind::Denied,
+            500.. => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        },
+        _ => ErrorKind::Internal,
+    };
+    CapabilityError::new(kind, format!("s3: {}", DisplayErrorContext(error)))
+}
+
+/// The info of `key` from the headers of a GET or HEAD response.
+fn object_info(
+    key: &str,
+    length: Option<i64>,
+    content_type: Option<&str>,
+    modified: Option<&aws_sdk_s3::primitives::DateTime>,
+) -> ObjectInfo {
+    ObjectInfo {
+        key: key.to_owned(),
+        size: length.unwrap_or(0).max(0) as u64,
+        content_type: content_type.unwrap_or(DEFAULT_CONTENT_TYPE).to_owned(),
+        modified: modified.map_or(0, |t| {
+            t.secs() * 1_000_000 + i64::from(t.subsec_nanos() / 1000)
+        }),
+    }
+}
+
+#[async_trait]
+impl BlobBackend for S3Backend {
+    fn describe(&self) -> String {
+        format!("s3 ({})", self.target)
+    }
+
+    async fn create(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<Box<dyn BlobWriter>, CapabilityError> {
+        let content_type = if content_type.is_empty() {
+            DEFAULT_CONTENT_TYPE
+        } else {
+            content_type
+        };
+        Ok(Box::new(S3Writer {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            content_type: content_type.to_owned(),
+            buffer: Vec::new(),
+            upload: None,
+            size: 0,
+        }))
+    }
+
+    async fn open(&self, key: &str) -> Result<Box<dyn BlobReader>, CapabilityError> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let info = object_info(
+            key,
+            object.content_length(),
+            object.content_type(),
+            object.last_modified(),
+        );
+        Ok(Box::new(S3Reader {
+            body: object.body,
+            pending: Bytes::new(),
+            info,
+        }))
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, CapabilityError> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        match head {
+            Ok(object) => Ok(Some(object_info(
+                key,
+                object.content_length(),
+                object.content_type(),
+                object.last_modified(),
+            ))),
+            Err(e) => match classify(&e) {
+                e if e.kind == ErrorKind::NotFound => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, CapabilityError> {
+        // S3 answers a delete the same whether or not the key existed.
+        let existed = self.head(key).await?.is_some();
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(existed)
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Listing, CapabilityError> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_start_after(cursor.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let keys: Vec<String> = page
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        let objects: Vec<ObjectInfo> = futures::stream::iter(keys)
+            .map(|key| async move { self.head(&key).await })
+            .buffered(LIST_HEADS_IN_FLIGHT)
+            .try_filter_map(|info| async move { Ok(info) })
+            .try_collect()
+            .await?;
+        let cursor = match page.is_truncated() {
+            Some(true) => page
+                .contents()
+                .last()
+                .and_then(|o| o.key().map(str::to_owned)),
+            _ => None,
+        };
+        Ok(Listing { objects, cursor })
+    }
+}
+
+struct Upload {
+    id: String,
+    parts: Vec<CompletedPart>,
+}
+
+struct S3Writer {
+    client: Client,
+    bucket: String,
+    key: String,
+    content_type: String,
+    buffer: Vec<u8>,
+    upload: Option<Upload>,
+    size: u64,
+}
+
+impl S3Writer {
+    async fn upload_part(&mut self, body: Vec<u8>) -> Result<(), CapabilityError> {
+        if self.upload.is_none() {
+            let created = self
+                .client
+                .create_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .content_type(&self.content_type)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            let id = created.upload_id().unwrap_or_default().to_owned();
+            self.upload = Some(Upload {
+                id,
+                parts: Vec::new(),
+            });
+        }
+        let upload = self.upload.as_mut().expect("started above");
+        let number = i32::try_from(upload.parts.len() + 1).unwrap_or(i32::MAX);
+        let part = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&upload.id)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        upload.parts.push(
+            CompletedPart::builder()
+                .set_e_tag(part.e_tag().map(str::to_owned))
+                .part_number(number)
+                .build(),
+        );
+        Ok(())
+    }
+
+    fn info(&self) -> ObjectInfo {
+        ObjectInfo {
+            key: self.key.clone(),
+            size: self.size,
+            content_type: self.content_type.clone(),
+            modified: chrono::Utc::now().timestamp_micros(),
+        }
+    }
+}
+
+#[async_trait]
+impl BlobWriter for S3Writer {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), CapabilityError> {
+        self.buffer.extend_from_slice(chunk);
+        self.size += chunk.len() as u64;
+        while self.buffer.len() >= PART_SIZE {
+            let rest = self.buffer.split_off(PART_SIZE);
+            let part = std::mem::replace(&mut self.buffer, rest);
+            self.upload_part(part).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<ObjectInfo, CapabilityError> {
+        let last = std::mem::take(&mut self.buffer);
+        if self.upload.is_none() {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .content_type(&self.content_type)
+                .body(ByteStream::from(last))
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            return Ok(self.info());
+        }
+        if !last.is_empty() {
+            self.upload_part(last).await?;
+        }
+        let upload = self.upload.take().expect("multipart upload in progress");
+        let completed = CompletedMultipartUpload::builder()
+            .set_parts(Some(upload.parts))
+            .build();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&upload.id)
+            .multipart_upload(completed)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(self.info())
+    }
+}
+
+impl Drop for S3Writer {
+    fn drop(&mut self) {
+        // An abandoned multipart upload is aborted so its parts are freed.
+        let Some(upload) = self.upload.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let abort = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(upload.id);
+        runtime.spawn(async move {
+            if let Err(e) = abort.send().await {
+                tracing::warn!(
+                    "could not abort an abandoned upload: {}",
+                    DisplayErrorContext(&e)
+                );
+            }
+        });
+    }
+}
+
+struct S3Reader {
+    body: ByteStream,
+    pending: Bytes,
+    info: ObjectInfo,
+}
+
+#[async_trait]
+impl BlobReader for S3Reader {
+    fn info(&self) -> &ObjectInfo {
+        &self.info
+    }
+
+    async fn read(&mut self, max: usize) -> Result<Vec<u8>, CapabilityError> {
+        let mut out = Vec::with_capacity(max.min(PART_SIZE));
+        while out.len() < max {
+            if self.pending.is_empty() {
+                match self.body.next().await {
+                    Some(Ok(chunk)) => self.pending = chunk,
+                    Some(Err(e)) => {
+                        return Err(CapabilityError::unavailable(format!("s3 read: {e}")));
+                    }
+                    None => break,
+                }
+            }
+            let take = self.pending.len().min(max - out.len());
+            out.extend_from_slice(&self.pending.split_to(take));
+        }
+        Ok(out)
+    }
+}
