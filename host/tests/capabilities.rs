@@ -36,15 +36,14 @@ fn server(real: bool) -> (tempfile::TempDir, Server) {
     let server = Server::try_start_with_env(&dir.path().join("data"), &manifest, &env)
         .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
     let log = server.log();
-    let (sql, cache) = if real {
-        ("sql: postgres (", "cache: redis (")
+    let expected = if real {
+        ["sql: postgres (", "cache: redis (", "blob: s3 ("]
     } else {
-        ("sql: embedded sqlite", "cache: embedded")
+        ["sql: embedded sqlite", "cache: embedded", "blob: embedded"]
     };
-    assert!(
-        log.contains(sql) && log.contains(cache),
-        "wrong backends:\n{log}"
-    );
+    for backend in expected {
+        assert!(log.contains(backend), "expected {backend} in:\n{log}");
+    }
     (dir, server)
 }
 

@@ -11,6 +11,9 @@
 //! - `PUT|GET|DELETE /{prefix}/blob/{key}` (the request's content type is
 //!   kept), `GET /{prefix}/blob/{key}/info`,
 //!   `GET /{prefix}/blob?prefix=&limit=&cursor=`.
+//! - `POST /{prefix}/bench/{capability}?n=` times `n` round trips of one
+//!   small call (`sql`: a primary-key SELECT, `cache`: a GET, `blob`: a
+//!   HEAD) from inside the component and returns the median and p99 in µs.
 
 use std::time::Duration;
 
@@ -37,6 +40,7 @@ fn handle(request: &Request) -> Response {
         .get("/{prefix}/blob/{key}", blob_get)
         .delete("/{prefix}/blob/{key}", blob_delete)
         .get("/{prefix}/blob/{key}/info", blob_info)
+        .post("/{prefix}/bench/{capability}", bench)
         .handle(request)
 }
 
@@ -216,5 +220,58 @@ fn blob_list(request: &Request, _: &Params) -> Result<Response, ApiError> {
     Response::json(
         200,
         &json!({ "objects": objects, "cursor": listing.cursor }),
+    )
+}
+
+/// Times `n` calls of `call`, after one warm-up call.
+fn time_calls(
+    n: usize,
+    mut call: impl FnMut() -> Result<(), ApiError>,
+) -> Result<Vec<u128>, ApiError> {
+    call()?;
+    let mut micros = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = std::time::Instant::now();
+        call()?;
+        micros.push(started.elapsed().as_nanos());
+    }
+    micros.sort_unstable();
+    Ok(micros)
+}
+
+fn bench(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let n = number::<usize>(request, "n")?
+        .unwrap_or(1000)
+        .clamp(1, 100_000);
+    let key = format!("bench-{}", params.get("prefix").unwrap_or_default());
+    let nanos = match params.get("capability").unwrap_or_default() {
+        "sql" => {
+            sql::execute(
+                "CREATE TABLE IF NOT EXISTS probe_bench (k TEXT PRIMARY KEY, v BIGINT)",
+                &[],
+            )?;
+            sql::execute(
+                "INSERT INTO probe_bench (k, v) VALUES ($1, 1) ON CONFLICT (k) DO NOTHING",
+                &[Value::Text(key.clone())],
+            )?;
+            let params = [Value::Text(key)];
+            time_calls(n, || {
+                sql::query("SELECT v FROM probe_bench WHERE k = $1", &params).map(drop)
+            })?
+        }
+        "cache" => {
+            cache::set(&key, b"value", None)?;
+            time_calls(n, || cache::get(&key).map(drop))?
+        }
+        "blob" => {
+            blob::put(&key, "text/plain", b"value")?;
+            time_calls(n, || blob::head(&key).map(drop))?
+        }
+        other => return Err(ApiError::not_found(format!("no benchmark for {other}"))),
+    };
+    let at = |q: f64| nanos[((nanos.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    Response::json(
+        200,
+        &json!({ "n": n, "median_us": at(0.5), "p99_us": at(0.99) }),
     )
 }

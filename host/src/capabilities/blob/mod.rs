@@ -74,8 +74,14 @@ pub trait BlobReader: Send {
     async fn read(&mut self, max: usize) -> Result<Vec<u8>, CapabilityError>;
 }
 
-/// Opens the local directory store under the data directory.
+/// Opens S3 when `STORAGE_ENDPOINT` is set, the local directory store under
+/// the data directory otherwise.
 pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn BlobBackend>> {
+    if let Some(endpoint) = &settings.storage.endpoint {
+        return Ok(Arc::new(
+            S3Backend::connect(&settings.storage, endpoint).await?,
+        ));
+    }
     Ok(Arc::new(
         LocalBackend::open(&settings.data_dir.join("blobs")).await?,
     ))
