@@ -1,6 +1,25 @@
 //! Host capabilities that components import: one module per capability, each
 //! with its trait and its backends side by side, plus the grant checks.
 
+/// Generates one `#[tokio::test]` per check of a conformance suite, run
+/// against the backend that `$open` returns. Each capability's suite lists
+/// its checks once and calls this for every backend.
+#[cfg(test)]
+macro_rules! conformance_tests {
+    ($suite:ident, $open:expr, [$($check:ident),* $(,)?]) => {
+        mod $suite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let backend = $open.await;
+                    super::$check(&*backend).await;
+                }
+            )*
+        }
+    };
+}
+
 pub mod bindings;
 pub mod blob;
 pub mod cache;

@@ -171,12 +171,13 @@ pub async fn list_pages_through_a_prefix_in_key_order(blob: &dyn BlobBackend) {
     );
 }
 
-/// Generates one `#[tokio::test]` per check for a backend opened by `$open`.
+/// Every check of this suite, for the backend `$open` returns.
 macro_rules! blob_conformance {
     ($suite:ident, $open:expr) => {
-        mod $suite {
-            use super::*;
-            blob_conformance!(@checks $open;
+        conformance_tests!(
+            $suite,
+            $open,
+            [
                 chunks_written_are_read_back,
                 an_unfinished_write_is_invisible,
                 large_objects_stream_through_in_chunks,
@@ -184,17 +185,8 @@ macro_rules! blob_conformance {
                 empty_objects_are_objects,
                 delete_reports_whether_the_object_existed,
                 list_pages_through_a_prefix_in_key_order,
-            );
-        }
-    };
-    (@checks $open:expr; $($check:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $check() {
-                let backend = $open.await;
-                super::$check(&*backend).await;
-            }
-        )*
+            ]
+        );
     };
 }
 

@@ -127,12 +127,13 @@ pub async fn get_many_keeps_order_and_skips_missing(cache: &dyn CacheBackend) {
     );
 }
 
-/// Generates one `#[tokio::test]` per check for a backend opened by `$open`.
+/// Every check of this suite, for the backend `$open` returns.
 macro_rules! cache_conformance {
     ($suite:ident, $open:expr) => {
-        mod $suite {
-            use super::*;
-            cache_conformance!(@checks $open;
+        conformance_tests!(
+            $suite,
+            $open,
+            [
                 set_then_get_round_trips_bytes,
                 keys_expire_after_their_ttl,
                 set_without_ttl_clears_an_expiry,
@@ -141,17 +142,8 @@ macro_rules! cache_conformance {
                 incr_keeps_the_expiry,
                 expire_sets_an_expiry_on_existing_keys_only,
                 get_many_keeps_order_and_skips_missing,
-            );
-        }
-    };
-    (@checks $open:expr; $($check:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $check() {
-                let backend = $open.await;
-                super::$check(&*backend).await;
-            }
-        )*
+            ]
+        );
     };
 }
 

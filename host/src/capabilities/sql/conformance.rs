@@ -238,12 +238,13 @@ pub async fn migrations_apply_once_and_refuse_edits(backend: &dyn SqlBackend) {
     assert_eq!(rows.rows, vec![vec![Value::Int(1)]]);
 }
 
-/// Generates one `#[tokio::test]` per check for a backend opened by `$open`.
+/// Every check of this suite, for the backend `$open` returns.
 macro_rules! sql_conformance {
     ($suite:ident, $open:expr) => {
-        mod $suite {
-            use super::*;
-            sql_conformance!(@checks $open;
+        conformance_tests!(
+            $suite,
+            $open,
+            [
                 round_trips_every_value_type,
                 placeholders_bind_by_number,
                 empty_result_still_names_columns,
@@ -254,17 +255,8 @@ macro_rules! sql_conformance {
                 committed_transaction_is_visible,
                 dropped_transaction_rolls_back,
                 migrations_apply_once_and_refuse_edits,
-            );
-        }
-    };
-    (@checks $open:expr; $($check:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $check() {
-                let backend = $open.await;
-                super::$check(&*backend).await;
-            }
-        )*
+            ]
+        );
     };
 }
 
