@@ -3,6 +3,75 @@
 
 mod host;
 mod migrate;
+
+/// Implements `SqlBackend` for a sqlx-pooled backend (a `pool` field and a
+/// `description` method) and `SqlTransaction` for its transaction newtype,
+/// over the `query_on` and `execute_on` of the backend's module.
+macro_rules! sqlx_backend {
+    ($backend:ident, $transaction:ident) => {
+        #[async_trait::async_trait]
+        impl SqlBackend for $backend {
+            fn describe(&self) -> String {
+                self.description()
+            }
+
+            async fn query(
+                &self,
+                statement: &str,
+                params: Vec<Value>,
+            ) -> Result<Rows, CapabilityError> {
+                let mut conn = self.pool.acquire().await.map_err(classify)?;
+                query_on(&mut conn, statement, params).await
+            }
+
+            async fn execute(
+                &self,
+                statement: &str,
+                params: Vec<Value>,
+            ) -> Result<u64, CapabilityError> {
+                let mut conn = self.pool.acquire().await.map_err(classify)?;
+                execute_on(&mut conn, statement, params).await
+            }
+
+            async fn begin(&self) -> Result<Box<dyn SqlTransaction>, CapabilityError> {
+                let tx = self.pool.begin().await.map_err(classify)?;
+                Ok(Box::new($transaction(tx)))
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl SqlTransaction for $transaction {
+            async fn query(
+                &mut self,
+                statement: &str,
+                params: Vec<Value>,
+            ) -> Result<Rows, CapabilityError> {
+                query_on(&mut self.0, statement, params).await
+            }
+
+            async fn execute(
+                &mut self,
+                statement: &str,
+                params: Vec<Value>,
+            ) -> Result<u64, CapabilityError> {
+                execute_on(&mut self.0, statement, params).await
+            }
+
+            async fn execute_script(&mut self, script: &str) -> Result<(), CapabilityError> {
+                // A plain string with no arguments may hold several statements.
+                sqlx::Executor::execute(&mut *self.0, script)
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn commit(self: Box<Self>) -> Result<(), CapabilityError> {
+                self.0.commit().await.map_err(classify)
+            }
+        }
+    };
+}
+
 mod postgres;
 mod sqlite;
 

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{
@@ -56,62 +55,19 @@ impl PostgresBackend {
     }
 }
 
-#[async_trait]
-impl SqlBackend for PostgresBackend {
-    fn describe(&self) -> String {
+impl PostgresBackend {
+    fn description(&self) -> String {
         format!(
             "postgres ({}, pool of {})",
             self.target,
             self.pool.options().get_max_connections()
         )
     }
-
-    async fn query(&self, statement: &str, params: Vec<Value>) -> Result<Rows, CapabilityError> {
-        let mut conn = self.pool.acquire().await.map_err(classify)?;
-        query_on(&mut conn, statement, params).await
-    }
-
-    async fn execute(&self, statement: &str, params: Vec<Value>) -> Result<u64, CapabilityError> {
-        let mut conn = self.pool.acquire().await.map_err(classify)?;
-        execute_on(&mut conn, statement, params).await
-    }
-
-    async fn begin(&self) -> Result<Box<dyn SqlTransaction>, CapabilityError> {
-        let tx = self.pool.begin().await.map_err(classify)?;
-        Ok(Box::new(PostgresTransaction(tx)))
-    }
 }
 
 struct PostgresTransaction(sqlx::Transaction<'static, Postgres>);
 
-#[async_trait]
-impl SqlTransaction for PostgresTransaction {
-    async fn query(
-        &mut self,
-        statement: &str,
-        params: Vec<Value>,
-    ) -> Result<Rows, CapabilityError> {
-        query_on(&mut self.0, statement, params).await
-    }
-
-    async fn execute(
-        &mut self,
-        statement: &str,
-        params: Vec<Value>,
-    ) -> Result<u64, CapabilityError> {
-        execute_on(&mut self.0, statement, params).await
-    }
-
-    async fn execute_script(&mut self, script: &str) -> Result<(), CapabilityError> {
-        // A plain string with no arguments may hold several statements.
-        self.0.execute(script).await.map_err(classify)?;
-        Ok(())
-    }
-
-    async fn commit(self: Box<Self>) -> Result<(), CapabilityError> {
-        self.0.commit().await.map_err(classify)
-    }
-}
+sqlx_backend!(PostgresBackend, PostgresTransaction);
 
 async fn query_on(
     conn: &mut PgConnection,

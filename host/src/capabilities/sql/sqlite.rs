@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{
     Sqlite, SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
@@ -56,58 +55,15 @@ impl SqliteBackend {
     }
 }
 
-#[async_trait]
-impl SqlBackend for SqliteBackend {
-    fn describe(&self) -> String {
+impl SqliteBackend {
+    fn description(&self) -> String {
         format!("embedded sqlite ({})", self.path.display())
-    }
-
-    async fn query(&self, statement: &str, params: Vec<Value>) -> Result<Rows, CapabilityError> {
-        let mut conn = self.pool.acquire().await.map_err(classify)?;
-        query_on(&mut conn, statement, params).await
-    }
-
-    async fn execute(&self, statement: &str, params: Vec<Value>) -> Result<u64, CapabilityError> {
-        let mut conn = self.pool.acquire().await.map_err(classify)?;
-        execute_on(&mut conn, statement, params).await
-    }
-
-    async fn begin(&self) -> Result<Box<dyn SqlTransaction>, CapabilityError> {
-        let tx = self.pool.begin().await.map_err(classify)?;
-        Ok(Box::new(SqliteTransaction(tx)))
     }
 }
 
 struct SqliteTransaction(sqlx::Transaction<'static, Sqlite>);
 
-#[async_trait]
-impl SqlTransaction for SqliteTransaction {
-    async fn query(
-        &mut self,
-        statement: &str,
-        params: Vec<Value>,
-    ) -> Result<Rows, CapabilityError> {
-        query_on(&mut self.0, statement, params).await
-    }
-
-    async fn execute(
-        &mut self,
-        statement: &str,
-        params: Vec<Value>,
-    ) -> Result<u64, CapabilityError> {
-        execute_on(&mut self.0, statement, params).await
-    }
-
-    async fn execute_script(&mut self, script: &str) -> Result<(), CapabilityError> {
-        // A plain string with no arguments may hold several statements.
-        self.0.execute(script).await.map_err(classify)?;
-        Ok(())
-    }
-
-    async fn commit(self: Box<Self>) -> Result<(), CapabilityError> {
-        self.0.commit().await.map_err(classify)
-    }
-}
+sqlx_backend!(SqliteBackend, SqliteTransaction);
 
 async fn query_on(
     conn: &mut SqliteConnection,
