@@ -62,3 +62,34 @@ fn a_file_that_is_not_a_component_is_refused() {
         failed.log
     );
 }
+
+/// A configured database that cannot be reached stops start-up with a
+/// message naming the database and the variable that selected it.
+#[test]
+fn an_unreachable_database_is_named_at_start() {
+    let cases = [
+        ("DATABASE_HOST", "DATABASE_PORT", "PostgreSQL"),
+        ("REDIS_HOST", "REDIS_PORT", "Redis"),
+        ("STORAGE_ENDPOINT", "STORAGE_PORT", "S3"),
+    ];
+    for (host, port, name) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = write_manifest(dir.path(), |_| {});
+        // Port 1 on loopback: nothing listens there.
+        let env = [
+            (host.to_owned(), "127.0.0.1".to_owned()),
+            (port.to_owned(), "1".to_owned()),
+        ];
+        let failed = Server::try_start_with_env(&dir.path().join("data"), &manifest, &env)
+            .err()
+            .unwrap_or_else(|| panic!("summer started without a reachable {name}"));
+        assert!(!failed.status.success());
+        assert!(
+            failed.log.contains(name)
+                && failed.log.contains(host)
+                && failed.log.contains("127.0.0.1:1"),
+            "{}",
+            failed.log
+        );
+    }
+}
