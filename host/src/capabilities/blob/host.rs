@@ -15,16 +15,10 @@ use crate::capabilities::bindings::summer::platform::{blob as wit, types::Error}
 use crate::capabilities::{CapabilityError, CapabilityState};
 
 /// A guest's object being written.
-pub struct WriterHandle {
-    writer: Box<dyn BlobWriter>,
-    namespace_len: usize,
-}
+pub struct WriterHandle(Box<dyn BlobWriter>);
 
 /// A guest's object being read.
-pub struct ReaderHandle {
-    reader: Box<dyn BlobReader>,
-    namespace_len: usize,
-}
+pub struct ReaderHandle(Box<dyn BlobReader>);
 
 /// What the `blob` host functions need from the store.
 pub struct BlobView<'a> {
@@ -35,20 +29,78 @@ pub struct BlobView<'a> {
 }
 
 impl BlobView<'_> {
-    fn prefix(&self) -> String {
-        format!("{}/", self.namespace)
-    }
-
-    fn key(&self, key: &str) -> Result<String, CapabilityError> {
-        check_key(key)?;
-        Ok(format!("{}{key}", self.prefix()))
+    /// The backend seen through this component's namespace; holds no
+    /// `&mut`, so it can be used across awaits.
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            backend: self.backend,
+            prefix: format!("{}/", self.namespace),
+        }
     }
 }
 
-/// The info of an object as the guest sees it: without the namespace.
-fn unprefixed(mut info: ObjectInfo, namespace_len: usize) -> ObjectInfo {
-    info.key = info.key.split_off(namespace_len);
-    info
+/// The backend seen through one component's namespace.
+struct Scope<'a> {
+    backend: &'a Arc<dyn BlobBackend>,
+    prefix: String,
+}
+
+impl Scope<'_> {
+    fn key(&self, key: &str) -> Result<String, CapabilityError> {
+        check_key(key)?;
+        Ok(format!("{}{key}", self.prefix))
+    }
+
+    /// The info of an object as the guest sees it: without the namespace.
+    fn unprefixed(&self, mut info: ObjectInfo) -> ObjectInfo {
+        info.key = info.key.split_off(self.prefix.len());
+        info
+    }
+
+    async fn create(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<Box<dyn BlobWriter>, CapabilityError> {
+        self.backend.create(&self.key(key)?, content_type).await
+    }
+
+    async fn open(&self, key: &str) -> Result<Box<dyn BlobReader>, CapabilityError> {
+        self.backend.open(&self.key(key)?).await
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, CapabilityError> {
+        let info = self.backend.head(&self.key(key)?).await?;
+        Ok(info.map(|i| self.unprefixed(i)))
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, CapabilityError> {
+        self.backend.delete(&self.key(key)?).await
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Listing, CapabilityError> {
+        if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+            return Err(CapabilityError::invalid(format!(
+                "limit must be 1 to {MAX_LIST_LIMIT}"
+            )));
+        }
+        let cursor = cursor.map(|c| format!("{}{c}", self.prefix));
+        let prefix = format!("{}{prefix}", self.prefix);
+        let listing = self.backend.list(&prefix, limit, cursor.as_deref()).await?;
+        Ok(Listing {
+            objects: listing
+                .objects
+                .into_iter()
+                .map(|o| self.unprefixed(o))
+                .collect(),
+            cursor: listing.cursor.map(|c| c[self.prefix.len()..].to_owned()),
+        })
+    }
 }
 
 struct BlobData;
@@ -71,56 +123,25 @@ impl wit::Host for BlobView<'_> {
         key: String,
         content_type: String,
     ) -> GuestResult<Resource<WriterHandle>> {
-        let created = match self.key(&key) {
-            Ok(key) => self.backend.create(&key, &content_type).await,
-            Err(e) => Err(e),
-        };
-        match created {
-            Ok(writer) => {
-                let namespace_len = self.prefix().len();
-                Ok(Ok(self.table.push(WriterHandle {
-                    writer,
-                    namespace_len,
-                })?))
-            }
+        match self.scope().create(&key, &content_type).await {
+            Ok(writer) => Ok(Ok(self.table.push(WriterHandle(writer))?)),
             Err(e) => Ok(Err(e.into())),
         }
     }
 
     async fn open(&mut self, key: String) -> GuestResult<Resource<ReaderHandle>> {
-        let opened = match self.key(&key) {
-            Ok(key) => self.backend.open(&key).await,
-            Err(e) => Err(e),
-        };
-        match opened {
-            Ok(reader) => {
-                let namespace_len = self.prefix().len();
-                Ok(Ok(self.table.push(ReaderHandle {
-                    reader,
-                    namespace_len,
-                })?))
-            }
+        match self.scope().open(&key).await {
+            Ok(reader) => Ok(Ok(self.table.push(ReaderHandle(reader))?)),
             Err(e) => Ok(Err(e.into())),
         }
     }
 
     async fn head(&mut self, key: String) -> GuestResult<Option<ObjectInfo>> {
-        let namespace_len = self.prefix().len();
-        let found = match self.key(&key) {
-            Ok(key) => self.backend.head(&key).await,
-            Err(e) => Err(e),
-        };
-        Ok(found
-            .map(|info| info.map(|i| unprefixed(i, namespace_len)))
-            .map_err(Into::into))
+        Ok(self.scope().head(&key).await.map_err(Into::into))
     }
 
     async fn delete(&mut self, key: String) -> GuestResult<bool> {
-        let deleted = match self.key(&key) {
-            Ok(key) => self.backend.delete(&key).await,
-            Err(e) => Err(e),
-        };
-        Ok(deleted.map_err(Into::into))
+        Ok(self.scope().delete(&key).await.map_err(Into::into))
     }
 
     async fn list(
@@ -129,43 +150,22 @@ impl wit::Host for BlobView<'_> {
         limit: u32,
         cursor: Option<String>,
     ) -> GuestResult<Listing> {
-        if !(1..=MAX_LIST_LIMIT).contains(&limit) {
-            let e = CapabilityError::invalid(format!("limit must be 1 to {MAX_LIST_LIMIT}"));
-            return Ok(Err(e.into()));
-        }
-        let namespace = self.prefix();
-        let cursor = cursor.map(|c| format!("{namespace}{c}"));
-        let listed = self
-            .backend
-            .list(&format!("{namespace}{prefix}"), limit, cursor.as_deref())
-            .await;
-        Ok(listed
-            .map(|listing| Listing {
-                objects: listing
-                    .objects
-                    .into_iter()
-                    .map(|o| unprefixed(o, namespace.len()))
-                    .collect(),
-                cursor: listing.cursor.map(|c| c[namespace.len()..].to_owned()),
-            })
-            .map_err(Into::into))
+        let listed = self.scope().list(&prefix, limit, cursor).await;
+        Ok(listed.map_err(Into::into))
     }
 }
 
 impl wit::HostWriter for BlobView<'_> {
     async fn write(&mut self, writer: Resource<WriterHandle>, chunk: Vec<u8>) -> GuestResult<()> {
         let handle = self.table.get_mut(&writer)?;
-        Ok(handle.writer.write(&chunk).await.map_err(Into::into))
+        Ok(handle.0.write(&chunk).await.map_err(Into::into))
     }
 
     async fn finish(&mut self, writer: Resource<WriterHandle>) -> GuestResult<ObjectInfo> {
         let handle = self.table.delete(writer)?;
-        let namespace_len = handle.namespace_len;
-        Ok(handle
-            .writer
-            .finish()
-            .await
-            .map(|info| unprefixed(info, namespace_len))
+        let finished = handle.0.finish().await;
+        Ok(finished
+            .map(|info| self.scope().unprefixed(info))
             .map_err(Into::into))
     }
 
@@ -178,17 +178,14 @@ impl wit::HostWriter for BlobView<'_> {
 
 impl wit::HostReader for BlobView<'_> {
     async fn info(&mut self, reader: Resource<ReaderHandle>) -> wasmtime::Result<ObjectInfo> {
-        let handle = self.table.get(&reader)?;
-        Ok(unprefixed(
-            handle.reader.info().clone(),
-            handle.namespace_len,
-        ))
+        let info = self.table.get(&reader)?.0.info().clone();
+        Ok(self.scope().unprefixed(info))
     }
 
     async fn read(&mut self, reader: Resource<ReaderHandle>, max: u32) -> GuestResult<Vec<u8>> {
         let handle = self.table.get_mut(&reader)?;
         let max = max.min(MAX_READ_BYTES) as usize;
-        Ok(handle.reader.read(max).await.map_err(Into::into))
+        Ok(handle.0.read(max).await.map_err(Into::into))
     }
 
     async fn drop(&mut self, reader: Resource<ReaderHandle>) -> wasmtime::Result<()> {
