@@ -11,7 +11,7 @@ use crate::config::Settings;
 use crate::http::router::RouteTable;
 use crate::manifest::{ComponentSpec, Manifest};
 use crate::runtime::compile_cache::{CacheOutcome, CompileCache};
-use crate::runtime::engine::{EngineLimits, EpochTicker, build_engine};
+use crate::runtime::engine::{EngineLimits, build_engine, start_epoch_ticker};
 use crate::runtime::registry::{LoadedComponent, Loader, Registry};
 
 /// Everything a request needs, shared by all connections.
@@ -19,7 +19,6 @@ pub struct App {
     backends: Backends,
     registry: Registry,
     routes: RouteTable,
-    _ticker: EpochTicker,
 }
 
 impl App {
@@ -37,7 +36,7 @@ impl App {
             tracing::info!("{capability}: {backend}");
         }
         let engine = build_engine(EngineLimits::default())?;
-        let ticker = EpochTicker::start(engine.clone());
+        start_epoch_ticker(&engine);
         let loader = Loader::new(engine, CompileCache::new(settings.compile_cache_dir()));
 
         let mut registry = Registry::default();
@@ -50,7 +49,6 @@ impl App {
             backends,
             registry,
             routes,
-            _ticker: ticker,
         })
     }
 

@@ -1,6 +1,7 @@
 //! The `summer` command line.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -41,11 +42,17 @@ fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    match cli.command {
+    let outcome = match cli.command {
         Command::Serve(settings) => runtime.block_on(serve(*settings)),
         Command::Routes { manifest } => print_routes(&manifest),
-    }
+    };
+    runtime.shutdown_timeout(STRAGGLER_GRACE);
+    outcome
 }
+
+/// How long exit waits for tasks still running after the server has
+/// drained, such as an instance between its time-out and its interruption.
+const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
 
 async fn serve(settings: Settings) -> Result<()> {
     let app = Arc::new(App::start(&settings).await?);

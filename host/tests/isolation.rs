@@ -67,3 +67,16 @@ fn faults_in_a_row_do_not_leak_instances() {
     }
     assert_host_still_serves(&server);
 }
+
+#[test]
+fn stopping_during_an_endless_loop_still_exits() {
+    let (_dir, server) = server();
+    let url = server.url("/faults/loop");
+    let client = std::thread::spawn(move || get(&url));
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let status = server.stop();
+    assert!(status.success(), "summer exited with {status}");
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    client.join().unwrap().assert_error(504, "timeout");
+}

@@ -1,9 +1,6 @@
 //! The wasmtime engine: component model, pooling allocator, epoch
 //! interruption, and the one ticker thread that advances the epoch.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -55,39 +52,24 @@ pub fn build_engine(limits: EngineLimits) -> Result<Engine> {
     Engine::new(&config).map_err(Into::into)
 }
 
-/// Advances the engine's epoch every `EPOCH_TICK` until dropped.
-pub struct EpochTicker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl EpochTicker {
-    pub fn start(engine: Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("summer-epoch".into())
-            .spawn(move || {
-                while !stopped.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
+/// Advances the engine's epoch every `EPOCH_TICK` for as long as the engine
+/// exists. The thread holds only a weak reference: every store, component
+/// and loader keeps the engine, so the epoch keeps advancing until the last
+/// instance that could need interrupting is gone, even during shutdown.
+pub fn start_epoch_ticker(engine: &Engine) {
+    let engine = engine.weak();
+    std::thread::Builder::new()
+        .name("summer-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
                 }
-            })
-            .expect("spawning the epoch thread");
-        Self {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+            }
+        })
+        .expect("spawning the epoch thread");
 }
 
 /// Converts a wall-clock budget into epoch ticks. The next tick may come at

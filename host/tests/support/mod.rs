@@ -200,21 +200,36 @@ impl Server {
 
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(mut self) -> ExitStatus {
-        terminate(&mut self.child)
+        terminate(&mut self.child, STOP_TIMEOUT)
+            .unwrap_or_else(|| panic!("summer did not exit within {STOP_TIMEOUT:?} of SIGTERM"))
     }
 }
 
-fn terminate(child: &mut Child) -> ExitStatus {
+/// How long a server may take to exit after SIGTERM before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// Sends SIGTERM and waits up to `patience` for the exit; kills the process
+/// and returns `None` if it is still running then.
+fn terminate(child: &mut Child, patience: Duration) -> Option<ExitStatus> {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    child.wait().unwrap()
+    let deadline = std::time::Instant::now() + patience;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            terminate(&mut self.child);
+            terminate(&mut self.child, STOP_TIMEOUT);
         }
     }
 }
