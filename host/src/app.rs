@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::capabilities::{Backends, sql};
+use crate::capabilities::{Backends, sql, wide};
 use crate::config::Settings;
 use crate::http::router::RouteTable;
 use crate::manifest::{ComponentSpec, Manifest};
@@ -70,7 +70,7 @@ async fn load_component(
     spec: &ComponentSpec,
 ) -> Result<LoadedComponent> {
     let started = Instant::now();
-    let component = loader.load(spec)?;
+    let mut component = loader.load(spec)?;
     if let Some(dir) = &spec.sql_migrations {
         let migrations = sql::Migration::read_dir(dir)?;
         let applied = sql::apply_migrations(backends.sql.as_ref(), &spec.name, &migrations)
@@ -79,6 +79,13 @@ async fn load_component(
         if applied > 0 {
             tracing::info!(component = %spec.name, "applied {applied} sql migration(s)");
         }
+    }
+    if let Some(path) = &spec.wide_tables {
+        let tables = wide::read_tables(&spec.name, path)?;
+        let declared = wide::declare_tables(backends.wide.as_ref(), &tables)
+            .await
+            .with_context(|| format!("declaring the wide tables of component {}", spec.name))?;
+        component.wide_tables = Arc::new(declared);
     }
     let how = match component.cache {
         CacheOutcome::Hit => "from cache",

@@ -30,6 +30,56 @@ pub struct Settings {
 
     #[command(flatten)]
     pub storage: StorageSettings,
+
+    #[command(flatten)]
+    pub cassandra: CassandraSettings,
+}
+
+/// Cassandra (or ScyllaDB) for the `wide` capability. Without a host, `wide`
+/// uses the embedded ordered store.
+#[derive(Clone, Debug, clap::Args)]
+#[command(next_help_heading = "Cassandra / ScyllaDB (wide capability)")]
+pub struct CassandraSettings {
+    /// Contact point host; setting it switches `wide` to Cassandra.
+    #[arg(id = "cassandra-host", long = "cassandra-host", env = "CASSANDRA_HOST")]
+    pub host: Option<String>,
+
+    #[arg(
+        id = "cassandra-port",
+        long = "cassandra-port",
+        env = "CASSANDRA_PORT",
+        default_value_t = 9042
+    )]
+    pub port: u16,
+
+    /// The keyspace holding every component's tables; created if missing.
+    #[arg(
+        id = "cassandra-keyspace",
+        long = "cassandra-keyspace",
+        env = "CASSANDRA_KEYSPACE",
+        default_value = "summer"
+    )]
+    pub keyspace: String,
+
+    /// Replication factor used when the keyspace is created.
+    #[arg(
+        id = "cassandra-replication-factor",
+        long = "cassandra-replication-factor",
+        env = "CASSANDRA_REPLICATION_FACTOR",
+        default_value_t = 1
+    )]
+    pub replication_factor: u32,
+
+    #[arg(id = "cassandra-user", long = "cassandra-user", env = "CASSANDRA_USER")]
+    pub user: Option<String>,
+
+    #[arg(
+        id = "cassandra-password",
+        long = "cassandra-password",
+        env = "CASSANDRA_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
 }
 
 /// S3-compatible object storage for the `blob` capability. Without an

@@ -26,6 +26,8 @@ pub struct ComponentSpec {
     pub grants: BTreeSet<Capability>,
     /// Directory of `.sql` migrations applied when the component loads.
     pub sql_migrations: Option<PathBuf>,
+    /// File declaring the component's `wide` tables, created when it loads.
+    pub wide_tables: Option<PathBuf>,
     pub limits: ComponentLimits,
 }
 
@@ -46,6 +48,8 @@ struct RawComponent {
     grants: Vec<Capability>,
     #[serde(default)]
     sql: Option<RawSql>,
+    #[serde(default)]
+    wide: Option<RawWide>,
     #[serde(default)]
     limits: RawLimits,
 }
@@ -83,6 +87,12 @@ impl RawLimits {
 #[serde(deny_unknown_fields)]
 struct RawSql {
     migrations: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWide {
+    tables: PathBuf,
 }
 
 impl Manifest {
@@ -141,7 +151,7 @@ impl ComponentSpec {
     fn from_raw(raw: RawComponent, base: &Path) -> Result<Self> {
         if !is_valid_name(&raw.name) {
             bail!(
-                "component name {:?} must be lowercase letters, digits and '-', starting with a letter",
+                "component name {:?} must be lowercase letters, digits and single '-', starting with a letter and not ending with '-'",
                 raw.name
             );
         }
@@ -162,6 +172,13 @@ impl ComponentSpec {
                 raw.name
             );
         }
+        let wide_tables = raw.wide.map(|wide| base.join(wide.tables));
+        if wide_tables.is_some() && !grants.contains(&Capability::Wide) {
+            bail!(
+                "component {:?} declares wide tables but has no wide grant",
+                raw.name
+            );
+        }
         let limits = raw
             .limits
             .resolve()
@@ -172,6 +189,7 @@ impl ComponentSpec {
             routes,
             grants,
             sql_migrations,
+            wide_tables,
             limits,
         })
     }
@@ -181,6 +199,8 @@ fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.contains("--")
+        && !name.ends_with('-')
 }
 
 #[cfg(test)]

@@ -77,6 +77,10 @@ fn stopping_during_an_endless_loop_still_exits() {
     let started = Instant::now();
     let status = server.stop();
     assert!(status.success(), "summer exited with {status}");
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
     client.join().unwrap().assert_error(504, "timeout");
 }

@@ -25,6 +25,7 @@ pub mod blob;
 pub mod cache;
 mod error;
 pub mod sql;
+pub mod wide;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -44,11 +45,17 @@ pub enum Capability {
     Sql,
     Cache,
     Blob,
+    Wide,
 }
 
 impl Capability {
     /// Every capability, in the order they are logged.
-    pub const ALL: [Capability; 3] = [Capability::Sql, Capability::Cache, Capability::Blob];
+    pub const ALL: [Capability; 4] = [
+        Capability::Sql,
+        Capability::Wide,
+        Capability::Cache,
+        Capability::Blob,
+    ];
 
     /// The WIT interface name (without version) the capability is imported as.
     pub fn interface(self) -> &'static str {
@@ -56,6 +63,7 @@ impl Capability {
             Capability::Sql => "summer:platform/sql",
             Capability::Cache => "summer:platform/cache",
             Capability::Blob => "summer:platform/blob",
+            Capability::Wide => "summer:platform/wide",
         }
     }
 
@@ -72,6 +80,7 @@ impl fmt::Display for Capability {
             Capability::Sql => "sql",
             Capability::Cache => "cache",
             Capability::Blob => "blob",
+            Capability::Wide => "wide",
         })
     }
 }
@@ -82,6 +91,7 @@ pub struct Backends {
     pub sql: Arc<dyn sql::SqlBackend>,
     pub cache: Arc<dyn cache::CacheBackend>,
     pub blob: Arc<dyn blob::BlobBackend>,
+    pub wide: Arc<dyn wide::WideBackend>,
 }
 
 impl Backends {
@@ -91,13 +101,20 @@ impl Backends {
         let sql = sql::open_backend(settings).await?;
         let cache = cache::open_backend(settings).await?;
         let blob = blob::open_backend(settings).await?;
-        Ok(Self { sql, cache, blob })
+        let wide = wide::open_backend(settings).await?;
+        Ok(Self {
+            sql,
+            cache,
+            blob,
+            wide,
+        })
     }
 
     /// A line per capability naming the backend it got, for the start-up log.
     pub fn describe(&self) -> Vec<(Capability, String)> {
         vec![
             (Capability::Sql, self.sql.describe()),
+            (Capability::Wide, self.wide.describe()),
             (Capability::Cache, self.cache.describe()),
             (Capability::Blob, self.blob.describe()),
         ]
@@ -109,6 +126,7 @@ pub trait CapabilityState: Send + 'static {
     fn sql(&mut self) -> sql::SqlView<'_>;
     fn cache(&mut self) -> cache::CacheView<'_>;
     fn blob(&mut self) -> blob::BlobView<'_>;
+    fn wide(&mut self) -> wide::WideView<'_>;
 }
 
 /// Links the granted capabilities, and only those, into `linker`.
@@ -125,6 +143,7 @@ pub fn add_to_linker<T: CapabilityState>(
             Capability::Sql => sql::add_to_linker(linker)?,
             Capability::Cache => cache::add_to_linker(linker)?,
             Capability::Blob => blob::add_to_linker(linker)?,
+            Capability::Wide => wide::add_to_linker(linker)?,
         }
     }
     Ok(())

@@ -44,7 +44,7 @@ async fn run(
 ) -> Result<Response<ResponseBody>, HttpError> {
     let limits = component.limits;
     let engine = component.pre.engine();
-    let state = HostState::new(backends, component.name.clone(), limits.memory_bytes);
+    let state = HostState::new(backends, component);
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(ticks_for(limits.timeout));

@@ -40,6 +40,8 @@ pub struct LoadedComponent {
     pub limits: ComponentLimits,
     pub loaded_at: SystemTime,
     pub cache: CacheOutcome,
+    /// The `wide` tables the component declared, by name.
+    pub wide_tables: std::sync::Arc<crate::capabilities::wide::TableSet>,
 }
 
 impl LoadedComponent {
@@ -129,6 +131,7 @@ impl Loader {
             limits: spec.limits,
             loaded_at: SystemTime::now(),
             cache,
+            wide_tables: Default::default(),
         })
     }
 

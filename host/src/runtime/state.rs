@@ -6,7 +6,9 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+use super::registry::LoadedComponent;
 use crate::capabilities::blob::BlobView;
+use crate::capabilities::wide::{TableSet, WideView};
 use crate::capabilities::{Backends, CapabilityState, cache::CacheView, sql::SqlView};
 
 /// The data of one request's `Store`.
@@ -17,16 +19,17 @@ pub struct HostState {
     table: ResourceTable,
     backends: Backends,
     component: std::sync::Arc<str>,
+    wide_tables: std::sync::Arc<TableSet>,
     pub(crate) limits: StoreLimits,
 }
 
 impl HostState {
     /// A sandbox with no filesystem, no environment, no sockets and no
     /// outgoing HTTP; stdout and stderr go to the host's.
-    pub fn new(backends: Backends, component: std::sync::Arc<str>, memory_limit: usize) -> Self {
+    pub fn new(backends: Backends, component: &LoadedComponent) -> Self {
         let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
         let limits = StoreLimitsBuilder::new()
-            .memory_size(memory_limit)
+            .memory_size(component.limits.memory_bytes)
             .trap_on_grow_failure(false)
             .build();
         Self {
@@ -35,7 +38,8 @@ impl HostState {
             hooks: DenyOutgoing,
             table: ResourceTable::new(),
             backends,
-            component,
+            component: component.name.clone(),
+            wide_tables: component.wide_tables.clone(),
             limits,
         }
     }
@@ -80,6 +84,13 @@ impl CapabilityState for HostState {
             backend: &self.backends.blob,
             namespace: &self.component,
             table: &mut self.table,
+        }
+    }
+
+    fn wide(&mut self) -> WideView<'_> {
+        WideView {
+            backend: &self.backends.wide,
+            tables: &self.wide_tables,
         }
     }
 }

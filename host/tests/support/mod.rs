@@ -123,7 +123,12 @@ pub struct Failed {
 
 /// Variables that switch a capability to a real database; removed so a
 /// server runs on the embedded defaults unless a test sets them.
-const BACKEND_SWITCHES: &[&str] = &["DATABASE_HOST", "REDIS_HOST", "STORAGE_ENDPOINT"];
+const BACKEND_SWITCHES: &[&str] = &[
+    "DATABASE_HOST",
+    "REDIS_HOST",
+    "STORAGE_ENDPOINT",
+    "CASSANDRA_HOST",
+];
 
 fn spawn(data_dir: &Path, manifest: &Path, log: &Path, env: &[(String, String)]) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_summer"));

@@ -139,7 +139,7 @@ pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn SqlBackend>> {
 }
 
 /// Classifies a driver error into what the guest can act on.
-fn classify(error: sqlx::Error) -> CapabilityError {
+pub(crate) fn classify(error: sqlx::Error) -> CapabilityError {
     use sqlx::error::ErrorKind as DbKind;
     match error {
         sqlx::Error::Database(db) => {

@@ -1,0 +1,458 @@
+//! The wide conformance suite: one set of checks, run against every
+//! backend. Tables are declared once and shared; each check writes to
+//! partitions of its own, so runs and backends do not see each other.
+
+use super::*;
+use crate::capabilities::ErrorKind;
+
+const EVENTS: &str = r#"
+    [tables.events]
+    partition_key = ["stream", "shard"]
+    clustering_key = ["at", "seq"]
+    clustering_order = "descending"
+    columns = { stream = "uuid", shard = "int", at = "timestamp", seq = "int", body = "text", score = "float", flag = "boolean", blob = "bytes", ref = "uuid", count = "int" }
+"#;
+
+const LABELS: &str = r#"
+    [tables.labels]
+    partition_key = ["owner"]
+    clustering_key = ["label"]
+    columns = { owner = "text", label = "text", weight = "int" }
+"#;
+
+const PROFILES: &str = r#"
+    [tables.profiles]
+    partition_key = ["id"]
+    columns = { id = "uuid", name = "text" }
+"#;
+
+async fn declared(backend: &dyn WideBackend, text: &str) -> TableSchema {
+    let table = parse_tables("conformance", text).unwrap().remove(0);
+    backend.declare(&table).await.unwrap();
+    table
+}
+
+fn new_stream() -> Value {
+    Value::Uuid(uuid::Uuid::new_v4().to_string())
+}
+
+fn event(stream: &Value, at: i64, seq: i64, body: &str) -> TypedRow {
+    let table = parse_tables("conformance", EVENTS).unwrap().remove(0);
+    table
+        .typed_row(vec![
+            ("stream".into(), stream.clone()),
+            ("shard".into(), Value::Int(0)),
+            ("at".into(), Value::Timestamp(at)),
+            ("seq".into(), Value::Int(seq)),
+            ("body".into(), Value::Text(body.into())),
+        ])
+        .unwrap()
+}
+
+fn bodies(table: &TableSchema, rows: &[TypedRow]) -> Vec<String> {
+    rows.iter()
+        .map(|row| {
+            let cells = table.cells(row.clone());
+            match cells.iter().find(|(name, _)| name == "body") {
+                Some((_, Value::Text(body))) => body.clone(),
+                other => panic!("no body in {other:?}"),
+            }
+        })
+        .collect()
+}
+
+/// Every page of a scan, following the cursors.
+async fn scan_all(
+    backend: &dyn WideBackend,
+    table: &TableSchema,
+    partition: Vec<Value>,
+    order: Order,
+    limit: u32,
+) -> Vec<Vec<TypedRow>> {
+    let mut pages = Vec::new();
+    let mut cursor = None;
+    loop {
+        let request = PageRequest {
+            order,
+            limit,
+            cursor,
+        };
+        let page = scan_page(backend, table, partition.clone(), request)
+            .await
+            .unwrap();
+        pages.push(page.rows);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return pages,
+        }
+    }
+}
+
+pub async fn put_then_get_round_trips_every_type(wide: &dyn WideBackend) {
+    let table = declared(wide, EVENTS).await;
+    let stream = new_stream();
+    let reference = uuid::Uuid::new_v4().to_string();
+    let cells = vec![
+        ("stream".to_owned(), stream.clone()),
+        ("shard".into(), Value::Int(-3)),
+        ("at".into(), Value::Timestamp(1_700_000_000_123_456)),
+        ("seq".into(), Value::Int(i64::MIN)),
+        ("body".into(), Value::Text("héllo\0wörld".into())),
+        ("score".into(), Value::Float(-2.5)),
+        ("flag".into(), Value::Boolean(true)),
+        ("blob".into(), Value::Bytes(vec![0, 1, 255])),
+        ("ref".into(), Value::Uuid(reference.to_uppercase())),
+        ("count".into(), Value::Int(i64::MAX)),
+    ];
+    let row = table.typed_row(cells).unwrap();
+    wide.put(&table, vec![row.clone()]).await.unwrap();
+    let key = row[..table.key_len()].to_vec();
+    let stored = wide
+        .get(&table, key)
+        .await
+        .unwrap()
+        .expect("the row just written");
+    assert_eq!(stored, row);
+    assert!(
+        stored.contains(&Value::Uuid(reference)),
+        "uuids come back canonical"
+    );
+
+    let absent = vec![stream, Value::Int(-3), Value::Timestamp(0), Value::Int(0)];
+    assert_eq!(wide.get(&table, absent).await.unwrap(), None);
+}
+
+pub async fn put_replaces_the_whole_row(wide: &dyn WideBackend) {
+    let table = declared(wide, EVENTS).await;
+    let stream = new_stream();
+    let mut first = event(&stream, 10, 1, "first");
+    first[table
+        .columns
+        .iter()
+        .position(|c| c.name == "score")
+        .unwrap()] = Value::Float(1.0);
+    wide.put(&table, vec![first.clone()]).await.unwrap();
+    let second = event(&stream, 10, 1, "second");
+    wide.put(&table, vec![second.clone()]).await.unwrap();
+    let key = second[..table.key_len()].to_vec();
+    assert_eq!(wide.get(&table, key).await.unwrap(), Some(second));
+}
+
+pub async fn scans_page_through_a_partition_in_either_order(wide: &dyn WideBackend) {
+    let table = declared(wide, EVENTS).await;
+    let stream = new_stream();
+    let rows: Vec<TypedRow> = (0..7)
+        .map(|i| event(&stream, 1000 + i, 0, &format!("e{i}")))
+        .collect();
+    wide.put(&table, rows).await.unwrap();
+    let partition = vec![stream.clone(), Value::Int(0)];
+
+    let newest_first = scan_all(wide, &table, partition.clone(), Order::Descending, 3).await;
+    let sizes: Vec<usize> = newest_first.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [3, 3, 1]);
+    let all: Vec<String> = newest_first
+        .iter()
+        .flat_map(|p| bodies(&table, p))
+        .collect();
+    assert_eq!(all, ["e6", "e5", "e4", "e3", "e2", "e1", "e0"]);
+
+    let oldest_first = scan_all(wide, &table, partition.clone(), Order::Ascending, 7).await;
+    assert_eq!(
+        oldest_first.len(),
+        1,
+        "an exact last page has no next cursor"
+    );
+    assert_eq!(
+        bodies(&table, &oldest_first[0]),
+        ["e0", "e1", "e2", "e3", "e4", "e5", "e6"]
+    );
+}
+
+pub async fn rows_with_equal_leading_keys_order_by_the_next(wide: &dyn WideBackend) {
+    let table = declared(wide, EVENTS).await;
+    let stream = new_stream();
+    let rows = vec![
+        event(&stream, 5, 2, "5/2"),
+        event(&stream, 5, -1, "5/-1"),
+        event(&stream, -5, 0, "-5/0"),
+        event(&stream, 5, 10, "5/10"),
+    ];
+    wide.put(&table, rows).await.unwrap();
+    let partition = vec![stream, Value::Int(0)];
+    let pages = scan_all(wide, &table, partition, Order::Ascending, 1).await;
+    let all: Vec<String> = pages.iter().flat_map(|p| bodies(&table, p)).collect();
+    assert_eq!(all, ["-5/0", "5/-1", "5/2", "5/10"]);
+}
+
+pub async fn text_keys_order_bytewise(wide: &dyn WideBackend) {
+    let table = declared(wide, LABELS).await;
+    let owner = Value::Text(uuid::Uuid::new_v4().to_string());
+    let labels = ["b", "a", "ab", "B", "a b", "é", "aa"];
+    let rows = labels
+        .iter()
+        .map(|label| {
+            table
+                .typed_row(vec![
+                    ("owner".into(), owner.clone()),
+                    ("label".into(), Value::Text((*label).into())),
+                ])
+                .unwrap()
+        })
+        .collect();
+    wide.put(&table, rows).await.unwrap();
+    let request = PageRequest {
+        order: Order::Ascending,
+        limit: 100,
+        cursor: None,
+    };
+    let page = scan_page(wide, &table, vec![owner], request).await.unwrap();
+    let got: Vec<Value> = page.rows.into_iter().map(|row| row[1].clone()).collect();
+    let expected = ["B", "a", "a b", "aa", "ab", "b", "é"].map(|l| Value::Text(l.into()));
+    assert_eq!(got, expected);
+}
+
+pub async fn scans_stay_inside_their_partition(wide: &dyn WideBackend) {
+    let table = declared(wide, EVENTS).await;
+    let (a, b) = (new_stream(), new_stream());
+    wide.put(
+        &table,
+        vec![
+            event(&a, 1, 0, "a1"),
+            event(&b, 2, 0, "b2"),
+            event(&a, 3, 0, "a3"),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut other_shard = event(&a, 4, 0, "a-shard-1");
+    other_shard[1] = Value::Int(1);
+    wide.put(&table, vec![other_shard]).await.unwrap();
+
+    let pages = scan_all(wide, &table, vec![a, Value::Int(0)], Order::Descending, 10).await;
+    assert_eq!(bodies(&table, &pages[0]), ["a3", "a1"]);
+}
+
+pub async fn deletes_remove_a_row_or_a_partition(wide: &dyn WideBackend) {
+    let table = declared(wide, EVENTS).await;
+    let stream = new_stream();
+    let rows: Vec<TypedRow> = (0..4)
+        .map(|i| event(&stream, i, 0, &format!("e{i}")))
+        .collect();
+    wide.put(&table, rows.clone()).await.unwrap();
+    let partition = vec![stream.clone(), Value::Int(0)];
+
+    wide.delete(&table, rows[1][..table.key_len()].to_vec())
+        .await
+        .unwrap();
+    wide.delete(&table, rows[1][..table.key_len()].to_vec())
+        .await
+        .unwrap();
+    let pages = scan_all(wide, &table, partition.clone(), Order::Ascending, 10).await;
+    assert_eq!(bodies(&table, &pages[0]), ["e0", "e2", "e3"]);
+
+    wide.delete_partition(&table, partition.clone())
+        .await
+        .unwrap();
+    let pages = scan_all(wide, &table, partition, Order::Ascending, 10).await;
+    assert!(pages[0].is_empty());
+}
+
+pub async fn many_rows_across_partitions_are_all_written(wide: &dyn WideBackend) {
+    let table = declared(wide, EVENTS).await;
+    let streams = [new_stream(), new_stream(), new_stream()];
+    let rows: Vec<TypedRow> = (0..300)
+        .map(|i| event(&streams[i % 3], i as i64, 0, &"x".repeat(200)))
+        .collect();
+    wide.put(&table, rows).await.unwrap();
+    for stream in streams {
+        let pages = scan_all(
+            wide,
+            &table,
+            vec![stream, Value::Int(0)],
+            Order::Descending,
+            1000,
+        )
+        .await;
+        assert_eq!(pages[0].len(), 100);
+    }
+}
+
+pub async fn tables_without_clustering_hold_one_row_per_partition(wide: &dyn WideBackend) {
+    let table = declared(wide, PROFILES).await;
+    let id = new_stream();
+    for name in ["first", "second"] {
+        let row = table
+            .typed_row(vec![
+                ("id".into(), id.clone()),
+                ("name".into(), Value::Text(name.into())),
+            ])
+            .unwrap();
+        wide.put(&table, vec![row]).await.unwrap();
+    }
+    let request = PageRequest {
+        order: Order::Ascending,
+        limit: 1,
+        cursor: None,
+    };
+    let page = scan_page(wide, &table, vec![id.clone()], request)
+        .await
+        .unwrap();
+    assert_eq!(page.rows, [vec![id.clone(), Value::Text("second".into())]]);
+    assert_eq!(page.next, None);
+    assert_eq!(
+        wide.get(&table, vec![id])
+            .await
+            .unwrap()
+            .map(|row| row[1].clone()),
+        Some(Value::Text("second".into()))
+    );
+}
+
+pub async fn foreign_or_forged_cursors_are_invalid(wide: &dyn WideBackend) {
+    let table = declared(wide, EVENTS).await;
+    let stream = new_stream();
+    let rows: Vec<TypedRow> = (0..3).map(|i| event(&stream, i, 0, "e")).collect();
+    wide.put(&table, rows).await.unwrap();
+    let partition = vec![stream, Value::Int(0)];
+    let request = PageRequest {
+        order: Order::Descending,
+        limit: 1,
+        cursor: None,
+    };
+    let page = scan_page(wide, &table, partition.clone(), request)
+        .await
+        .unwrap();
+    let cursor = page.next.expect("more rows follow");
+
+    for (partition, order, cursor) in [
+        (
+            vec![new_stream(), Value::Int(0)],
+            Order::Descending,
+            cursor.clone(),
+        ),
+        (partition.clone(), Order::Ascending, cursor.clone()),
+        (partition.clone(), Order::Descending, format!("{cursor}x")),
+        (partition.clone(), Order::Descending, "!!".to_owned()),
+    ] {
+        let request = PageRequest {
+            order,
+            limit: 1,
+            cursor: Some(cursor),
+        };
+        let error = scan_page(wide, &table, partition, request)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Invalid, "{error}");
+    }
+    let request = PageRequest {
+        order: Order::Descending,
+        limit: 0,
+        cursor: None,
+    };
+    let error = scan_page(wide, &table, partition, request)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Invalid);
+}
+
+pub async fn declarations_grow_by_columns_and_keep_their_keys(wide: &dyn WideBackend) {
+    let name = format!(
+        "evolving_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let text = EVENTS.replace("tables.events", &format!("tables.{name}"));
+    let table = declared(wide, &text).await;
+    let stream = new_stream();
+    wide.put(&table, vec![event(&stream, 1, 0, "old")])
+        .await
+        .unwrap();
+
+    let grown_text = text.replace("count = \"int\"", "count = \"int\", extra = \"text\"");
+    let grown = declared(wide, &grown_text).await;
+    let mut row = event(&stream, 2, 0, "new");
+    row.push(Value::Null);
+    let extra = grown
+        .columns
+        .iter()
+        .position(|c| c.name == "extra")
+        .unwrap();
+    row.insert(extra, Value::Text("more".into()));
+    row.pop();
+    wide.put(&grown, vec![row.clone()]).await.unwrap();
+    let old = wide
+        .get(
+            &grown,
+            vec![
+                stream.clone(),
+                Value::Int(0),
+                Value::Timestamp(1),
+                Value::Int(0),
+            ],
+        )
+        .await
+        .unwrap()
+        .expect("the row written before the column was added");
+    assert_eq!(old[extra], Value::Null);
+    assert_eq!(
+        wide.get(&grown, row[..4].to_vec()).await.unwrap(),
+        Some(row)
+    );
+
+    let rekeyed = parse_tables(
+        "conformance",
+        &grown_text.replace("\"descending\"", "\"ascending\""),
+    )
+    .unwrap()
+    .remove(0);
+    let error = wide.declare(&rekeyed).await.unwrap_err();
+    assert!(
+        format!("{error:#}").contains("keys cannot change"),
+        "{error:#}"
+    );
+}
+
+/// Every check of this suite, for the backend `$open` returns.
+macro_rules! wide_conformance {
+    ($suite:ident, $open:expr) => {
+        conformance_tests!(
+            $suite,
+            $open,
+            [
+                put_then_get_round_trips_every_type,
+                put_replaces_the_whole_row,
+                scans_page_through_a_partition_in_either_order,
+                rows_with_equal_leading_keys_order_by_the_next,
+                text_keys_order_bytewise,
+                scans_stay_inside_their_partition,
+                deletes_remove_a_row_or_a_partition,
+                many_rows_across_partitions_are_all_written,
+                tables_without_clustering_hold_one_row_per_partition,
+                foreign_or_forged_cursors_are_invalid,
+                declarations_grow_by_columns_and_keep_their_keys,
+            ]
+        );
+    };
+}
+
+async fn open_embedded() -> Box<dyn WideBackend> {
+    let dir = tempfile::tempdir().unwrap().keep();
+    Box::new(EmbeddedBackend::open(&dir.join("wide.db")).await.unwrap())
+}
+
+/// The real Cassandra of `tooling/services up`. Unreachable is a failure.
+async fn open_cassandra() -> Box<dyn WideBackend> {
+    let settings = crate::config::real_services().cassandra;
+    let host = settings
+        .host
+        .clone()
+        .expect("CASSANDRA_HOST in tooling/services.env");
+    match CassandraBackend::connect(&settings, &host).await {
+        Ok(backend) => Box::new(backend),
+        Err(e) => panic!(
+            "Cassandra is not reachable ({e:#}); start it with `tooling/services up cassandra`"
+        ),
+    }
+}
+
+wide_conformance!(embedded, open_embedded());
+wide_conformance!(cassandra, open_cassandra());

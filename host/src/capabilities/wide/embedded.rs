@@ -1,0 +1,237 @@
+//! The embedded wide store: every table's rows in one SQLite table keyed by
+//! (table, partition, clustering), where keys are order-preserving byte
+//! strings, so a partition scan is one index range in either direction.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Row, Sqlite};
+
+use super::keys::{decode, decode_all, encode, encode_all};
+use super::{Order, Scan, TableSchema, TypedRow, Value, WideBackend};
+use crate::capabilities::CapabilityError;
+use crate::capabilities::sql::classify;
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS wide_tables (
+        name TEXT PRIMARY KEY,
+        declaration TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS wide_rows (
+        tbl TEXT NOT NULL,
+        partition BLOB NOT NULL,
+        clustering BLOB NOT NULL,
+        cells BLOB NOT NULL,
+        PRIMARY KEY (tbl, partition, clustering)
+    ) WITHOUT ROWID;
+";
+
+/// The embedded wide-column backend.
+pub struct EmbeddedBackend {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl EmbeddedBackend {
+    /// Opens (creating if needed) the store file at `path`.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating data directory {}", dir.display()))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening the wide store {}", path.display()))?;
+        sqlx::raw_sql(SCHEMA)
+            .execute(&pool)
+            .await
+            .context("creating the wide store's tables")?;
+        Ok(Self {
+            pool,
+            path: path.to_owned(),
+        })
+    }
+}
+
+/// Splits a typed row into its partition bytes, clustering bytes and cells.
+fn encode_row(table: &TableSchema, row: &TypedRow) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let (p, k) = (table.partition_len, table.key_len());
+    let mut cells = Vec::new();
+    for (column, value) in table.columns[k..].iter().zip(&row[k..]) {
+        if *value != Value::Null {
+            cells.push(column.name.len() as u8);
+            cells.extend(column.name.as_bytes());
+            encode(value, &mut cells);
+        }
+    }
+    (encode_all(&row[..p]), encode_all(&row[p..k]), cells)
+}
+
+/// Rebuilds a typed row from its key values and stored cells.
+fn decode_row(
+    table: &TableSchema,
+    mut key: Vec<Value>,
+    mut cells: &[u8],
+) -> Result<TypedRow, CapabilityError> {
+    let corrupt =
+        || CapabilityError::internal(format!("a stored row of {} cannot be read", table.name));
+    key.resize(table.columns.len(), Value::Null);
+    while let Some((&len, rest)) = cells.split_first() {
+        let (name, mut rest) = rest.split_at_checked(len as usize).ok_or_else(corrupt)?;
+        let index = table
+            .columns
+            .iter()
+            .position(|c| c.name.as_bytes() == name)
+            .ok_or_else(corrupt)?;
+        key[index] = decode(table.columns[index].kind, &mut rest).ok_or_else(corrupt)?;
+        cells = rest;
+    }
+    Ok(key)
+}
+
+#[async_trait]
+impl WideBackend for EmbeddedBackend {
+    fn describe(&self) -> String {
+        format!("embedded ordered store ({})", self.path.display())
+    }
+
+    async fn declare(&self, table: &TableSchema) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT declaration FROM wide_tables WHERE name = ?")
+                .bind(&table.storage_name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(stored) = stored {
+            let stored: TableSchema = serde_json::from_str(&stored)
+                .with_context(|| format!("reading the stored declaration of {}", table.name))?;
+            if let Err(reason) = table.additions_since(&stored) {
+                bail!(reason);
+            }
+        }
+        sqlx::query("INSERT OR REPLACE INTO wide_tables (name, declaration) VALUES (?, ?)")
+            .bind(&table.storage_name)
+            .bind(serde_json::to_string(table)?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put(&self, table: &TableSchema, rows: Vec<TypedRow>) -> Result<(), CapabilityError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        for row in &rows {
+            let (partition, clustering, cells) = encode_row(table, row);
+            sqlx::query(
+                "INSERT OR REPLACE INTO wide_rows (tbl, partition, clustering, cells) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&table.storage_name)
+            .bind(partition)
+            .bind(clustering)
+            .bind(cells)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)
+    }
+
+    async fn get(
+        &self,
+        table: &TableSchema,
+        key: Vec<Value>,
+    ) -> Result<Option<TypedRow>, CapabilityError> {
+        let p = table.partition_len;
+        let cells: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT cells FROM wide_rows WHERE tbl = ? AND partition = ? AND clustering = ?",
+        )
+        .bind(&table.storage_name)
+        .bind(encode_all(&key[..p]))
+        .bind(encode_all(&key[p..]))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        cells
+            .map(|cells| decode_row(table, key, &cells))
+            .transpose()
+    }
+
+    async fn delete(&self, table: &TableSchema, key: Vec<Value>) -> Result<(), CapabilityError> {
+        let p = table.partition_len;
+        sqlx::query("DELETE FROM wide_rows WHERE tbl = ? AND partition = ? AND clustering = ?")
+            .bind(&table.storage_name)
+            .bind(encode_all(&key[..p]))
+            .bind(encode_all(&key[p..]))
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn delete_partition(
+        &self,
+        table: &TableSchema,
+        partition: Vec<Value>,
+    ) -> Result<(), CapabilityError> {
+        sqlx::query("DELETE FROM wide_rows WHERE tbl = ? AND partition = ?")
+            .bind(&table.storage_name)
+            .bind(encode_all(&partition))
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn scan(
+        &self,
+        table: &TableSchema,
+        scan: Scan,
+    ) -> Result<Vec<TypedRow>, CapabilityError> {
+        let (direction, comparison) = match scan.order {
+            Order::Ascending => ("ASC", ">"),
+            Order::Descending => ("DESC", "<"),
+        };
+        let bound = match &scan.after {
+            Some(_) => format!("AND clustering {comparison} ?"),
+            None => String::new(),
+        };
+        let statement = format!(
+            "SELECT clustering, cells FROM wide_rows WHERE tbl = ? AND partition = ? {bound} \
+             ORDER BY clustering {direction} LIMIT ?"
+        );
+        let mut query = sqlx::query::<Sqlite>(&statement)
+            .bind(&table.storage_name)
+            .bind(encode_all(&scan.partition));
+        if let Some(after) = &scan.after {
+            query = query.bind(encode_all(after));
+        }
+        let rows = query
+            .bind(i64::from(scan.limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        let clustering_kinds: Vec<_> = table.clustering_columns().iter().map(|c| c.kind).collect();
+        rows.iter()
+            .map(|row| {
+                let clustering: Vec<u8> = row.get(0);
+                let cells: Vec<u8> = row.get(1);
+                let clustering = decode_all(clustering_kinds.iter().copied(), &clustering)
+                    .ok_or_else(|| {
+                        CapabilityError::internal("a stored clustering key cannot be read")
+                    })?;
+                let mut key = scan.partition.clone();
+                key.extend(clustering);
+                decode_row(table, key, &cells)
+            })
+            .collect()
+    }
+}
