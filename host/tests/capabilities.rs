@@ -13,7 +13,12 @@ use support::{
 fn server(real: bool) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), |_| {});
-    let grants: toml::Table = toml::from_str(r#"grants = ["sql", "cache", "blob"]"#).unwrap();
+    let tables = support::repo_root().join("components/probe/wide.toml");
+    let grants: toml::Table = toml::from_str(&format!(
+        "grants = [\"sql\", \"wide\", \"cache\", \"blob\"]\nwide = {{ tables = {:?} }}",
+        tables.display().to_string()
+    ))
+    .unwrap();
     add_component(
         &manifest,
         "probe-a",
@@ -37,9 +42,19 @@ fn server(real: bool) -> (tempfile::TempDir, Server) {
         .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
     let log = server.log();
     let expected = if real {
-        ["sql: postgres (", "cache: redis (", "blob: s3 ("]
+        [
+            "sql: postgres (",
+            "wide: cassandra at",
+            "cache: redis (",
+            "blob: s3 (",
+        ]
     } else {
-        ["sql: embedded sqlite", "cache: embedded", "blob: embedded"]
+        [
+            "sql: embedded sqlite",
+            "wide: embedded ordered store",
+            "cache: embedded",
+            "blob: embedded",
+        ]
     };
     for backend in expected {
         assert!(log.contains(backend), "expected {backend} in:\n{log}");
@@ -264,6 +279,92 @@ fn blob_keys_are_confined_to_their_component(server: &Server) {
     .assert_error(500, "internal");
 }
 
+fn wide(server: &Server, probe: &str, verb: &str, body: Value) -> Reply {
+    let path = match verb {
+        "put" => format!("/{probe}/wide/events"),
+        verb => format!("/{probe}/wide/events/{verb}"),
+    };
+    post_json(&server.url(&path), &body)
+}
+
+fn event(stream: &str, at: i64, body: &str) -> Value {
+    json!({ "stream": stream, "at": { "timestamp": at }, "seq": 0, "body": body })
+}
+
+fn scan_bodies(reply: &Reply) -> Vec<String> {
+    assert_eq!(reply.status, 200, "{}", reply.raw);
+    let rows = reply.body["rows"].as_array().unwrap();
+    rows.iter()
+        .map(|r| r["body"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn wide_pages_a_partition_newest_first(server: &Server) {
+    let stream = unique("stream");
+    let rows: Vec<Value> = (1..=5)
+        .map(|i| event(&stream, i * 1000, &format!("m{i}")))
+        .collect();
+    assert_eq!(
+        wide(server, "probe-a", "put", json!({ "rows": rows })).status,
+        204
+    );
+
+    let scan = |cursor: Value| {
+        let body =
+            json!({ "partition": [stream], "order": "descending", "limit": 2, "cursor": cursor });
+        wide(server, "probe-a", "scan", body)
+    };
+    let first = scan(Value::Null);
+    assert_eq!(scan_bodies(&first), ["m5", "m4"]);
+    let second = scan(first.body["next"].clone());
+    assert_eq!(scan_bodies(&second), ["m3", "m2"]);
+    let last = scan(second.body["next"].clone());
+    assert_eq!(scan_bodies(&last), ["m1"]);
+    assert_eq!(last.body["next"], Value::Null);
+
+    let key = json!({ "key": [stream, { "timestamp": 3000 }, 0] });
+    let row = wide(server, "probe-a", "get", key.clone());
+    assert_eq!(row.status, 200, "{}", row.raw);
+    assert_eq!(row.body, event(&stream, 3000, "m3"));
+    assert_eq!(wide(server, "probe-a", "delete", key.clone()).status, 204);
+    wide(server, "probe-a", "get", key).assert_error(404, "not_found");
+}
+
+fn wide_rejects_rows_that_break_the_declaration(server: &Server) {
+    let stream = unique("stream");
+    let missing_key = json!({ "rows": [{ "stream": stream, "body": "no time" }] });
+    let message = wide(server, "probe-a", "put", missing_key)
+        .assert_error(500, "internal")
+        .to_owned();
+    assert!(message.contains("needs a value"), "{message}");
+    let wrong_type = json!({ "rows": [{ "stream": stream, "at": "noon", "seq": 0 }] });
+    let message = wide(server, "probe-a", "put", wrong_type)
+        .assert_error(500, "internal")
+        .to_owned();
+    assert!(message.contains("timestamp"), "{message}");
+    let undeclared = post_json(
+        &server.url("/probe-a/wide/nope/get"),
+        &json!({ "key": [1] }),
+    );
+    assert!(
+        undeclared
+            .assert_error(500, "internal")
+            .contains("no wide table")
+    );
+}
+
+fn wide_tables_are_confined_to_their_component(server: &Server) {
+    let stream = unique("stream");
+    let rows = json!({ "rows": [event(&stream, 1, "private")] });
+    assert_eq!(wide(server, "probe-a", "put", rows).status, 204);
+    let body = json!({ "partition": [stream], "order": "ascending", "limit": 10 });
+    assert_eq!(
+        scan_bodies(&wide(server, "probe-a", "scan", body.clone())),
+        ["private"]
+    );
+    assert!(scan_bodies(&wide(server, "probe-b", "scan", body)).is_empty());
+}
+
 /// One test per check, on the embedded defaults and on the real databases.
 macro_rules! through_wit {
     ($($check:ident),* $(,)?) => {
@@ -285,4 +386,7 @@ through_wit!(
     blob_round_trips_with_content_type,
     blob_lists_a_prefix_in_pages,
     blob_keys_are_confined_to_their_component,
+    wide_pages_a_partition_newest_first,
+    wide_rejects_rows_that_break_the_declaration,
+    wide_tables_are_confined_to_their_component,
 );

@@ -11,16 +11,22 @@
 //! - `PUT|GET|DELETE /{prefix}/blob/{key}` (the request's content type is
 //!   kept), `GET /{prefix}/blob/{key}/info`,
 //!   `GET /{prefix}/blob?prefix=&limit=&cursor=`.
+//! - `POST /{prefix}/wide/{table}` with `{"rows": [{column: value}, ..]}`;
+//!   `POST .../get` and `.../delete` with `{"key": [..]}`;
+//!   `POST .../delete-partition` with `{"partition": [..]}`;
+//!   `POST .../scan` with `{"partition": [..], "order": "ascending" |
+//!   "descending", "limit": n, "cursor": ..}`.
 //! - `POST /{prefix}/bench/{capability}?n=` times `n` round trips of one
 //!   small call (`sql`: a primary-key SELECT, `cache`: a GET, `blob`: a
-//!   HEAD) from inside the component and returns the median and p99 in µs.
+//!   HEAD, `wide`: a 20-row newest-first scan) from inside the component
+//!   and returns the median and p99 in µs.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use summer_sdk::http::{Request, Response};
-use summer_sdk::{ApiError, Params, Router, Value, blob, cache, sql};
+use summer_sdk::{ApiError, Params, Router, Value, blob, cache, sql, wide};
 
 summer_sdk::http_component!(handle);
 
@@ -40,6 +46,14 @@ fn handle(request: &Request) -> Response {
         .get("/{prefix}/blob/{key}", blob_get)
         .delete("/{prefix}/blob/{key}", blob_delete)
         .get("/{prefix}/blob/{key}/info", blob_info)
+        .post("/{prefix}/wide/{table}", wide_put)
+        .post("/{prefix}/wide/{table}/get", wide_get)
+        .post("/{prefix}/wide/{table}/delete", wide_delete)
+        .post(
+            "/{prefix}/wide/{table}/delete-partition",
+            wide_delete_partition,
+        )
+        .post("/{prefix}/wide/{table}/scan", wide_scan)
         .post("/{prefix}/bench/{capability}", bench)
         .handle(request)
 }
@@ -223,6 +237,98 @@ fn blob_list(request: &Request, _: &Params) -> Result<Response, ApiError> {
     )
 }
 
+#[derive(Deserialize)]
+struct WideRows {
+    rows: Vec<serde_json::Map<String, Json>>,
+}
+
+#[derive(Deserialize)]
+struct WideKey {
+    #[serde(alias = "partition")]
+    key: Vec<Json>,
+}
+
+#[derive(Deserialize)]
+struct WideScan {
+    partition: Vec<Json>,
+    order: String,
+    limit: u32,
+    cursor: Option<String>,
+}
+
+fn table(params: &Params) -> &str {
+    params.get("table").unwrap_or_default()
+}
+
+fn values(json: &[Json]) -> Result<Vec<Value>, ApiError> {
+    json.iter().map(to_value).collect()
+}
+
+fn row_json(row: &wide::WideRow) -> Json {
+    let cells = row
+        .cells()
+        .iter()
+        .map(|(name, value)| (name.clone(), to_json(value)));
+    Json::Object(cells.collect())
+}
+
+fn wide_put(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let body: WideRows = request.json()?;
+    let rows = body
+        .rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|(name, json)| Ok((name.as_str(), to_value(json)?)))
+                .collect::<Result<Vec<_>, ApiError>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    match rows.len() {
+        1 => wide::put(table(params), rows.into_iter().next().unwrap_or_default())?,
+        _ => wide::put_many(table(params), rows)?,
+    }
+    Ok(Response::no_content())
+}
+
+fn wide_get(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let body: WideKey = request.json()?;
+    match wide::get(table(params), &values(&body.key)?)? {
+        Some(row) => Response::json(200, &row_json(&row)),
+        None => Err(ApiError::not_found("no such row")),
+    }
+}
+
+fn wide_delete(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let body: WideKey = request.json()?;
+    wide::delete(table(params), &values(&body.key)?)?;
+    Ok(Response::no_content())
+}
+
+fn wide_delete_partition(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let body: WideKey = request.json()?;
+    wide::delete_partition(table(params), &values(&body.key)?)?;
+    Ok(Response::no_content())
+}
+
+fn wide_scan(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let body: WideScan = request.json()?;
+    let order = match body.order.as_str() {
+        "ascending" => wide::Order::Ascending,
+        "descending" => wide::Order::Descending,
+        other => return Err(ApiError::invalid(format!("unknown order {other:?}"))),
+    };
+    let partition = values(&body.partition)?;
+    let page = wide::scan(
+        table(params),
+        &partition,
+        order,
+        body.limit,
+        body.cursor.as_deref(),
+    )?;
+    let rows: Vec<Json> = page.rows.iter().map(row_json).collect();
+    Response::json(200, &json!({ "rows": rows, "next": page.next }))
+}
+
 /// Times `n` calls of `call`, after one warm-up call.
 fn time_calls(
     n: usize,
@@ -266,6 +372,21 @@ fn bench(request: &Request, params: &Params) -> Result<Response, ApiError> {
         "blob" => {
             blob::put(&key, "text/plain", b"value")?;
             time_calls(n, || blob::head(&key).map(drop))?
+        }
+        "wide" => {
+            let rows = (0..20).map(|seq| {
+                [
+                    ("stream", Value::Text(key.clone())),
+                    ("at", Value::Timestamp(seq)),
+                    ("seq", Value::Int(seq)),
+                    ("body", Value::Text("value".into())),
+                ]
+            });
+            wide::put_many("events", rows)?;
+            let partition = [Value::Text(key)];
+            time_calls(n, || {
+                wide::scan("events", &partition, wide::Order::Descending, 20, None).map(drop)
+            })?
         }
         other => return Err(ApiError::not_found(format!("no benchmark for {other}"))),
     };

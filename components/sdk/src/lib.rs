@@ -4,7 +4,7 @@
 //!   [`http_component!`] macro that exports a handler as `wasi:http/incoming-handler`;
 //! - [`Router`]: method + path-pattern routing with `{param}` segments;
 //! - [`ApiError`]: the JSON error shape `{"error":{"code":"...","message":"..."}}`;
-//! - [`sql`], [`cache`] and [`blob`]: typed access to Summer's capabilities;
+//! - [`sql`], [`wide`], [`cache`] and [`blob`]: typed access to Summer's capabilities;
 //! - [`Timestamp`] and [`cursor`]: RFC 3339 times and opaque paging cursors.
 //!
 //! ```ignore
@@ -30,6 +30,7 @@ mod router;
 pub mod sql;
 mod time;
 mod value;
+pub mod wide;
 
 pub use error::ApiError;
 pub use router::{Params, Router};
