@@ -6,33 +6,15 @@ mod support;
 
 use serde_json::{Value, json};
 use support::{
-    Reply, Server, add_component, get, post, post_json, put, real_services_env, write_manifest,
+    Reply, Server, add_probe, get, post, post_json, put, real_services_env, write_manifest,
 };
 
 /// The probe mounted twice, under two names, to show namespaces apart.
 fn server(real: bool) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), |_| {});
-    let tables = support::repo_root().join("components/probe/wide.toml");
-    let grants: toml::Table = toml::from_str(&format!(
-        "grants = [\"sql\", \"wide\", \"cache\", \"blob\"]\nwide = {{ tables = {:?} }}",
-        tables.display().to_string()
-    ))
-    .unwrap();
-    add_component(
-        &manifest,
-        "probe-a",
-        "probe.wasm",
-        &["/probe-a/..."],
-        grants.clone(),
-    );
-    add_component(
-        &manifest,
-        "probe-b",
-        "probe.wasm",
-        &["/probe-b/..."],
-        grants,
-    );
+    add_probe(&manifest, "probe-a");
+    add_probe(&manifest, "probe-b");
     let env = if real {
         real_services_env()
     } else {

@@ -81,6 +81,19 @@ pub fn add_component(path: &Path, name: &str, wasm: &str, routes: &[&str], extra
     std::fs::write(path, toml::to_string(&manifest).unwrap()).unwrap();
 }
 
+/// Adds the `probe` test component as `name`, under `/{name}/...`, with
+/// every capability granted and its wide tables declared.
+pub fn add_probe(path: &Path, name: &str) {
+    let tables = repo_root().join("components/probe/wide.toml");
+    let grants: toml::Table = toml::from_str(&format!(
+        "grants = [\"sql\", \"wide\", \"cache\", \"blob\"]\nwide = {{ tables = {:?} }}",
+        tables.display().to_string()
+    ))
+    .unwrap();
+    let route = format!("/{name}/...");
+    add_component(path, name, "probe.wasm", &[&route], grants);
+}
+
 /// Adds the `faults` test component with tight limits, so its misbehaviour
 /// is caught quickly.
 pub fn add_faults_component(path: &Path, memory_mib: u32, timeout_ms: u64) {
