@@ -33,6 +33,54 @@ pub struct Settings {
 
     #[command(flatten)]
     pub cassandra: CassandraSettings,
+
+    #[command(flatten)]
+    pub neo4j: Neo4jSettings,
+}
+
+/// Neo4j for the `graph` capability. Without a host, `graph` uses the
+/// embedded graph store.
+#[derive(Clone, Debug, clap::Args)]
+#[command(next_help_heading = "Neo4j (graph capability)")]
+pub struct Neo4jSettings {
+    /// Neo4j host (Bolt); setting it switches `graph` to Neo4j.
+    #[arg(id = "neo4j-host", long = "neo4j-host", env = "NEO4J_HOST")]
+    pub host: Option<String>,
+
+    #[arg(
+        id = "neo4j-port",
+        long = "neo4j-port",
+        env = "NEO4J_PORT",
+        default_value_t = 7687
+    )]
+    pub port: u16,
+
+    #[arg(
+        id = "neo4j-user",
+        long = "neo4j-user",
+        env = "NEO4J_USER",
+        default_value = "neo4j"
+    )]
+    pub user: String,
+
+    #[arg(
+        id = "neo4j-password",
+        long = "neo4j-password",
+        env = "NEO4J_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub password: String,
+
+    /// Bolt connections in the pool: enough for the requests that reach
+    /// the graph at once; Neo4j serves each on a thread of its own.
+    #[arg(
+        id = "neo4j-pool-size",
+        long = "neo4j-pool-size",
+        env = "NEO4J_POOL_SIZE",
+        default_value_t = 16
+    )]
+    pub pool_size: usize,
 }
 
 /// Cassandra (or ScyllaDB) for the `wide` capability. Without a host, `wide`

@@ -24,6 +24,7 @@ pub mod bindings;
 pub mod blob;
 pub mod cache;
 mod error;
+pub mod graph;
 pub mod sql;
 pub mod wide;
 
@@ -46,13 +47,15 @@ pub enum Capability {
     Cache,
     Blob,
     Wide,
+    Graph,
 }
 
 impl Capability {
     /// Every capability, in the order they are logged.
-    pub const ALL: [Capability; 4] = [
+    pub const ALL: [Capability; 5] = [
         Capability::Sql,
         Capability::Wide,
+        Capability::Graph,
         Capability::Cache,
         Capability::Blob,
     ];
@@ -64,6 +67,7 @@ impl Capability {
             Capability::Cache => "summer:platform/cache",
             Capability::Blob => "summer:platform/blob",
             Capability::Wide => "summer:platform/wide",
+            Capability::Graph => "summer:platform/graph",
         }
     }
 
@@ -81,6 +85,7 @@ impl fmt::Display for Capability {
             Capability::Cache => "cache",
             Capability::Blob => "blob",
             Capability::Wide => "wide",
+            Capability::Graph => "graph",
         })
     }
 }
@@ -92,6 +97,7 @@ pub struct Backends {
     pub cache: Arc<dyn cache::CacheBackend>,
     pub blob: Arc<dyn blob::BlobBackend>,
     pub wide: Arc<dyn wide::WideBackend>,
+    pub graph: Arc<dyn graph::GraphBackend>,
 }
 
 impl Backends {
@@ -102,11 +108,13 @@ impl Backends {
         let cache = cache::open_backend(settings).await?;
         let blob = blob::open_backend(settings).await?;
         let wide = wide::open_backend(settings).await?;
+        let graph = graph::open_backend(settings).await?;
         Ok(Self {
             sql,
             cache,
             blob,
             wide,
+            graph,
         })
     }
 
@@ -115,6 +123,7 @@ impl Backends {
         vec![
             (Capability::Sql, self.sql.describe()),
             (Capability::Wide, self.wide.describe()),
+            (Capability::Graph, self.graph.describe()),
             (Capability::Cache, self.cache.describe()),
             (Capability::Blob, self.blob.describe()),
         ]
@@ -127,6 +136,7 @@ pub trait CapabilityState: Send + 'static {
     fn cache(&mut self) -> cache::CacheView<'_>;
     fn blob(&mut self) -> blob::BlobView<'_>;
     fn wide(&mut self) -> wide::WideView<'_>;
+    fn graph(&mut self) -> graph::GraphView<'_>;
 }
 
 /// Links the granted capabilities, and only those, into `linker`.
@@ -144,6 +154,7 @@ pub fn add_to_linker<T: CapabilityState>(
             Capability::Cache => cache::add_to_linker(linker)?,
             Capability::Blob => blob::add_to_linker(linker)?,
             Capability::Wide => wide::add_to_linker(linker)?,
+            Capability::Graph => graph::add_to_linker(linker)?,
         }
     }
     Ok(())

@@ -8,6 +8,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 
 use super::registry::LoadedComponent;
 use crate::capabilities::blob::BlobView;
+use crate::capabilities::graph::GraphView;
 use crate::capabilities::wide::{TableSet, WideView};
 use crate::capabilities::{Backends, CapabilityState, cache::CacheView, sql::SqlView};
 
@@ -84,6 +85,13 @@ impl CapabilityState for HostState {
             backend: &self.backends.blob,
             namespace: &self.component,
             table: &mut self.table,
+        }
+    }
+
+    fn graph(&mut self) -> GraphView<'_> {
+        GraphView {
+            backend: &self.backends.graph,
+            component: &self.component,
         }
     }
 

@@ -141,6 +141,7 @@ const BACKEND_SWITCHES: &[&str] = &[
     "REDIS_HOST",
     "STORAGE_ENDPOINT",
     "CASSANDRA_HOST",
+    "NEO4J_HOST",
 ];
 
 fn spawn(data_dir: &Path, manifest: &Path, log: &Path, env: &[(String, String)]) -> Child {

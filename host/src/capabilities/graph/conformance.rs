@@ -1,0 +1,350 @@
+//! The graph conformance suite: one set of checks, run against every
+//! backend. Each check uses node keys of its own, so runs do not meet.
+
+use super::*;
+use crate::capabilities::ErrorKind;
+
+const PERSON: &str = "conformance__Person";
+const PLACE: &str = "conformance__Place";
+const KNOWS: &str = "conformance__KNOWS";
+
+/// Keys unique to one check of one run.
+struct Keys(String);
+
+impl Keys {
+    fn new() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string()[..12].to_owned())
+    }
+
+    fn person(&self, name: &str) -> NodeRef {
+        NodeRef {
+            label: PERSON.into(),
+            key: format!("{}-{name}", self.0),
+        }
+    }
+}
+
+fn node(id: &NodeRef, properties: Properties) -> Node {
+    Node {
+        id: id.clone(),
+        properties,
+    }
+}
+
+fn knows(source: &NodeRef, target: &NodeRef) -> Relationship {
+    Relationship {
+        source: source.clone(),
+        kind: KNOWS.into(),
+        target: target.clone(),
+        properties: Vec::new(),
+    }
+}
+
+/// Creates people named by single letters and `KNOWS` links `"ab"` (a→b).
+async fn people(graph: &dyn GraphBackend, keys: &Keys, names: &str, links: &[&str]) {
+    let nodes = names
+        .chars()
+        .map(|c| node(&keys.person(&c.to_string()), Vec::new()))
+        .collect();
+    let rels = links
+        .iter()
+        .map(|link| {
+            let (a, b) = link.split_at(1);
+            knows(&keys.person(a), &keys.person(b))
+        })
+        .collect();
+    graph.merge(nodes, rels).await.unwrap();
+}
+
+fn names(keys: &Keys, nodes: &[Node]) -> Vec<String> {
+    nodes
+        .iter()
+        .map(|n| {
+            n.id.key
+                .trim_start_matches(&format!("{}-", keys.0))
+                .to_owned()
+        })
+        .collect()
+}
+
+pub async fn merge_node_sets_keeps_and_removes_properties(graph: &dyn GraphBackend) {
+    let keys = Keys::new();
+    let ada = keys.person("ada");
+    assert_eq!(graph.get_node(&ada).await.unwrap(), None);
+    let first = vec![
+        ("age".to_owned(), Value::Int(36)),
+        ("name".into(), Value::Text("Ada".into())),
+    ];
+    graph
+        .merge(vec![node(&ada, first)], Vec::new())
+        .await
+        .unwrap();
+    let second = vec![
+        ("age".to_owned(), Value::Null),
+        ("city".into(), Value::Text("London".into())),
+    ];
+    graph
+        .merge(vec![node(&ada, second)], Vec::new())
+        .await
+        .unwrap();
+    let stored = graph.get_node(&ada).await.unwrap().expect("merged node");
+    assert_eq!(
+        stored.properties,
+        [
+            ("city".to_owned(), Value::Text("London".into())),
+            ("name".into(), Value::Text("Ada".into()))
+        ]
+    );
+}
+
+pub async fn property_values_round_trip(graph: &dyn GraphBackend) {
+    let keys = Keys::new();
+    let id = keys.person("typed");
+    let properties = vec![
+        ("at".to_owned(), Value::Timestamp(1_700_000_000_123_456)),
+        ("flag".into(), Value::Boolean(true)),
+        ("n".into(), Value::Int(-42)),
+        ("raw".into(), Value::Bytes(vec![0, 1, 255])),
+        ("text".into(), Value::Text("héllo".into())),
+        ("x".into(), Value::Float(2.5)),
+    ];
+    graph
+        .merge(vec![node(&id, properties.clone())], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        graph.get_node(&id).await.unwrap().unwrap().properties,
+        properties
+    );
+}
+
+pub async fn relationships_need_both_nodes_and_fail_the_whole_batch(graph: &dyn GraphBackend) {
+    let keys = Keys::new();
+    let (a, ghost) = (keys.person("a"), keys.person("ghost"));
+    let error = graph
+        .merge(vec![node(&a, Vec::new())], vec![knows(&a, &ghost)])
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::NotFound, "{error}");
+    assert_eq!(
+        graph.get_node(&a).await.unwrap(),
+        None,
+        "the batch was rolled back"
+    );
+}
+
+pub async fn neighbours_follow_direction_in_key_order(graph: &dyn GraphBackend) {
+    let keys = Keys::new();
+    people(graph, &keys, "abcd", &["ac", "ab", "da", "aa"]).await;
+    let a = keys.person("a");
+    for (direction, expected) in [
+        (Direction::Outgoing, &["a", "b", "c"][..]),
+        (Direction::Incoming, &["a", "d"][..]),
+        (Direction::Both, &["a", "b", "c", "d"][..]),
+    ] {
+        let linked = graph.neighbours(&a, KNOWS, direction, 10).await.unwrap();
+        assert_eq!(names(&keys, &linked), expected, "{direction:?}");
+    }
+    let limited = graph
+        .neighbours(&a, KNOWS, Direction::Both, 2)
+        .await
+        .unwrap();
+    assert_eq!(names(&keys, &limited), ["a", "b"]);
+    let other_kind = graph
+        .neighbours(&a, "conformance__LIKES", Direction::Both, 10)
+        .await
+        .unwrap();
+    assert!(other_kind.is_empty());
+}
+
+pub async fn merging_a_relationship_twice_keeps_one(graph: &dyn GraphBackend) {
+    let keys = Keys::new();
+    people(graph, &keys, "ab", &["ab", "ab"]).await;
+    let (a, b) = (keys.person("a"), keys.person("b"));
+    let mut rel = knows(&a, &b);
+    rel.properties = vec![("since".into(), Value::Int(2020))];
+    graph.merge(Vec::new(), vec![rel]).await.unwrap();
+    assert_eq!(
+        graph
+            .neighbours(&a, KNOWS, Direction::Outgoing, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(graph.delete_relationship(&a, KNOWS, &b).await.unwrap());
+    assert!(!graph.delete_relationship(&a, KNOWS, &b).await.unwrap());
+    assert!(
+        graph
+            .neighbours(&a, KNOWS, Direction::Both, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn deleting_a_node_removes_its_relationships(graph: &dyn GraphBackend) {
+    let keys = Keys::new();
+    people(graph, &keys, "abc", &["ab", "cb"]).await;
+    let b = keys.person("b");
+    assert!(graph.delete_node(&b).await.unwrap());
+    assert!(!graph.delete_node(&b).await.unwrap());
+    assert_eq!(graph.get_node(&b).await.unwrap(), None);
+    let left = graph
+        .neighbours(&keys.person("a"), KNOWS, Direction::Both, 10)
+        .await
+        .unwrap();
+    assert!(left.is_empty());
+}
+
+pub async fn suggestions_rank_by_mutual_neighbours(graph: &dyn GraphBackend) {
+    let keys = Keys::new();
+    // a knows b, c, d; e is linked to b, c and d; f to b; g only through e.
+    people(
+        graph,
+        &keys,
+        "abcdefgh",
+        &["ab", "ac", "da", "be", "ce", "ed", "fb", "eg", "gh"],
+    )
+    .await;
+    let a = keys.person("a");
+    let two_hops = graph.suggest(&a, KNOWS, 2, 10).await.unwrap();
+    let ranked: Vec<(String, u32)> = two_hops
+        .iter()
+        .map(|s| {
+            (
+                names(&keys, std::slice::from_ref(&s.node))[0].clone(),
+                s.mutual,
+            )
+        })
+        .collect();
+    assert_eq!(ranked, [("e".to_owned(), 3), ("f".to_owned(), 1)]);
+
+    let three_hops = graph.suggest(&a, KNOWS, 3, 10).await.unwrap();
+    let names3: Vec<String> = three_hops
+        .iter()
+        .map(|s| names(&keys, std::slice::from_ref(&s.node))[0].clone())
+        .collect();
+    assert_eq!(names3, ["e", "f", "g"]);
+    assert_eq!(three_hops[2].mutual, 0);
+    assert_eq!(graph.suggest(&a, KNOWS, 2, 1).await.unwrap().len(), 1);
+    assert!(
+        graph
+            .suggest(&keys.person("nobody"), KNOWS, 2, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn shortest_paths_take_the_fewest_links(graph: &dyn GraphBackend) {
+    let keys = Keys::new();
+    // A long way a-b-c-d-e and a short cut a-x-e (x is a place).
+    people(graph, &keys, "abcde", &["ab", "cb", "cd", "de"]).await;
+    let x = NodeRef {
+        label: PLACE.into(),
+        key: format!("{}-x", keys.0),
+    };
+    let (a, e) = (keys.person("a"), keys.person("e"));
+    graph
+        .merge(
+            vec![node(&x, Vec::new())],
+            vec![knows(&a, &x), knows(&e, &x)],
+        )
+        .await
+        .unwrap();
+    let path = graph.shortest_path(&a, &e, KNOWS, 5).await.unwrap();
+    assert_eq!(path, Some(vec![a.clone(), x.clone(), e.clone()]));
+    assert_eq!(
+        graph
+            .shortest_path(&a, &keys.person("d"), KNOWS, 2)
+            .await
+            .unwrap(),
+        None,
+        "three links away"
+    );
+    let d = keys.person("d");
+    assert_eq!(
+        graph
+            .shortest_path(&a, &d, KNOWS, 3)
+            .await
+            .unwrap()
+            .map(|p| p.len()),
+        Some(4)
+    );
+    assert_eq!(
+        graph
+            .shortest_path(&a, &keys.person("nobody"), KNOWS, 5)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn large_batches_merge_in_one_call(graph: &dyn GraphBackend) {
+    let keys = Keys::new();
+    let ids: Vec<NodeRef> = (0..500).map(|i| keys.person(&format!("n{i:03}"))).collect();
+    let nodes = ids
+        .iter()
+        .map(|id| node(id, vec![("i".into(), Value::Int(1))]))
+        .collect();
+    let rels = ids
+        .windows(2)
+        .map(|pair| knows(&pair[0], &pair[1]))
+        .collect();
+    graph.merge(nodes, rels).await.unwrap();
+    let middle = graph
+        .neighbours(&ids[250], KNOWS, Direction::Both, 10)
+        .await
+        .unwrap();
+    assert_eq!(names(&keys, &middle), ["n249", "n251"]);
+    let path = graph
+        .shortest_path(&ids[0], &ids[9], KNOWS, 10)
+        .await
+        .unwrap();
+    assert_eq!(path.map(|p| p.len()), Some(10));
+}
+
+/// Every check of this suite, for the backend `$open` returns.
+macro_rules! graph_conformance {
+    ($suite:ident, $open:expr) => {
+        conformance_tests!(
+            $suite,
+            $open,
+            [
+                merge_node_sets_keeps_and_removes_properties,
+                property_values_round_trip,
+                relationships_need_both_nodes_and_fail_the_whole_batch,
+                neighbours_follow_direction_in_key_order,
+                merging_a_relationship_twice_keeps_one,
+                deleting_a_node_removes_its_relationships,
+                suggestions_rank_by_mutual_neighbours,
+                shortest_paths_take_the_fewest_links,
+                large_batches_merge_in_one_call,
+            ]
+        );
+    };
+}
+
+async fn open_embedded() -> Box<dyn GraphBackend> {
+    let dir = tempfile::tempdir().unwrap().keep();
+    Box::new(EmbeddedBackend::open(&dir.join("graph.db")).await.unwrap())
+}
+
+/// The real Neo4j of `tooling/services up`. Unreachable is a failure.
+async fn open_neo4j() -> Box<dyn GraphBackend> {
+    let settings = crate::config::real_services().neo4j;
+    let host = settings
+        .host
+        .clone()
+        .expect("NEO4J_HOST in tooling/services.env");
+    match Neo4jBackend::connect(&settings, &host).await {
+        Ok(backend) => Box::new(backend),
+        Err(e) => {
+            panic!("Neo4j is not reachable ({e:#}); start it with `tooling/services up neo4j`")
+        }
+    }
+}
+
+graph_conformance!(embedded, open_embedded());
+graph_conformance!(neo4j, open_neo4j());
