@@ -27,6 +27,7 @@ fn server(real: bool) -> (tempfile::TempDir, Server) {
         [
             "sql: postgres (",
             "wide: cassandra at",
+            "graph: neo4j at",
             "cache: redis (",
             "blob: s3 (",
         ]
@@ -34,6 +35,7 @@ fn server(real: bool) -> (tempfile::TempDir, Server) {
         [
             "sql: embedded sqlite",
             "wide: embedded ordered store",
+            "graph: embedded graph store",
             "cache: embedded",
             "blob: embedded",
         ]
@@ -347,6 +349,120 @@ fn wide_tables_are_confined_to_their_component(server: &Server) {
     assert!(scan_bodies(&wide(server, "probe-b", "scan", body)).is_empty());
 }
 
+/// Graph paths of the probe mounted as `probe`, for keys unique to one test.
+struct People<'a> {
+    server: &'a Server,
+    probe: &'a str,
+    run: String,
+}
+
+impl People<'_> {
+    fn url(&self, path: &str) -> String {
+        self.server.url(&format!("/{}/graph/{path}", self.probe))
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}-{name}", self.run)
+    }
+
+    fn add(&self, name: &str) -> Reply {
+        let body = json!({ "name": name }).to_string();
+        let url = self.url(&format!("User/{}", self.key(name)));
+        support::put_typed(&url, "application/json", body.as_bytes())
+    }
+
+    fn link(&self, a: &str, b: &str) -> Reply {
+        put(
+            &self.url(&format!("User/{}/FRIEND/User/{}", self.key(a), self.key(b))),
+            b"",
+        )
+    }
+
+    fn names(&self, keys: &[Value]) -> Vec<String> {
+        let prefix = format!("{}-", self.run);
+        keys.iter()
+            .map(|k| k.as_str().unwrap().trim_start_matches(&prefix).to_owned())
+            .collect()
+    }
+}
+
+fn people<'a>(server: &'a Server, probe: &'a str) -> People<'a> {
+    People {
+        server,
+        probe,
+        run: unique("u"),
+    }
+}
+
+fn graph_suggests_friends_of_friends(server: &Server) {
+    let p = people(server, "probe-a");
+    for name in ["ann", "bob", "cat", "dan", "eve"] {
+        assert_eq!(p.add(name).status, 204);
+    }
+    for (a, b) in [
+        ("ann", "bob"),
+        ("ann", "cat"),
+        ("bob", "dan"),
+        ("cat", "dan"),
+        ("dan", "eve"),
+    ] {
+        assert_eq!(p.link(a, b).status, 204);
+    }
+    let ann = p.key("ann");
+    let friends = get(&p.url(&format!("User/{ann}/FRIEND")));
+    assert_eq!(friends.status, 200, "{}", friends.raw);
+    let nodes = friends.body["nodes"].as_array().unwrap();
+    let keys: Vec<Value> = nodes.iter().map(|n| n["key"].clone()).collect();
+    assert_eq!(p.names(&keys), ["bob", "cat"]);
+    assert_eq!(nodes[0]["properties"], json!({ "name": "bob" }));
+
+    let suggested = get(&p.url(&format!("User/{ann}/FRIEND/suggestions?hops=3")));
+    let rows = suggested.body["suggestions"].as_array().unwrap();
+    let keys: Vec<Value> = rows.iter().map(|s| s["key"].clone()).collect();
+    assert_eq!(p.names(&keys), ["dan", "eve"]);
+    assert_eq!(rows[0]["mutual"], 2);
+
+    let to_eve = p.url(&format!("User/{ann}/FRIEND/path/User/{}", p.key("eve")));
+    let path = get(&to_eve);
+    assert_eq!(
+        path.body["path"].as_array().unwrap().len(),
+        4,
+        "{}",
+        path.raw
+    );
+    let dan_eve = format!("User/{}/FRIEND/User/{}", p.key("dan"), p.key("eve"));
+    assert_eq!(
+        support::delete(&p.url(&dan_eve)).body,
+        json!({ "deleted": true })
+    );
+    assert_eq!(get(&to_eve).body["path"], Value::Null);
+}
+
+fn graph_errors_reach_the_component(server: &Server) {
+    let p = people(server, "probe-a");
+    assert_eq!(p.add("solo").status, 204);
+    p.link("solo", "ghost").assert_error(404, "not_found");
+    let bad_label = get(&p.url("Bad__Label/x"))
+        .assert_error(500, "internal")
+        .to_owned();
+    assert!(bad_label.contains("label"), "{bad_label}");
+    let too_many = get(&p.url(&format!("User/{}/FRIEND?limit=5000", p.key("solo"))));
+    assert!(too_many.assert_error(500, "internal").contains("limit"));
+}
+
+fn graph_nodes_are_confined_to_their_component(server: &Server) {
+    let mine = people(server, "probe-a");
+    assert_eq!(mine.add("private").status, 204);
+    let path = format!("User/{}", mine.key("private"));
+    assert_eq!(get(&mine.url(&path)).status, 200);
+    let theirs = People {
+        server,
+        probe: "probe-b",
+        run: mine.run.clone(),
+    };
+    assert_eq!(get(&theirs.url(&path)).status, 404);
+}
+
 /// One test per check, on the embedded defaults and on the real databases.
 macro_rules! through_wit {
     ($($check:ident),* $(,)?) => {
@@ -371,4 +487,7 @@ through_wit!(
     wide_pages_a_partition_newest_first,
     wide_rejects_rows_that_break_the_declaration,
     wide_tables_are_confined_to_their_component,
+    graph_suggests_friends_of_friends,
+    graph_errors_reach_the_component,
+    graph_nodes_are_confined_to_their_component,
 );

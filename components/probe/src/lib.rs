@@ -16,15 +16,22 @@
 //!   `POST .../delete-partition` with `{"partition": [..]}`;
 //!   `POST .../scan` with `{"partition": [..], "order": "ascending" |
 //!   "descending", "limit": n, "cursor": ..}`.
+//! - `PUT /{prefix}/graph/{label}/{key}` with `{property: value}`;
+//!   `GET|DELETE /{prefix}/graph/{label}/{key}`;
+//!   `PUT|DELETE /{prefix}/graph/{label}/{key}/{kind}/{label2}/{key2}`;
+//!   `GET /{prefix}/graph/{label}/{key}/{kind}?direction=&limit=`,
+//!   `.../{kind}/suggestions?hops=&limit=`,
+//!   `.../{kind}/path/{label2}/{key2}?max_hops=`.
 //! - `POST /{prefix}/bench/{capability}?n=` times `n` round trips of one
 //!   small call (`sql`: a primary-key SELECT, `cache`: a GET, `blob`: a
-//!   HEAD, `wide`: a 20-row newest-first scan) from inside the component
+//!   HEAD, `wide`: a 20-row newest-first scan, `graph`: 20 neighbours) from inside the component
 //!   and returns the median and p99 in µs.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+use summer_sdk::graph::{self, NodeRef};
 use summer_sdk::http::{Request, Response};
 use summer_sdk::{ApiError, Params, Router, Value, blob, cache, sql, wide};
 
@@ -54,6 +61,26 @@ fn handle(request: &Request) -> Response {
             wide_delete_partition,
         )
         .post("/{prefix}/wide/{table}/scan", wide_scan)
+        .put("/{prefix}/graph/{label}/{key}", graph_merge_node)
+        .get("/{prefix}/graph/{label}/{key}", graph_get_node)
+        .delete("/{prefix}/graph/{label}/{key}", graph_delete_node)
+        .get("/{prefix}/graph/{label}/{key}/{kind}", graph_neighbours)
+        .get(
+            "/{prefix}/graph/{label}/{key}/{kind}/suggestions",
+            graph_suggest,
+        )
+        .get(
+            "/{prefix}/graph/{label}/{key}/{kind}/path/{label2}/{key2}",
+            graph_path,
+        )
+        .put(
+            "/{prefix}/graph/{label}/{key}/{kind}/{label2}/{key2}",
+            graph_merge_link,
+        )
+        .delete(
+            "/{prefix}/graph/{label}/{key}/{kind}/{label2}/{key2}",
+            graph_delete_link,
+        )
         .post("/{prefix}/bench/{capability}", bench)
         .handle(request)
 }
@@ -329,6 +356,105 @@ fn wide_scan(request: &Request, params: &Params) -> Result<Response, ApiError> {
     Response::json(200, &json!({ "rows": rows, "next": page.next }))
 }
 
+fn node_at(params: &Params, label: &str, key: &str) -> NodeRef {
+    NodeRef::new(
+        params.get(label).unwrap_or_default(),
+        params.get(key).unwrap_or_default(),
+    )
+}
+
+fn node_json(node: &graph::Node) -> Json {
+    let properties: serde_json::Map<String, Json> = node
+        .properties
+        .iter()
+        .map(|(n, v)| (n.clone(), to_json(v)))
+        .collect();
+    json!({ "label": node.id.label, "key": node.id.key, "properties": properties })
+}
+
+fn graph_merge_node(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let body: serde_json::Map<String, Json> = request.json()?;
+    let props = body
+        .iter()
+        .map(|(name, json)| Ok((name.as_str(), to_value(json)?)))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    graph::merge_node(&node_at(params, "label", "key"), props)?;
+    Ok(Response::no_content())
+}
+
+fn graph_get_node(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    match graph::get_node(&node_at(params, "label", "key"))? {
+        Some(node) => Response::json(200, &node_json(&node)),
+        None => Err(ApiError::not_found("no such node")),
+    }
+}
+
+fn graph_delete_node(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    let existed = graph::delete_node(&node_at(params, "label", "key"))?;
+    Response::json(200, &json!({ "deleted": existed }))
+}
+
+fn graph_merge_link(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    let (source, target) = (
+        node_at(params, "label", "key"),
+        node_at(params, "label2", "key2"),
+    );
+    graph::merge_relationship(&source, params.get("kind").unwrap_or_default(), &target, [])?;
+    Ok(Response::no_content())
+}
+
+fn graph_delete_link(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    let (source, target) = (
+        node_at(params, "label", "key"),
+        node_at(params, "label2", "key2"),
+    );
+    let existed =
+        graph::delete_relationship(&source, params.get("kind").unwrap_or_default(), &target)?;
+    Response::json(200, &json!({ "deleted": existed }))
+}
+
+fn graph_neighbours(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let direction = match request.query_param("direction")?.as_deref() {
+        None | Some("both") => graph::Direction::Both,
+        Some("outgoing") => graph::Direction::Outgoing,
+        Some("incoming") => graph::Direction::Incoming,
+        Some(other) => return Err(ApiError::invalid(format!("unknown direction {other:?}"))),
+    };
+    let limit = number::<u32>(request, "limit")?.unwrap_or(100);
+    let kind = params.get("kind").unwrap_or_default();
+    let nodes = graph::neighbours(&node_at(params, "label", "key"), kind, direction, limit)?;
+    let nodes: Vec<Json> = nodes.iter().map(node_json).collect();
+    Response::json(200, &json!({ "nodes": nodes }))
+}
+
+fn graph_suggest(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let hops = number::<u32>(request, "hops")?.unwrap_or(2);
+    let limit = number::<u32>(request, "limit")?.unwrap_or(10);
+    let kind = params.get("kind").unwrap_or_default();
+    let suggestions = graph::suggest(&node_at(params, "label", "key"), kind, hops, limit)?;
+    let suggestions: Vec<Json> = suggestions
+        .iter()
+        .map(|(node, mutual)| json!({ "key": node.id.key, "mutual": mutual }))
+        .collect();
+    Response::json(200, &json!({ "suggestions": suggestions }))
+}
+
+fn graph_path(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let max_hops = number::<u32>(request, "max_hops")?.unwrap_or(6);
+    let (source, target) = (
+        node_at(params, "label", "key"),
+        node_at(params, "label2", "key2"),
+    );
+    let path = graph::shortest_path(
+        &source,
+        &target,
+        params.get("kind").unwrap_or_default(),
+        max_hops,
+    )?;
+    let path = path.map(|nodes| nodes.into_iter().map(|n| n.key).collect::<Vec<_>>());
+    Response::json(200, &json!({ "path": path }))
+}
+
 /// Times `n` calls of `call`, after one warm-up call.
 fn time_calls(
     n: usize,
@@ -372,6 +498,22 @@ fn bench(request: &Request, params: &Params) -> Result<Response, ApiError> {
         "blob" => {
             blob::put(&key, "text/plain", b"value")?;
             time_calls(n, || blob::head(&key).map(drop))?
+        }
+        "graph" => {
+            let me = NodeRef::new("Bench", &key);
+            let friends: Vec<NodeRef> = (0..20)
+                .map(|i| NodeRef::new("Bench", &format!("{key}-{i}")))
+                .collect();
+            let mut nodes = friends.clone();
+            nodes.push(me.clone());
+            let links: Vec<_> = friends
+                .iter()
+                .map(|f| (me.clone(), "LINK", f.clone()))
+                .collect();
+            graph::merge_batch(&nodes, &links)?;
+            time_calls(n, || {
+                graph::neighbours(&me, "LINK", graph::Direction::Both, 20).map(drop)
+            })?
         }
         "wide" => {
             let rows = (0..20).map(|seq| {

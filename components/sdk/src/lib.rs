@@ -4,7 +4,8 @@
 //!   [`http_component!`] macro that exports a handler as `wasi:http/incoming-handler`;
 //! - [`Router`]: method + path-pattern routing with `{param}` segments;
 //! - [`ApiError`]: the JSON error shape `{"error":{"code":"...","message":"..."}}`;
-//! - [`sql`], [`wide`], [`cache`] and [`blob`]: typed access to Summer's capabilities;
+//! - [`sql`], [`wide`], [`graph`], [`cache`] and [`blob`]: typed access to
+//!   Summer's capabilities;
 //! - [`Timestamp`] and [`cursor`]: RFC 3339 times and opaque paging cursors.
 //!
 //! ```ignore
@@ -25,6 +26,7 @@ pub mod blob;
 pub mod cache;
 pub mod cursor;
 mod error;
+pub mod graph;
 pub mod http;
 mod router;
 pub mod sql;

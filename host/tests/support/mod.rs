@@ -86,7 +86,7 @@ pub fn add_component(path: &Path, name: &str, wasm: &str, routes: &[&str], extra
 pub fn add_probe(path: &Path, name: &str) {
     let tables = repo_root().join("components/probe/wide.toml");
     let grants: toml::Table = toml::from_str(&format!(
-        "grants = [\"sql\", \"wide\", \"cache\", \"blob\"]\nwide = {{ tables = {:?} }}",
+        "grants = [\"sql\", \"wide\", \"graph\", \"cache\", \"blob\"]\nwide = {{ tables = {:?} }}",
         tables.display().to_string()
     ))
     .unwrap();

@@ -1,0 +1,168 @@
+//! Typed access to `summer:platform/graph`: nodes named by label and key,
+//! relationships of a kind between them, and the traversals a social app
+//! needs (neighbours, friends-of-friends suggestions, shortest paths).
+//!
+//! ```ignore
+//! use summer_sdk::graph::{self, NodeRef};
+//!
+//! let me = NodeRef::new("User", &my_id);
+//! graph::merge_node(&me, [])?;
+//! graph::merge_relationship(&me, "FRIEND", &NodeRef::new("User", &their_id), [])?;
+//! let friends = graph::neighbours(&me, "FRIEND", graph::Direction::Both, 100)?;
+//! let suggestions = graph::suggest(&me, "FRIEND", 2, 10)?;
+//! ```
+
+use crate::ApiError;
+use crate::bindings::summer::platform::graph as wit;
+use crate::value::{FromValue, Value, convert};
+
+pub use wit::{Direction, NodeRef};
+
+impl NodeRef {
+    pub fn new(label: &str, key: &str) -> Self {
+        Self {
+            label: label.to_owned(),
+            key: key.to_owned(),
+        }
+    }
+}
+
+/// A node with its properties.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub id: NodeRef,
+    pub properties: Vec<(String, Value)>,
+}
+
+impl Node {
+    /// The property `name` as `T`; an absent one reads as `Value::Null`.
+    pub fn get<T: FromValue>(&self, name: &str) -> Result<T, ApiError> {
+        let value = self
+            .properties
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(&Value::Null, |(_, v)| v);
+        convert(name, value)
+    }
+}
+
+impl From<wit::Node> for Node {
+    fn from(node: wit::Node) -> Self {
+        Self {
+            id: NodeRef {
+                label: node.label,
+                key: node.key,
+            },
+            properties: node.properties,
+        }
+    }
+}
+
+fn properties<'a>(given: impl IntoIterator<Item = (&'a str, Value)>) -> Vec<(String, Value)> {
+    given.into_iter().map(|(n, v)| (n.to_owned(), v)).collect()
+}
+
+fn wit_node<'a>(id: &NodeRef, props: impl IntoIterator<Item = (&'a str, Value)>) -> wit::Node {
+    wit::Node {
+        label: id.label.clone(),
+        key: id.key.clone(),
+        properties: properties(props),
+    }
+}
+
+/// Creates the node or sets the given properties on it (null removes one).
+pub fn merge_node<'a>(
+    id: &NodeRef,
+    props: impl IntoIterator<Item = (&'a str, Value)>,
+) -> Result<(), ApiError> {
+    Ok(wit::merge_node(&wit_node(id, props))?)
+}
+
+pub fn get_node(id: &NodeRef) -> Result<Option<Node>, ApiError> {
+    Ok(wit::get_node(id)?.map(Node::from))
+}
+
+/// Removes the node and its relationships; false when it did not exist.
+pub fn delete_node(id: &NodeRef) -> Result<bool, ApiError> {
+    Ok(wit::delete_node(id)?)
+}
+
+/// Creates the relationship or sets its properties; both nodes must exist.
+pub fn merge_relationship<'a>(
+    source: &NodeRef,
+    kind: &str,
+    target: &NodeRef,
+    props: impl IntoIterator<Item = (&'a str, Value)>,
+) -> Result<(), ApiError> {
+    let relationship = wit::Relationship {
+        source: source.clone(),
+        kind: kind.to_owned(),
+        target: target.clone(),
+        properties: properties(props),
+    };
+    Ok(wit::merge_relationship(&relationship)?)
+}
+
+/// Removes the relationship; false when it did not exist.
+pub fn delete_relationship(
+    source: &NodeRef,
+    kind: &str,
+    target: &NodeRef,
+) -> Result<bool, ApiError> {
+    Ok(wit::delete_relationship(source, kind, target)?)
+}
+
+/// Up to `limit` nodes linked to `id` by `kind`, by label and key.
+pub fn neighbours(
+    id: &NodeRef,
+    kind: &str,
+    direction: Direction,
+    limit: u32,
+) -> Result<Vec<Node>, ApiError> {
+    Ok(wit::neighbours(id, kind, direction, limit)?
+        .into_iter()
+        .map(Node::from)
+        .collect())
+}
+
+/// Nodes within `hops` links that are not yet neighbours, most mutual
+/// neighbours first, with that count.
+pub fn suggest(
+    id: &NodeRef,
+    kind: &str,
+    hops: u32,
+    limit: u32,
+) -> Result<Vec<(Node, u32)>, ApiError> {
+    Ok(wit::suggest(id, kind, hops, limit)?
+        .into_iter()
+        .map(|s| (Node::from(s.node), s.mutual))
+        .collect())
+}
+
+/// The nodes of a shortest path of at most `max_hops` links, if any.
+pub fn shortest_path(
+    source: &NodeRef,
+    target: &NodeRef,
+    kind: &str,
+    max_hops: u32,
+) -> Result<Option<Vec<NodeRef>>, ApiError> {
+    Ok(wit::shortest_path(source, target, kind, max_hops)?)
+}
+
+/// Merges nodes, then relationships (source, kind, target), all or none.
+pub fn merge_batch(
+    nodes: &[NodeRef],
+    relationships: &[(NodeRef, &str, NodeRef)],
+) -> Result<(), ApiError> {
+    let nodes: Vec<wit::Node> = nodes.iter().map(|id| wit_node(id, [])).collect();
+    let relationships: Vec<wit::Relationship> = relationships
+        .iter()
+        .map(|(source, kind, target)| wit::Relationship {
+            source: source.clone(),
+            kind: (*kind).to_owned(),
+            target: target.clone(),
+            properties: Vec::new(),
+        })
+        .collect();
+    Ok(wit::merge_batch(&nodes, &relationships)?)
+}
