@@ -458,7 +458,7 @@ fn graph_nodes_are_confined_to_their_component(server: &Server) {
     let theirs = People {
         server,
         probe: "probe-b",
-        run: mine.run.clone(),
+        run: mine.run,
     };
     assert_eq!(get(&theirs.url(&path)).status, 404);
 }

@@ -24,8 +24,8 @@
 //!   `.../{kind}/path/{label2}/{key2}?max_hops=`.
 //! - `POST /{prefix}/bench/{capability}?n=` times `n` round trips of one
 //!   small call (`sql`: a primary-key SELECT, `cache`: a GET, `blob`: a
-//!   HEAD, `wide`: a 20-row newest-first scan, `graph`: 20 neighbours) from inside the component
-//!   and returns the median and p99 in µs.
+//!   HEAD, `wide`: a 20-row newest-first scan, `graph`: 20 neighbours)
+//!   from inside the component and returns the median and p99 in µs.
 
 use std::time::Duration;
 
