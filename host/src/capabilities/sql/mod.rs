@@ -20,7 +20,10 @@ macro_rules! sqlx_backend {
                 statement: &str,
                 params: Vec<Value>,
             ) -> Result<Rows, CapabilityError> {
-                let mut conn = self.pool.acquire().await.map_err(classify)?;
+                let mut conn = match self.pool.acquire().await {
+                    Ok(conn) => conn,
+                    Err(e) => return Err(self.acquire_failed(e).await),
+                };
                 query_on(&mut conn, statement, params).await
             }
 
@@ -29,12 +32,18 @@ macro_rules! sqlx_backend {
                 statement: &str,
                 params: Vec<Value>,
             ) -> Result<u64, CapabilityError> {
-                let mut conn = self.pool.acquire().await.map_err(classify)?;
+                let mut conn = match self.pool.acquire().await {
+                    Ok(conn) => conn,
+                    Err(e) => return Err(self.acquire_failed(e).await),
+                };
                 execute_on(&mut conn, statement, params).await
             }
 
             async fn begin(&self) -> Result<Box<dyn SqlTransaction>, CapabilityError> {
-                let tx = self.pool.begin().await.map_err(classify)?;
+                let tx = match self.pool.begin().await {
+                    Ok(tx) => tx,
+                    Err(e) => return Err(self.acquire_failed(e).await),
+                };
                 Ok(Box::new($transaction(tx)))
             }
         }

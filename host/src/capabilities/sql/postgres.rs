@@ -25,6 +25,8 @@ type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 pub struct PostgresBackend {
     pool: PgPool,
     target: String,
+    /// Host and port, to tell an unreachable server from a busy pool.
+    address: (String, u16),
 }
 
 impl PostgresBackend {
@@ -51,11 +53,36 @@ impl PostgresBackend {
             .connect_with(options)
             .await
             .with_context(|| format!("connecting to PostgreSQL at {target} (DATABASE_HOST)"))?;
-        Ok(Self { pool, target })
+        Ok(Self {
+            pool,
+            target,
+            address: (host.to_owned(), settings.port),
+        })
     }
 }
 
 impl PostgresBackend {
+    /// A time-out waiting for a connection is a 504 when the pool is busy,
+    /// but a 503 when the server does not accept connections at all.
+    async fn acquire_failed(&self, error: sqlx::Error) -> CapabilityError {
+        if matches!(error, sqlx::Error::PoolTimedOut) && !self.accepts_connections().await {
+            return CapabilityError::unavailable(format!(
+                "PostgreSQL at {} cannot be reached",
+                self.target
+            ));
+        }
+        classify(error)
+    }
+
+    async fn accepts_connections(&self) -> bool {
+        let (host, port) = (&self.address.0, self.address.1);
+        let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+        matches!(
+            tokio::time::timeout(Duration::from_secs(1), connect).await,
+            Ok(Ok(_))
+        )
+    }
+
     fn description(&self) -> String {
         format!(
             "postgres ({}, pool of {})",

@@ -56,6 +56,11 @@ impl SqliteBackend {
 }
 
 impl SqliteBackend {
+    /// A file database is always there: a time-out means it is busy.
+    async fn acquire_failed(&self, error: sqlx::Error) -> CapabilityError {
+        classify(error)
+    }
+
     fn description(&self) -> String {
         format!("embedded sqlite ({})", self.path.display())
     }
