@@ -71,6 +71,8 @@ fn an_unreachable_database_is_named_at_start() {
         ("DATABASE_HOST", "DATABASE_PORT", "PostgreSQL"),
         ("REDIS_HOST", "REDIS_PORT", "Redis"),
         ("STORAGE_ENDPOINT", "STORAGE_PORT", "S3"),
+        ("CASSANDRA_HOST", "CASSANDRA_PORT", "Cassandra"),
+        ("NEO4J_HOST", "NEO4J_PORT", "Neo4j"),
     ];
     for (host, port, name) in cases {
         let dir = tempfile::tempdir().unwrap();

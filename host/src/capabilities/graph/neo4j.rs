@@ -35,12 +35,12 @@ impl Neo4jBackend {
             .password(settings.password.as_str())
             .max_connections(settings.pool_size)
             .build()?;
-        let graph =
-            Graph::connect(config).with_context(|| format!("connecting to neo4j at {address}"))?;
+        let graph = Graph::connect(config)
+            .with_context(|| format!("connecting to Neo4j at {address} (NEO4J_HOST)"))?;
         graph
             .run(query("RETURN 1"))
             .await
-            .with_context(|| format!("connecting to neo4j at {address}"))?;
+            .with_context(|| format!("connecting to Neo4j at {address} (NEO4J_HOST)"))?;
         Ok(Self {
             graph,
             address,

@@ -46,7 +46,7 @@ impl CassandraBackend {
         let session = builder
             .build()
             .await
-            .with_context(|| format!("connecting to cassandra at {address}"))?;
+            .with_context(|| format!("connecting to Cassandra at {address} (CASSANDRA_HOST)"))?;
         let keyspace = settings.keyspace.clone();
         session
             .query_unpaged(
