@@ -4,14 +4,21 @@
 mod support;
 
 use serde_json::json;
-use support::{Server, get, post_json};
+use support::{FreshDatabase, TestServer, get, post_json};
 
 #[test]
-fn data_and_compiled_components_survive_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+fn data_and_compiled_components_survive_a_restart_on_embedded_databases() {
+    survive_a_restart(None);
+}
 
-    let first = Server::start(&data);
+#[test]
+fn data_and_compiled_components_survive_a_restart_on_real_databases() {
+    survive_a_restart(Some(FreshDatabase::create()));
+}
+
+fn survive_a_restart(database: Option<FreshDatabase>) {
+    let dir = tempfile::tempdir().unwrap();
+    let first = TestServer::server_in(&dir, database.as_ref());
     let created = post_json(
         &first.url("/users"),
         &json!({ "name": "Grace Hopper", "email": "grace@example.org" }),
@@ -24,7 +31,7 @@ fn data_and_compiled_components_survive_a_restart() {
     );
     assert!(first_log.contains("loaded (compiled)"), "{first_log}");
 
-    let second = Server::start(&data);
+    let second = TestServer::server_in(&dir, database.as_ref());
     let id = created.body["id"].as_str().unwrap();
     let fetched = get(&second.url(&format!("/users/{id}")));
     assert_eq!(fetched.status, 200, "{}", fetched.raw);

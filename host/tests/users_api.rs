@@ -1,16 +1,10 @@
 //! The users endpoints, end to end: the real `summer` binary, the real
-//! users component, the embedded SQLite backend.
+//! users component, on the embedded SQLite backend and on PostgreSQL.
 
 mod support;
 
 use serde_json::{Value, json};
 use support::{Server, get, post, post_json};
-
-fn server() -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"));
-    (dir, server)
-}
 
 fn create(server: &Server, name: &str, email: &str) -> Value {
     let reply = post_json(
@@ -28,9 +22,7 @@ fn seconds_from_now(rfc3339: &str) -> i64 {
         .abs()
 }
 
-#[test]
-fn create_then_get_a_user() {
-    let (_dir, server) = server();
+fn create_then_get_a_user(server: &Server) {
     let reply = post_json(
         &server.url("/users"),
         &json!({ "name": "  Ada Lovelace ", "email": "Ada@Example.org" }),
@@ -59,20 +51,16 @@ fn create_then_get_a_user() {
     assert_eq!(&fetched.body, user);
 }
 
-#[test]
-fn list_starts_empty() {
-    let (_dir, server) = server();
+fn list_starts_empty(server: &Server) {
     let reply = get(&server.url("/users"));
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body, json!({ "items": [], "next_cursor": null }));
 }
 
-#[test]
-fn list_pages_in_creation_order_with_a_cursor() {
-    let (_dir, server) = server();
+fn list_pages_in_creation_order_with_a_cursor(server: &Server) {
     let created: Vec<String> = (0..5)
         .map(|i| {
-            create(&server, &format!("user {i}"), &format!("u{i}@example.org"))["id"]
+            create(server, &format!("user {i}"), &format!("u{i}@example.org"))["id"]
                 .as_str()
                 .unwrap()
                 .to_owned()
@@ -102,9 +90,7 @@ fn list_pages_in_creation_order_with_a_cursor() {
     assert_eq!(all.body["next_cursor"], Value::Null);
 }
 
-#[test]
-fn bad_list_parameters_are_400() {
-    let (_dir, server) = server();
+fn bad_list_parameters_are_400(server: &Server) {
     for query in [
         "limit=0",
         "limit=101",
@@ -117,9 +103,7 @@ fn bad_list_parameters_are_400() {
     }
 }
 
-#[test]
-fn unknown_and_malformed_ids() {
-    let (_dir, server) = server();
+fn unknown_and_malformed_ids(server: &Server) {
     let missing = uuid::Uuid::now_v7();
     let message = get(&server.url(&format!("/users/{missing}")))
         .assert_error(404, "not_found")
@@ -128,10 +112,8 @@ fn unknown_and_malformed_ids() {
     get(&server.url("/users/not-a-uuid")).assert_error(400, "invalid");
 }
 
-#[test]
-fn duplicate_email_is_409_and_stores_nothing() {
-    let (_dir, server) = server();
-    create(&server, "Ada", "ada@example.org");
+fn duplicate_email_is_409_and_stores_nothing(server: &Server) {
+    create(server, "Ada", "ada@example.org");
     let reply = post_json(
         &server.url("/users"),
         &json!({ "name": "Impostor", "email": "ADA@example.org" }),
@@ -144,9 +126,7 @@ fn duplicate_email_is_409_and_stores_nothing() {
     assert_eq!(items[0]["name"], "Ada");
 }
 
-#[test]
-fn invalid_bodies_are_400_and_store_nothing() {
-    let (_dir, server) = server();
+fn invalid_bodies_are_400_and_store_nothing(server: &Server) {
     let url = server.url("/users");
     let cases = [
         "{\"name\": \"Ada\"",
@@ -172,9 +152,7 @@ fn invalid_bodies_are_400_and_store_nothing() {
     assert_eq!(all.body["items"], json!([]));
 }
 
-#[test]
-fn an_oversized_body_is_413() {
-    let (_dir, server) = server();
+fn an_oversized_body_is_413(server: &Server) {
     let huge = format!(
         r#"{{"name": "{}", "email": "a@b.co"}}"#,
         "x".repeat(2 << 20)
@@ -184,9 +162,7 @@ fn an_oversized_body_is_413() {
     assert_eq!(get(&server.url("/users")).body["items"], json!([]));
 }
 
-#[test]
-fn wrong_media_type_is_415() {
-    let (_dir, server) = server();
+fn wrong_media_type_is_415(server: &Server) {
     let reply = post(
         &server.url("/users"),
         "text/plain",
@@ -195,9 +171,7 @@ fn wrong_media_type_is_415() {
     reply.assert_error(415, "unsupported_media_type");
 }
 
-#[test]
-fn unknown_route_and_wrong_method() {
-    let (_dir, server) = server();
+fn unknown_route_and_wrong_method(server: &Server) {
     let message = get(&server.url("/nope"))
         .assert_error(404, "not_found")
         .to_owned();
@@ -207,10 +181,22 @@ fn unknown_route_and_wrong_method() {
     assert_eq!(reply.header("allow"), Some("GET, POST"));
 }
 
-#[test]
-fn healthz_answers() {
-    let (_dir, server) = server();
+fn healthz_answers(server: &Server) {
     let reply = get(&server.url("/healthz"));
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body, json!({ "status": "ok" }));
 }
+
+on_both_databases!(
+    create_then_get_a_user,
+    list_starts_empty,
+    list_pages_in_creation_order_with_a_cursor,
+    bad_list_parameters_are_400,
+    unknown_and_malformed_ids,
+    duplicate_email_is_409_and_stores_nothing,
+    invalid_bodies_are_400_and_store_nothing,
+    an_oversized_body_is_413,
+    wrong_media_type_is_415,
+    unknown_route_and_wrong_method,
+    healthz_answers,
+);

@@ -121,6 +121,143 @@ pub fn real_services_env() -> Vec<(String, String)> {
         .collect()
 }
 
+/// A PostgreSQL database of its own on the real server of `tooling/services
+/// up`, for one test; dropped afterwards. Tests that count rows can then run
+/// against the real server as they do against a fresh embedded one.
+pub struct FreshDatabase {
+    name: String,
+    env: Vec<(String, String)>,
+}
+
+impl FreshDatabase {
+    pub fn create() -> Self {
+        let name = format!(
+            "summer_test_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..16]
+        );
+        let mut env = real_services_env();
+        let database = env.iter_mut().find(|(k, _)| k == "DATABASE_NAME").unwrap();
+        database.1 = name.clone();
+        let fresh = Self { name, env };
+        fresh.psql(&format!("CREATE DATABASE \"{}\"", fresh.name));
+        fresh
+    }
+
+    /// The real services' settings, with this database.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    fn psql(&self, statement: &str) {
+        let setting = |key: &str| {
+            self.env
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        let output = Command::new("psql")
+            .args([
+                "-h",
+                &setting("DATABASE_HOST"),
+                "-p",
+                &setting("DATABASE_PORT"),
+            ])
+            .args([
+                "-U",
+                &setting("DATABASE_USER"),
+                "-d",
+                "postgres",
+                "-qc",
+                statement,
+            ])
+            .env("PGPASSWORD", setting("DATABASE_PASSWORD"))
+            .output()
+            .expect("psql is installed by tooling/services up");
+        assert!(
+            output.status.success(),
+            "PostgreSQL is not reachable ({}); start it with `tooling/services up postgres`",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        self.psql(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+/// Which databases a test server uses.
+#[derive(Clone, Copy, Debug)]
+pub enum Databases {
+    /// The embedded defaults under the server's data directory.
+    Embedded,
+    /// The real servers of `tooling/services up`, with a fresh SQL database.
+    Real,
+}
+
+/// A server on the repository's manifest, on the given databases, with its
+/// data directory; the fresh database (if any) lives as long as it does.
+pub struct TestServer {
+    pub server: Server,
+    pub dir: tempfile::TempDir,
+    _database: Option<FreshDatabase>,
+}
+
+impl TestServer {
+    pub fn start(databases: Databases) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database = matches!(databases, Databases::Real).then(FreshDatabase::create);
+        let server = Self::server_in(&dir, database.as_ref());
+        Self {
+            server,
+            dir,
+            _database: database,
+        }
+    }
+
+    /// Starts a server on the data directory in `dir` and on `database`
+    /// (the embedded defaults when `None`).
+    pub fn server_in(dir: &tempfile::TempDir, database: Option<&FreshDatabase>) -> Server {
+        let manifest = write_manifest(dir.path(), |_| {});
+        let env = database.map(FreshDatabase::env).unwrap_or_default();
+        Server::try_start_with_env(&dir.path().join("data"), &manifest, env)
+            .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log))
+    }
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Server;
+
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+/// Declares each listed check once per database set: `mod embedded` and
+/// `mod real`, one `#[test]` per check, each on a server of its own.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($check:ident),* $(,)?) => {
+        mod embedded {
+            $(#[test] fn $check() {
+                let server = super::support::TestServer::start(super::support::Databases::Embedded);
+                super::$check(&server);
+            })*
+        }
+        mod real {
+            $(#[test] fn $check() {
+                let server = super::support::TestServer::start(super::support::Databases::Real);
+                super::$check(&server);
+            })*
+        }
+    };
+}
+
 /// A running `summer serve`.
 pub struct Server {
     child: Child,
@@ -166,15 +303,6 @@ fn spawn(data_dir: &Path, manifest: &Path, log: &Path, env: &[(String, String)])
 }
 
 impl Server {
-    /// Starts `summer serve` on the data directory `data_dir` with the
-    /// repository's manifest.
-    pub fn start(data_dir: &Path) -> Server {
-        let manifest = write_manifest(data_dir.parent().unwrap(), |_| {});
-        Self::try_start(data_dir, &manifest).unwrap_or_else(|failed| {
-            panic!("summer exited with {}:\n{}", failed.status, failed.log)
-        })
-    }
-
     /// Starts `summer serve`; `Err` with its log if it exits instead.
     pub fn try_start(data_dir: &Path, manifest: &Path) -> Result<Server, Failed> {
         Self::try_start_with_env(data_dir, manifest, &[])
