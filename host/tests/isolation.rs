@@ -5,17 +5,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Server, add_faults_component, get, write_manifest};
+use support::{Databases, Server, TestServer, add_faults_component, get};
 
 const TIMEOUT_MS: u64 = 500;
 
-fn server() -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), |_| {});
-    add_faults_component(&manifest, 16, TIMEOUT_MS);
-    let server = Server::try_start(&dir.path().join("data"), &manifest)
-        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
-    (dir, server)
+/// Mounts the faults component with tight limits.
+fn with_faults(manifest: &std::path::Path) {
+    add_faults_component(manifest, 16, TIMEOUT_MS);
 }
 
 fn assert_host_still_serves(server: &Server) {
@@ -23,14 +19,12 @@ fn assert_host_still_serves(server: &Server) {
     assert_eq!(get(&server.url("/users")).status, 200);
 }
 
-#[test]
-fn a_trap_is_a_500_for_that_request_only() {
-    let (_dir, server) = server();
+fn a_trap_is_a_500_for_that_request_only(server: &Server) {
     let message = get(&server.url("/faults/trap"))
         .assert_error(500, "internal")
         .to_owned();
     assert!(message.contains("faults"), "{message}");
-    assert_host_still_serves(&server);
+    assert_host_still_serves(server);
     assert!(
         server.log().contains("component trapped"),
         "{}",
@@ -38,9 +32,7 @@ fn a_trap_is_a_500_for_that_request_only() {
     );
 }
 
-#[test]
-fn an_endless_loop_is_a_504_within_the_deadline() {
-    let (_dir, server) = server();
+fn an_endless_loop_is_a_504_within_the_deadline(server: &Server) {
     let started = Instant::now();
     get(&server.url("/faults/loop")).assert_error(504, "timeout");
     let took = started.elapsed();
@@ -48,29 +40,27 @@ fn an_endless_loop_is_a_504_within_the_deadline() {
         took >= Duration::from_millis(TIMEOUT_MS) && took < Duration::from_millis(TIMEOUT_MS * 6),
         "answered after {took:?}"
     );
-    assert_host_still_serves(&server);
+    assert_host_still_serves(server);
 }
 
-#[test]
-fn exhausting_memory_is_a_500_and_the_host_stays_up() {
-    let (_dir, server) = server();
+fn exhausting_memory_is_a_500_and_the_host_stays_up(server: &Server) {
     get(&server.url("/faults/alloc")).assert_error(500, "internal");
-    assert_host_still_serves(&server);
+    assert_host_still_serves(server);
 }
 
-#[test]
-fn faults_in_a_row_do_not_leak_instances() {
-    let (_dir, server) = server();
+fn faults_in_a_row_do_not_leak_instances(server: &Server) {
     for _ in 0..20 {
         get(&server.url("/faults/trap")).assert_error(500, "internal");
         get(&server.url("/faults/alloc")).assert_error(500, "internal");
     }
-    assert_host_still_serves(&server);
+    assert_host_still_serves(server);
 }
 
 #[test]
 fn stopping_during_an_endless_loop_still_exits() {
-    let (_dir, server) = server();
+    let TestServer {
+        server, dir: _dir, ..
+    } = TestServer::start_with(Databases::Embedded, with_faults);
     let url = server.url("/faults/loop");
     let client = std::thread::spawn(move || get(&url));
     std::thread::sleep(Duration::from_millis(100));
@@ -84,3 +74,11 @@ fn stopping_during_an_endless_loop_still_exits() {
     );
     client.join().unwrap().assert_error(504, "timeout");
 }
+
+on_both_databases!(
+    with with_faults;
+    a_trap_is_a_500_for_that_request_only,
+    an_endless_loop_is_a_504_within_the_deadline,
+    exhausting_memory_is_a_500_and_the_host_stays_up,
+    faults_in_a_row_do_not_leak_instances,
+);

@@ -210,9 +210,14 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(databases: Databases) -> Self {
+        Self::start_with(databases, |_| {})
+    }
+
+    /// Starts with the repository's manifest changed by `edit` first.
+    pub fn start_with(databases: Databases, edit: impl Fn(&Path)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let database = matches!(databases, Databases::Real).then(FreshDatabase::create);
-        let server = Self::server_in(&dir, database.as_ref());
+        let server = Self::server_with(&dir, database.as_ref(), &edit);
         Self {
             server,
             dir,
@@ -223,7 +228,16 @@ impl TestServer {
     /// Starts a server on the data directory in `dir` and on `database`
     /// (the embedded defaults when `None`).
     pub fn server_in(dir: &tempfile::TempDir, database: Option<&FreshDatabase>) -> Server {
+        Self::server_with(dir, database, &|_| {})
+    }
+
+    fn server_with(
+        dir: &tempfile::TempDir,
+        database: Option<&FreshDatabase>,
+        edit: &dyn Fn(&Path),
+    ) -> Server {
         let manifest = write_manifest(dir.path(), |_| {});
+        edit(&manifest);
         let env = database.map(FreshDatabase::env).unwrap_or_default();
         Server::try_start_with_env(&dir.path().join("data"), &manifest, env)
             .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log))
@@ -239,22 +253,29 @@ impl std::ops::Deref for TestServer {
 }
 
 /// Declares each listed check once per database set: `mod embedded` and
-/// `mod real`, one `#[test]` per check, each on a server of its own.
+/// `mod real`, one `#[test]` per check, each on a server of its own. With
+/// `with edit;`, the function `edit(&Path)` changes the manifest first.
 #[macro_export]
 macro_rules! on_both_databases {
-    ($($check:ident),* $(,)?) => {
+    (with $edit:ident; $($check:ident),* $(,)?) => {
         mod embedded {
             $(#[test] fn $check() {
-                let server = super::support::TestServer::start(super::support::Databases::Embedded);
+                let databases = super::support::Databases::Embedded;
+                let server = super::support::TestServer::start_with(databases, super::$edit);
                 super::$check(&server);
             })*
         }
         mod real {
             $(#[test] fn $check() {
-                let server = super::support::TestServer::start(super::support::Databases::Real);
+                let databases = super::support::Databases::Real;
+                let server = super::support::TestServer::start_with(databases, super::$edit);
                 super::$check(&server);
             })*
         }
+    };
+    ($($check:ident),* $(,)?) => {
+        fn unchanged_manifest(_: &std::path::Path) {}
+        on_both_databases!(with unchanged_manifest; $($check),*);
     };
 }
 
