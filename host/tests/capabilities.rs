@@ -5,45 +5,12 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{
-    Reply, Server, add_probe, get, post, post_json, put, real_services_env, write_manifest,
-};
+use support::{Reply, Server, add_probe, get, post, post_json, put};
 
 /// The probe mounted twice, under two names, to show namespaces apart.
-fn server(real: bool) -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), |_| {});
-    add_probe(&manifest, "probe-a");
-    add_probe(&manifest, "probe-b");
-    let env = if real {
-        real_services_env()
-    } else {
-        Vec::new()
-    };
-    let server = Server::try_start_with_env(&dir.path().join("data"), &manifest, &env)
-        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
-    let log = server.log();
-    let expected = if real {
-        [
-            "sql: postgres (",
-            "wide: cassandra at",
-            "graph: neo4j at",
-            "cache: redis (",
-            "blob: s3 (",
-        ]
-    } else {
-        [
-            "sql: embedded sqlite",
-            "wide: embedded ordered store",
-            "graph: embedded graph store",
-            "cache: embedded",
-            "blob: embedded",
-        ]
-    };
-    for backend in expected {
-        assert!(log.contains(backend), "expected {backend} in:\n{log}");
-    }
-    (dir, server)
+fn with_two_probes(manifest: &std::path::Path) {
+    add_probe(manifest, "probe-a");
+    add_probe(manifest, "probe-b");
 }
 
 fn unique(name: &str) -> String {
@@ -463,19 +430,8 @@ fn graph_nodes_are_confined_to_their_component(server: &Server) {
     assert_eq!(get(&theirs.url(&path)).status, 404);
 }
 
-/// One test per check, on the embedded defaults and on the real databases.
-macro_rules! through_wit {
-    ($($check:ident),* $(,)?) => {
-        mod embedded {
-            $(#[test] fn $check() { let (_dir, server) = super::server(false); super::$check(&server); })*
-        }
-        mod real {
-            $(#[test] fn $check() { let (_dir, server) = super::server(true); super::$check(&server); })*
-        }
-    };
-}
-
-through_wit!(
+on_both_databases!(
+    with with_two_probes;
     sql_round_trips_typed_values,
     sql_errors_reach_the_component,
     cache_round_trips_and_counts,

@@ -239,8 +239,36 @@ impl TestServer {
         let manifest = write_manifest(dir.path(), |_| {});
         edit(&manifest);
         let env = database.map(FreshDatabase::env).unwrap_or_default();
-        Server::try_start_with_env(&dir.path().join("data"), &manifest, env)
-            .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log))
+        let server = Server::try_start_with_env(&dir.path().join("data"), &manifest, env)
+            .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+        assert_backends(&server, database.is_some());
+        server
+    }
+}
+
+/// Checks from the start-up log that every capability got the backend the
+/// test asked for: the real servers, or the embedded defaults.
+fn assert_backends(server: &Server, real: bool) {
+    let expected = if real {
+        [
+            "sql: postgres (",
+            "wide: cassandra at",
+            "graph: neo4j at",
+            "cache: redis (",
+            "blob: s3 (",
+        ]
+    } else {
+        [
+            "sql: embedded sqlite",
+            "wide: embedded ordered store",
+            "graph: embedded graph store",
+            "cache: embedded",
+            "blob: embedded",
+        ]
+    };
+    let log = server.log();
+    for backend in expected {
+        assert!(log.contains(backend), "expected {backend} in:\n{log}");
     }
 }
 

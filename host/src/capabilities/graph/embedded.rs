@@ -10,14 +10,14 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value as Json, json};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, SqliteConnection};
 
 use super::{
     Direction, GraphBackend, Node, NodeRef, Properties, Relationship, Suggestion, Value,
     merge_properties,
 };
-use crate::capabilities::sql::classify;
+use crate::capabilities::sql::{classify, open_sqlite_pool};
 use crate::capabilities::{CapabilityError, ErrorKind};
 
 const SCHEMA: &str = "
@@ -49,20 +49,7 @@ pub struct EmbeddedBackend {
 impl EmbeddedBackend {
     /// Opens (creating if needed) the store file at `path`.
     pub async fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating data directory {}", dir.display()))?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("opening the graph store {}", path.display()))?;
+        let pool = open_sqlite_pool(path).await?;
         sqlx::raw_sql(SCHEMA)
             .execute(&pool)
             .await

@@ -31,28 +31,34 @@ pub struct SqliteBackend {
 impl SqliteBackend {
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating data directory {}", dir.display()))?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .min_connections(1)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("opening sqlite database {}", path.display()))?;
         Ok(Self {
-            pool,
+            pool: open_pool(path).await?,
             path: path.to_owned(),
         })
     }
+}
+
+/// Opens a pool on the SQLite file at `path`, creating the file and its
+/// directory if needed: WAL mode, full sync, a busy time-out, foreign keys.
+/// Every embedded store (sql, wide, graph) keeps its file this way.
+pub async fn open_pool(path: &Path) -> Result<SqlitePool> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true);
+    SqlitePoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .min_connections(1)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("opening sqlite database {}", path.display()))
 }
 
 impl SqliteBackend {

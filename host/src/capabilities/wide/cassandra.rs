@@ -13,7 +13,7 @@ use scylla::statement::batch::{Batch, BatchType};
 use scylla::value::{CqlValue, Row};
 
 use super::keys::encode_all;
-use super::{ColumnType, Order, Scan, TableSchema, TypedRow, Value, WideBackend};
+use super::{ColumnType, Scan, TableSchema, TypedRow, Value, WideBackend};
 use crate::capabilities::{CapabilityError, ErrorKind};
 use crate::config::CassandraSettings;
 
@@ -135,7 +135,7 @@ impl CassandraBackend {
             columns.join(", ")
         );
         if table.clustering_len > 0 {
-            let direction = sort_direction(table.clustering_order);
+            let direction = table.clustering_order.keyword();
             let order: Vec<String> = table
                 .clustering_columns()
                 .iter()
@@ -282,10 +282,7 @@ impl WideBackend for CassandraBackend {
     ) -> Result<Vec<TypedRow>, CapabilityError> {
         let mut statement = self.select_statement(table, table.partition_len);
         let mut values = scan.partition.clone();
-        let comparison = match scan.order {
-            Order::Ascending => ">",
-            Order::Descending => "<",
-        };
+        let comparison = scan.order.after();
         if let Some(after) = &scan.after {
             let names = quoted_list(table.clustering_columns().iter().map(|c| &c.name));
             let marks = vec!["?"; after.len()].join(", ");
@@ -293,7 +290,7 @@ impl WideBackend for CassandraBackend {
             values.extend(after.iter().cloned());
         }
         if table.clustering_len > 0 {
-            let direction = sort_direction(scan.order);
+            let direction = scan.order.keyword();
             let order: Vec<String> = table
                 .clustering_columns()
                 .iter()
@@ -363,13 +360,6 @@ fn key_equalities(table: &TableSchema, count: usize) -> String {
         .map(|c| format!("\"{}\" = ?", c.name))
         .collect::<Vec<_>>()
         .join(" AND ")
-}
-
-fn sort_direction(order: Order) -> &'static str {
-    match order {
-        Order::Ascending => "ASC",
-        Order::Descending => "DESC",
-    }
 }
 
 /// Timestamps are stored as microseconds in a `bigint`: CQL's `timestamp`

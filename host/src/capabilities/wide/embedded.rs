@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, Sqlite};
 
 use super::keys::{decode, decode_all, encode, encode_all};
-use super::{Order, Scan, TableSchema, TypedRow, Value, WideBackend};
+use super::{Scan, TableSchema, TypedRow, Value, WideBackend};
 use crate::capabilities::CapabilityError;
-use crate::capabilities::sql::classify;
+use crate::capabilities::sql::{classify, open_sqlite_pool};
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS wide_tables (
@@ -37,20 +37,7 @@ pub struct EmbeddedBackend {
 impl EmbeddedBackend {
     /// Opens (creating if needed) the store file at `path`.
     pub async fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating data directory {}", dir.display()))?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("opening the wide store {}", path.display()))?;
+        let pool = open_sqlite_pool(path).await?;
         sqlx::raw_sql(SCHEMA)
             .execute(&pool)
             .await
@@ -196,10 +183,7 @@ impl WideBackend for EmbeddedBackend {
         table: &TableSchema,
         scan: Scan,
     ) -> Result<Vec<TypedRow>, CapabilityError> {
-        let (direction, comparison) = match scan.order {
-            Order::Ascending => ("ASC", ">"),
-            Order::Descending => ("DESC", "<"),
-        };
+        let (direction, comparison) = (scan.order.keyword(), scan.order.after());
         let bound = match &scan.after {
             Some(_) => format!("AND clustering {comparison} ?"),
             None => String::new(),

@@ -63,6 +63,24 @@ pub enum Order {
     Descending,
 }
 
+impl Order {
+    /// The `ORDER BY` keyword of this order, in SQL and CQL alike.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Order::Ascending => "ASC",
+            Order::Descending => "DESC",
+        }
+    }
+
+    /// The comparison that selects keys after a given one in this order.
+    pub fn after(self) -> &'static str {
+        match self {
+            Order::Ascending => ">",
+            Order::Descending => "<",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
