@@ -24,6 +24,9 @@ pub struct ComponentSpec {
     pub source: PathBuf,
     pub routes: Vec<RoutePattern>,
     pub grants: BTreeSet<Capability>,
+    /// Where the component's cache keys, blob keys and graph labels live;
+    /// components with the same namespace share them. Defaults to the name.
+    pub namespace: String,
     /// Directory of `.sql` migrations applied when the component loads.
     pub sql_migrations: Option<PathBuf>,
     /// File declaring the component's `wide` tables, created when it loads.
@@ -46,6 +49,8 @@ struct RawComponent {
     routes: Vec<String>,
     #[serde(default)]
     grants: Vec<Capability>,
+    #[serde(default)]
+    namespace: Option<String>,
     #[serde(default)]
     sql: Option<RawSql>,
     #[serde(default)]
@@ -165,6 +170,13 @@ impl ComponentSpec {
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| format!("in the routes of component {:?}", raw.name))?;
         let grants: BTreeSet<Capability> = raw.grants.into_iter().collect();
+        let namespace = raw.namespace.unwrap_or_else(|| raw.name.clone());
+        if !is_valid_name(&namespace) {
+            bail!(
+                "namespace {namespace:?} of component {:?} must be lowercase letters, digits and single '-', starting with a letter and not ending with '-'",
+                raw.name
+            );
+        }
         let sql_migrations = raw.sql.map(|sql| base.join(sql.migrations));
         if sql_migrations.is_some() && !grants.contains(&Capability::Sql) {
             bail!(
@@ -188,6 +200,7 @@ impl ComponentSpec {
             source: base.join(raw.source),
             routes,
             grants,
+            namespace,
             sql_migrations,
             wide_tables,
             limits,

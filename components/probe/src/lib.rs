@@ -175,7 +175,7 @@ fn number<T: std::str::FromStr>(request: &Request, name: &str) -> Result<Option<
 
 fn cache_set(request: &Request, params: &Params) -> Result<Response, ApiError> {
     let ttl = number::<u64>(request, "ttl_ms")?.map(Duration::from_millis);
-    cache::set(key(params), &request.body, ttl)?;
+    cache::set(key(params), request.body()?, ttl)?;
     Ok(Response::no_content())
 }
 
@@ -230,7 +230,7 @@ fn blob_put(request: &Request, params: &Params) -> Result<Response, ApiError> {
     let content_type = request
         .header("content-type")
         .unwrap_or("application/octet-stream");
-    let info = blob::put(key(params), content_type, &request.body)?;
+    let info = blob::put(key(params), content_type, request.body()?)?;
     Response::json(201, &info_json(&info))
 }
 

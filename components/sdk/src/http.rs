@@ -1,6 +1,8 @@
 //! Requests and responses as plain values, JSON in and out, and the glue to
 //! `wasi:http` that [`http_component!`](crate::http_component) exports.
 
+use std::cell::{OnceCell, RefCell};
+use std::fmt;
 use std::io::{Read, Write};
 
 use serde::Serialize;
@@ -39,8 +41,9 @@ impl Method {
     }
 }
 
-/// An incoming request with its body read.
-#[derive(Clone, Debug)]
+/// An incoming request. Its body is read when a handler first asks for it:
+/// whole with [`Request::body`] (up to [`DEFAULT_BODY_LIMIT`]), or as a
+/// stream with [`Request::body_reader`].
 pub struct Request {
     pub method: Method,
     /// The path, without the query string.
@@ -49,7 +52,18 @@ pub struct Request {
     pub query: String,
     /// Header names are lowercase.
     pub headers: Vec<(String, Vec<u8>)>,
-    pub body: Vec<u8>,
+    body: OnceCell<Vec<u8>>,
+    unread: RefCell<Option<Box<dyn Read>>>,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Request {
@@ -63,8 +77,60 @@ impl Request {
             path: path.to_owned(),
             query: query.to_owned(),
             headers: Vec::new(),
-            body: body.into(),
+            body: OnceCell::from(body.into()),
+            unread: RefCell::new(None),
         }
+    }
+
+    /// A request whose body is still to be read from `body`.
+    pub fn streaming(method: Method, path_and_query: &str, body: impl Read + 'static) -> Self {
+        let request = Self::new(method, path_and_query, Vec::new());
+        let request = Self {
+            body: OnceCell::new(),
+            ..request
+        };
+        *request.unread.borrow_mut() = Some(Box::new(body));
+        request
+    }
+
+    /// The whole body, read on first use. A body larger than
+    /// [`DEFAULT_BODY_LIMIT`] is a 413; use [`Request::body_reader`] for more.
+    pub fn body(&self) -> Result<&[u8], ApiError> {
+        if let Some(body) = self.body.get() {
+            return Ok(body);
+        }
+        let mut reader = self.body_reader()?;
+        let mut bytes = Vec::new();
+        reader
+            .by_ref()
+            .take(DEFAULT_BODY_LIMIT as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| ApiError::invalid(format!("could not read the request body: {e}")))?;
+        if bytes.len() > DEFAULT_BODY_LIMIT {
+            return Err(ApiError::too_large(format!(
+                "the request body is larger than {DEFAULT_BODY_LIMIT} bytes"
+            )));
+        }
+        Ok(self.body.get_or_init(|| bytes))
+    }
+
+    /// The body as a stream, for bodies too large to hold whole. It can be
+    /// taken once; a body already read whole is replayed from memory.
+    pub fn body_reader(&self) -> Result<Box<dyn Read>, ApiError> {
+        if let Some(reader) = self.unread.borrow_mut().take() {
+            return Ok(reader);
+        }
+        match self.body.get() {
+            Some(body) => Ok(Box::new(std::io::Cursor::new(body.clone()))),
+            None => Err(ApiError::internal("the request body was already taken")),
+        }
+    }
+
+    /// The media type of the body (`Content-Type` without parameters), lowercase.
+    pub fn media_type(&self) -> String {
+        let content_type = self.header("content-type").unwrap_or("");
+        let essence = content_type.split(';').next().unwrap_or("");
+        essence.trim().to_ascii_lowercase()
     }
 
     /// Adds a header (builder style).
@@ -96,14 +162,12 @@ impl Request {
     /// The body parsed as JSON into `T`. Requires `Content-Type: application/json`
     /// (415 otherwise); malformed or mistyped JSON is a 400 naming the problem.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        let content_type = self.header("content-type").unwrap_or("");
-        let essence = content_type.split(';').next().unwrap_or("").trim();
-        if !essence.eq_ignore_ascii_case("application/json") {
+        if self.media_type() != "application/json" {
             return Err(ApiError::unsupported_media_type(
                 "the request body must be JSON (Content-Type: application/json)",
             ));
         }
-        serde_json::from_slice(&self.body)
+        serde_json::from_slice(self.body()?)
             .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
     }
 }
@@ -131,12 +195,28 @@ fn percent_decode(text: &str) -> Result<String, ApiError> {
     String::from_utf8(out).map_err(|_| ApiError::invalid("the query is not valid UTF-8"))
 }
 
-/// An outgoing response.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An outgoing response: its body in memory, or streamed from a reader.
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    stream: Option<StreamedBody>,
+}
+
+/// A body written from a reader, with its length known up front.
+struct StreamedBody {
+    length: u64,
+    reader: Box<dyn Read>,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body_len())
+            .finish()
+    }
 }
 
 impl Response {
@@ -145,6 +225,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            stream: None,
         }
     }
 
@@ -169,7 +250,26 @@ impl Response {
 
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = body.into();
+        self.stream = None;
         self
+    }
+
+    /// A body of `length` bytes copied from `reader` while the response is
+    /// sent, so that it never sits whole in memory.
+    pub fn with_stream(mut self, length: u64, reader: impl Read + 'static) -> Self {
+        self.body.clear();
+        self.stream = Some(StreamedBody {
+            length,
+            reader: Box::new(reader),
+        });
+        self
+    }
+
+    /// The length of the body, in memory or streamed.
+    pub fn body_len(&self) -> u64 {
+        self.stream
+            .as_ref()
+            .map_or(self.body.len() as u64, |s| s.length)
     }
 
     /// The value of header `name` (case-insensitive), if set.
@@ -220,14 +320,14 @@ use wasip2::http::types::{
 /// Reads `request`, runs `handler`, writes its response to `out`.
 #[doc(hidden)]
 pub fn serve(request: &IncomingRequest, out: ResponseOutparam, handler: fn(&Request) -> Response) {
-    let response = match read_request(request, DEFAULT_BODY_LIMIT) {
+    let response = match read_request(request) {
         Ok(request) => handler(&request),
         Err(error) => error.into(),
     };
-    write_response(out, &response);
+    write_response(out, response);
 }
 
-fn read_request(request: &IncomingRequest, body_limit: usize) -> Result<Request, ApiError> {
+fn read_request(request: &IncomingRequest) -> Result<Request, ApiError> {
     let method = match request.method() {
         WasiMethod::Get => Method::Get,
         WasiMethod::Head => Method::Head,
@@ -241,36 +341,49 @@ fn read_request(request: &IncomingRequest, body_limit: usize) -> Result<Request,
     };
     let path_and_query = request.path_with_query().unwrap_or_else(|| "/".into());
     let headers = request.headers().entries();
-    let mut parsed = Request::new(method, &path_and_query, Vec::new());
-    parsed.headers = headers;
-    parsed.body = read_body(request, body_limit)?;
-    Ok(parsed)
-}
-
-fn read_body(request: &IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiError> {
     let body = request
         .consume()
         .map_err(|()| ApiError::internal("the request body was already taken"))?;
-    let mut stream = body
+    let stream = body
         .stream()
         .map_err(|()| ApiError::internal("the request body stream was already taken"))?;
-    let mut bytes = Vec::new();
-    let read = stream
-        .by_ref()
-        .take(limit as u64 + 1)
-        .read_to_end(&mut bytes);
-    drop(stream);
-    IncomingBody::finish(body);
-    read.map_err(|e| ApiError::invalid(format!("could not read the request body: {e}")))?;
-    if bytes.len() > limit {
-        return Err(ApiError::too_large(format!(
-            "the request body is larger than {limit} bytes"
-        )));
-    }
-    Ok(bytes)
+    let mut parsed = Request::streaming(
+        method,
+        &path_and_query,
+        IncomingBodyReader {
+            stream: Some(stream),
+            body: Some(body),
+        },
+    );
+    parsed.headers = headers;
+    Ok(parsed)
 }
 
-fn write_response(out: ResponseOutparam, response: &Response) {
+/// Reads an incoming body; finishes it when dropped.
+struct IncomingBodyReader {
+    stream: Option<wasip2::io::streams::InputStream>,
+    body: Option<IncomingBody>,
+}
+
+impl Read for IncomingBodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match &mut self.stream {
+            Some(stream) => stream.read(buf),
+            None => Ok(0),
+        }
+    }
+}
+
+impl Drop for IncomingBodyReader {
+    fn drop(&mut self) {
+        drop(self.stream.take());
+        if let Some(body) = self.body.take() {
+            IncomingBody::finish(body);
+        }
+    }
+}
+
+fn write_response(out: ResponseOutparam, mut response: Response) {
     let mut entries: Vec<(String, Vec<u8>)> = response
         .headers
         .iter()
@@ -278,21 +391,40 @@ fn write_response(out: ResponseOutparam, response: &Response) {
         .collect();
     entries.push((
         "content-length".into(),
-        response.body.len().to_string().into_bytes(),
+        response.body_len().to_string().into_bytes(),
     ));
     let Ok(headers) = Fields::from_list(&entries) else {
         let fallback = Response::from(ApiError::internal("the handler set an invalid header"));
-        return write_response(out, &fallback);
+        return write_response(out, fallback);
     };
     let outgoing = OutgoingResponse::new(headers);
     let _ = outgoing.set_status_code(response.status);
     let body = outgoing.body().expect("a new response has a body");
     ResponseOutparam::set(out, Ok(outgoing));
-    if let Ok(mut stream) = body.write() {
-        let _ = stream.write_all(&response.body);
-        let _ = stream.flush();
+    let written = match body.write() {
+        Ok(mut stream) => write_body(&mut stream, &mut response),
+        Err(()) => false,
+    };
+    // A body that could not be written whole is left unfinished, which
+    // tells the client the response is incomplete rather than short.
+    if written {
+        let _ = OutgoingBody::finish(body, None);
     }
-    let _ = OutgoingBody::finish(body, None);
+}
+
+/// Copies the response body to `stream`; false when it failed part way.
+fn write_body(stream: &mut wasip2::io::streams::OutputStream, response: &mut Response) -> bool {
+    let Some(streamed) = response.stream.as_mut() else {
+        return stream
+            .write_all(&response.body)
+            .and_then(|()| stream.flush())
+            .is_ok();
+    };
+    let mut limited = (&mut streamed.reader).take(streamed.length);
+    match std::io::copy(&mut limited, stream) {
+        Ok(copied) => copied == streamed.length && stream.flush().is_ok(),
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]

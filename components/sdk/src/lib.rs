@@ -28,6 +28,7 @@ pub mod cursor;
 mod error;
 pub mod graph;
 pub mod http;
+pub mod multipart;
 mod router;
 pub mod sql;
 mod time;

@@ -82,14 +82,23 @@ impl Router {
 
     fn dispatch(&self, request: &Request) -> Result<Response, ApiError> {
         let mut allowed: Vec<&str> = Vec::new();
+        let mut best: Option<(&Route, Params)> = None;
         for route in &self.routes {
             let Some(params) = match_path(&route.pattern, &request.path)? else {
                 continue;
             };
-            if route.method == request.method {
-                return (route.handler)(request, &params);
+            if route.method != request.method {
+                allowed.push(route.method.as_str());
+            } else if best
+                .as_ref()
+                .is_none_or(|(b, _)| route.params() < b.params())
+            {
+                // A literal segment outranks a parameter in the same place.
+                best = Some((route, params));
             }
-            allowed.push(route.method.as_str());
+        }
+        if let Some((route, params)) = best {
+            return (route.handler)(request, &params);
         }
         if allowed.is_empty() {
             return Err(ApiError::not_found(format!(
@@ -105,6 +114,15 @@ impl Router {
             request.path
         ));
         Ok(Response::from(error).with_header("allow", &allow))
+    }
+}
+
+impl Route {
+    fn params(&self) -> usize {
+        self.pattern
+            .iter()
+            .filter(|s| matches!(s, Segment::Param(_)))
+            .count()
     }
 }
 
@@ -202,6 +220,15 @@ mod tests {
         assert_eq!(call(Method::Get, "/users").body, b"GET -");
         assert_eq!(call(Method::Get, "/users/42").body, b"GET 42");
         assert_eq!(call(Method::Delete, "/users/42").body, b"DELETE 42");
+    }
+
+    #[test]
+    fn a_literal_segment_outranks_a_parameter() {
+        let router = Router::new()
+            .get("/users/{id}", echo)
+            .get("/users/me", fail);
+        let response = router.handle(&Request::new(Method::Get, "/users/me", vec![]));
+        assert_eq!(response.status, 409);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! ```
 
 use crate::ApiError;
+use crate::bindings::summer::platform::types::{Error as CapabilityError, ErrorKind};
 use crate::bindings::summer::platform::wide as wit;
 use crate::value::{FromValue, Value, convert};
 
@@ -106,7 +107,13 @@ pub fn scan(
         order,
         cursor: cursor.map(str::to_owned),
     };
-    let page = wit::scan(table, partition, &range)?;
+    let page = match wit::scan(table, partition, &range) {
+        Ok(page) => page,
+        Err(e) if e.kind == ErrorKind::Invalid && cursor.is_some() => {
+            return Err(blame_the_cursor(table, partition, order, e));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(Page {
         rows: page
             .rows
@@ -115,4 +122,24 @@ pub fn scan(
             .collect(),
         next: page.next,
     })
+}
+
+/// A scan with a cursor was refused as invalid: when the same scan without
+/// the cursor is fine, the cursor (which came from a client) is at fault, a
+/// 400; otherwise the component's call is, a 500.
+fn blame_the_cursor(
+    table: &str,
+    partition: &[Value],
+    order: Order,
+    error: CapabilityError,
+) -> ApiError {
+    let probe = wit::Range {
+        limit: 1,
+        order,
+        cursor: None,
+    };
+    match wit::scan(table, partition, &probe) {
+        Ok(_) => ApiError::invalid("invalid cursor"),
+        Err(_) => error.into(),
+    }
 }

@@ -1,29 +1,36 @@
-//! The users component: `GET /users`, `GET /users/{id}`, `POST /users`.
+//! The users component: `GET /users`, `GET /users/{id}` (read through a
+//! cache), `POST /users`, `PATCH /users/{id}`, `DELETE /users/{id}` (which
+//! also removes the user's friendships and memberships from the graph).
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use summer_sdk::http::{Request, Response};
-use summer_sdk::sql::{self, Row};
-use summer_sdk::{ApiError, Params, Router, Timestamp, cursor, params};
+use summer_sdk::sql::{self, Row, Transaction};
+use summer_sdk::{ApiError, Params, Router, Timestamp, cache, graph, params};
+use summer_trip::{Page, new_id, paging, parse_id, people, text};
 use uuid::Uuid;
 
 summer_sdk::http_component!(handle);
 
-/// Default and largest page sizes of `GET /users`.
-const DEFAULT_LIMIT: u32 = 20;
-const MAX_LIMIT: u32 = 100;
 const MAX_NAME_CHARS: usize = 100;
 const MAX_EMAIL_CHARS: usize = 254;
+/// How long a user stays cached after a read.
+const CACHE_TTL: Duration = Duration::from_secs(60);
+const COLUMNS: &str = "id, name, email, created_at";
 
 fn handle(request: &Request) -> Response {
     Router::new()
         .get("/users", list_users)
         .post("/users", create_user)
         .get("/users/{id}", get_user)
+        .patch("/users/{id}", update_user)
+        .delete("/users/{id}", delete_user)
         .handle(request)
 }
 
 /// A user as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct User {
     id: Uuid,
     name: String,
@@ -42,75 +49,67 @@ impl User {
     }
 }
 
-#[derive(Serialize)]
-struct Page<T> {
-    items: Vec<T>,
-    next_cursor: Option<String>,
-}
-
 /// `GET /users?limit=N&cursor=C`: users in creation order. Ids are UUIDv7,
 /// so ordering by id is ordering by creation time, and the cursor is the
 /// last id of the page.
 fn list_users(request: &Request, _: &Params) -> Result<Response, ApiError> {
-    let limit = parse_limit(request.query_param("limit")?.as_deref())?;
-    let after = match request.query_param("cursor")? {
-        Some(c) => {
-            Some(parse_id(&cursor::decode(&c)?).map_err(|_| ApiError::invalid("invalid cursor"))?)
+    let limit = paging::limit(request)?;
+    let after = match paging::after(request)? {
+        Some(after) => {
+            Some(parse_id("cursor", &after).map_err(|_| ApiError::invalid("invalid cursor"))?)
         }
         None => None,
     };
     let fetch = i64::from(limit) + 1;
     let rows = match after {
         Some(after) => sql::query(
-            "SELECT id, name, email, created_at FROM users WHERE id > $1 ORDER BY id LIMIT $2",
+            &format!("SELECT {COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2"),
             &params![after, fetch],
         )?,
         None => sql::query(
-            "SELECT id, name, email, created_at FROM users ORDER BY id LIMIT $1",
+            &format!("SELECT {COLUMNS} FROM users ORDER BY id LIMIT $1"),
             &params![fetch],
         )?,
     };
-    let mut items = rows
+    let users = rows
         .iter()
         .map(User::from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|u| cursor::encode(&u.id.to_string()))
-    } else {
-        None
-    };
-    Response::json(200, &Page { items, next_cursor })
+    Response::json(
+        200,
+        &Page::from_overfetch(users, limit, |u| u.id.to_string()),
+    )
 }
 
-fn parse_limit(limit: Option<&str>) -> Result<u32, ApiError> {
-    let Some(limit) = limit else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    match limit.parse::<u32>() {
-        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        _ => Err(ApiError::invalid(format!(
-            "limit must be a whole number from 1 to {MAX_LIMIT}"
-        ))),
-    }
+fn user_id(params: &Params) -> Result<Uuid, ApiError> {
+    parse_id("user id", params.get("id").unwrap_or_default())
 }
 
-fn parse_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(text)
-        .map_err(|_| ApiError::invalid(format!("{text:?} is not a valid user id (UUID)")))
+fn cache_key(id: Uuid) -> String {
+    format!("user:{id}")
 }
 
-/// `GET /users/{id}`.
+/// `GET /users/{id}`, cache-aside: `X-Cache: hit` when the cache answered.
+/// A cache that is down or holds garbage is read past, never fatal.
 fn get_user(_: &Request, params: &Params) -> Result<Response, ApiError> {
-    let id = parse_id(params.get("id").unwrap_or_default())?;
+    let id = user_id(params)?;
+    if let Ok(Some(user)) = cache::get_json::<User>(&cache_key(id)) {
+        return Ok(Response::json(200, &user)?.with_header("x-cache", "hit"));
+    }
+    let user = find_user(id)?;
+    let _ = cache::set_json(&cache_key(id), &user, Some(CACHE_TTL));
+    Ok(Response::json(200, &user)?.with_header("x-cache", "miss"))
+}
+
+fn find_user(id: Uuid) -> Result<User, ApiError> {
     let rows = sql::query(
-        "SELECT id, name, email, created_at FROM users WHERE id = $1",
+        &format!("SELECT {COLUMNS} FROM users WHERE id = $1"),
         &params![id],
     )?;
     let row = rows
         .first()
         .ok_or_else(|| ApiError::not_found(format!("no user with id {id}")))?;
-    Response::json(200, &User::from_row(row)?)
+    User::from_row(row)
 }
 
 #[derive(Deserialize)]
@@ -124,7 +123,7 @@ struct NewUser {
 fn create_user(request: &Request, _: &Params) -> Result<Response, ApiError> {
     let new: NewUser = request.json()?;
     let user = User {
-        id: Uuid::now_v7(),
+        id: new_id(),
         name: validate_name(&new.name)?,
         email: validate_email(&new.email)?,
         created_at: Timestamp::now(),
@@ -138,35 +137,70 @@ fn create_user(request: &Request, _: &Params) -> Result<Response, ApiError> {
             user.created_at
         ],
     );
-    match inserted {
-        Ok(_) => {}
-        Err(e) if e.status == 409 => {
-            return Err(ApiError::conflict(format!(
-                "a user with email {} already exists",
-                user.email
-            )));
-        }
-        Err(e) => return Err(e),
-    }
+    inserted.map_err(|e| email_taken(e, &user.email))?;
     Ok(Response::json(201, &user)?.with_header("location", &format!("/users/{}", user.id)))
 }
 
+fn email_taken(error: ApiError, email: &str) -> ApiError {
+    if error.status == 409 {
+        ApiError::conflict(format!("a user with email {email} already exists"))
+    } else {
+        error
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserChanges {
+    name: Option<String>,
+    email: Option<String>,
+}
+
+/// `PATCH /users/{id} {name?, email?}`: 200 with the updated user.
+fn update_user(request: &Request, params: &Params) -> Result<Response, ApiError> {
+    let id = user_id(params)?;
+    let changes: UserChanges = request.json()?;
+    if changes.name.is_none() && changes.email.is_none() {
+        return Err(ApiError::invalid("give at least one of name and email"));
+    }
+    let name = changes.name.as_deref().map(validate_name).transpose()?;
+    let email = changes.email.as_deref().map(validate_email).transpose()?;
+    let updated = sql::execute(
+        "UPDATE users SET name = COALESCE($1, name), email = COALESCE($2, email) WHERE id = $3",
+        &params![name, email.clone(), id],
+    )
+    .map_err(|e| email_taken(e, email.as_deref().unwrap_or_default()))?;
+    if updated == 0 {
+        return Err(ApiError::not_found(format!("no user with id {id}")));
+    }
+    forget(id);
+    Response::json(200, &find_user(id)?)
+}
+
+/// `DELETE /users/{id}`: 204. The row goes in a transaction that commits
+/// only once the user's node (friendships, memberships) is gone from the
+/// graph, so a graph that is down leaves the user whole.
+fn delete_user(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    let id = user_id(params)?;
+    let transaction = Transaction::begin()?;
+    let deleted = transaction.execute("DELETE FROM users WHERE id = $1", &params![id])?;
+    if deleted == 0 {
+        return Err(ApiError::not_found(format!("no user with id {id}")));
+    }
+    graph::delete_node(&people::user_node(id))?;
+    transaction.commit()?;
+    forget(id);
+    Ok(Response::no_content())
+}
+
+/// Drops the cached copy of user `id`. If the cache is down the copy
+/// expires within [`CACHE_TTL`].
+fn forget(id: Uuid) {
+    let _ = cache::delete(&cache_key(id));
+}
+
 fn validate_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(ApiError::invalid("name must not be empty"));
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::invalid(format!(
-            "name must be at most {MAX_NAME_CHARS} characters"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "name must not contain control characters",
-        ));
-    }
-    Ok(name.to_owned())
+    text::checked("name", name, MAX_NAME_CHARS, false)
 }
 
 /// A deliberately simple check: one `@`, a non-empty local part, a domain
@@ -188,16 +222,6 @@ fn validate_email(email: &str) -> Result<String, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limits_are_checked() {
-        assert_eq!(parse_limit(None).unwrap(), DEFAULT_LIMIT);
-        assert_eq!(parse_limit(Some("1")).unwrap(), 1);
-        assert_eq!(parse_limit(Some("100")).unwrap(), 100);
-        for bad in ["0", "101", "-1", "ten", ""] {
-            assert_eq!(parse_limit(Some(bad)).unwrap_err().status, 400, "{bad}");
-        }
-    }
 
     #[test]
     fn emails_are_checked_and_lowercased() {

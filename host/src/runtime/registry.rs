@@ -34,6 +34,8 @@ impl Default for ComponentLimits {
 /// A component ready to serve: compiled, checked, linked, pre-instantiated.
 pub struct LoadedComponent {
     pub name: std::sync::Arc<str>,
+    /// The namespace of its cache keys, blob keys and graph labels.
+    pub namespace: std::sync::Arc<str>,
     /// Content hash of the `.wasm` (hex SHA-256).
     pub version: String,
     pub pre: ProxyPre<HostState>,
@@ -127,6 +129,7 @@ impl Loader {
         Ok(LoadedComponent {
             version: content_hash(&wasm),
             name: name.into(),
+            namespace: spec.namespace.as_str().into(),
             pre,
             limits: spec.limits,
             loaded_at: SystemTime::now(),

@@ -19,7 +19,7 @@ pub struct HostState {
     hooks: DenyOutgoing,
     table: ResourceTable,
     backends: Backends,
-    component: std::sync::Arc<str>,
+    namespace: std::sync::Arc<str>,
     wide_tables: std::sync::Arc<TableSet>,
     pub(crate) limits: StoreLimits,
 }
@@ -39,7 +39,7 @@ impl HostState {
             hooks: DenyOutgoing,
             table: ResourceTable::new(),
             backends,
-            component: component.name.clone(),
+            namespace: component.namespace.clone(),
             wide_tables: component.wide_tables.clone(),
             limits,
         }
@@ -76,14 +76,14 @@ impl CapabilityState for HostState {
     fn cache(&mut self) -> CacheView<'_> {
         CacheView {
             backend: &self.backends.cache,
-            namespace: &self.component,
+            namespace: &self.namespace,
         }
     }
 
     fn blob(&mut self) -> BlobView<'_> {
         BlobView {
             backend: &self.backends.blob,
-            namespace: &self.component,
+            namespace: &self.namespace,
             table: &mut self.table,
         }
     }
@@ -91,7 +91,7 @@ impl CapabilityState for HostState {
     fn graph(&mut self) -> GraphView<'_> {
         GraphView {
             backend: &self.backends.graph,
-            component: &self.component,
+            namespace: &self.namespace,
         }
     }
 

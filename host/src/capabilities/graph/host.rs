@@ -17,8 +17,8 @@ use crate::capabilities::{CapabilityError, CapabilityState};
 /// What the `graph` host functions need from the store.
 pub struct GraphView<'a> {
     pub backend: &'a Arc<dyn GraphBackend>,
-    /// The calling component's name; labels and kinds are prefixed with it.
-    pub component: &'a str,
+    /// The calling component's namespace; labels and kinds are prefixed with it.
+    pub namespace: &'a str,
 }
 
 struct GraphData;
@@ -50,7 +50,7 @@ fn within(what: &str, value: u32, range: std::ops::RangeInclusive<u32>) -> Outco
 
 impl GraphView<'_> {
     fn prefix(&self) -> String {
-        format!("{}__", self.component.replace('-', "_"))
+        format!("{}__", self.namespace.replace('-', "_"))
     }
 
     fn name(&self, what: &str, name: &str) -> Outcome<String> {

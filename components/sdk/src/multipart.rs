@@ -1,0 +1,370 @@
+//! Streaming `multipart/form-data` (RFC 7578): parts are read one after the
+//! other, each part's content in chunks, so an upload never has to fit in
+//! memory.
+
+use std::io::Read;
+
+use crate::ApiError;
+use crate::http::Request;
+
+/// Bytes read from the body at a time.
+const READ_SIZE: usize = 64 * 1024;
+/// The most bytes of headers one part may have.
+const MAX_HEADER_BYTES: usize = 8 * 1024;
+
+/// What a part's headers say about it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Part {
+    /// The form field's name.
+    pub name: String,
+    /// The file name, for a file field.
+    pub filename: Option<String>,
+    /// The part's `Content-Type`, if it has one.
+    pub content_type: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Before the first delimiter.
+    Preamble,
+    /// Just after a delimiter: a part's headers or the closing `--` follow.
+    Delimiter,
+    /// Inside a part's content.
+    Content,
+    /// After the closing delimiter.
+    Done,
+}
+
+/// A multipart body being read.
+pub struct Multipart<R> {
+    reader: R,
+    /// `\r\n--boundary`: what ends every part.
+    delimiter: Vec<u8>,
+    buffer: Vec<u8>,
+    eof: bool,
+    state: State,
+}
+
+impl Multipart<Box<dyn Read>> {
+    /// The body of `request`, which must be `multipart/form-data` with a
+    /// boundary (415 otherwise).
+    pub fn from_request(request: &Request) -> Result<Self, ApiError> {
+        if request.media_type() != "multipart/form-data" {
+            return Err(ApiError::unsupported_media_type(
+                "the request body must be multipart/form-data",
+            ));
+        }
+        let content_type = request.header("content-type").unwrap_or("");
+        let boundary = parameter(content_type, "boundary")
+            .filter(|b| (1..=70).contains(&b.len()))
+            .ok_or_else(|| {
+                ApiError::invalid("the multipart/form-data content type has no valid boundary")
+            })?;
+        Ok(Self::new(request.body_reader()?, &boundary))
+    }
+}
+
+impl<R: Read> Multipart<R> {
+    pub fn new(reader: R, boundary: &str) -> Self {
+        let mut delimiter = b"\r\n--".to_vec();
+        delimiter.extend_from_slice(boundary.as_bytes());
+        Self {
+            reader,
+            delimiter,
+            // The body's first delimiter has no line break before it: add one
+            // so that every delimiter looks the same.
+            buffer: b"\r\n".to_vec(),
+            eof: false,
+            state: State::Preamble,
+        }
+    }
+
+    /// The next part's headers, skipping what is left of the current part;
+    /// `None` after the last part.
+    pub fn next_part(&mut self) -> Result<Option<Part>, ApiError> {
+        loop {
+            match self.state {
+                State::Done => return Ok(None),
+                State::Content => while self.read_chunk()?.is_some() {},
+                State::Preamble => self.skip_preamble()?,
+                State::Delimiter => return self.after_delimiter(),
+            }
+        }
+    }
+
+    /// The next bytes of the current part's content; `None` at its end.
+    pub fn read_chunk(&mut self) -> Result<Option<Vec<u8>>, ApiError> {
+        if self.state != State::Content {
+            return Ok(None);
+        }
+        loop {
+            if let Some(at) = find(&self.buffer, &self.delimiter) {
+                if at > 0 {
+                    return Ok(Some(self.buffer.drain(..at.min(READ_SIZE)).collect()));
+                }
+                self.buffer.drain(..self.delimiter.len());
+                self.state = State::Delimiter;
+                return Ok(None);
+            }
+            // Everything but a possible start of the delimiter is content.
+            let safe = self.buffer.len().saturating_sub(self.delimiter.len() - 1);
+            if safe >= READ_SIZE || (safe > 0 && self.eof) {
+                return Ok(Some(self.buffer.drain(..safe.min(READ_SIZE)).collect()));
+            }
+            if !self.fill()? {
+                return Err(ApiError::invalid("the multipart body ended inside a part"));
+            }
+        }
+    }
+
+    fn skip_preamble(&mut self) -> Result<(), ApiError> {
+        loop {
+            if let Some(at) = find(&self.buffer, &self.delimiter) {
+                self.buffer.drain(..at + self.delimiter.len());
+                self.state = State::Delimiter;
+                return Ok(());
+            }
+            let keep = self.delimiter.len() - 1;
+            if self.buffer.len() > keep {
+                self.buffer.drain(..self.buffer.len() - keep);
+            }
+            if !self.fill()? {
+                return Err(ApiError::invalid(
+                    "the multipart body has no part (no boundary found)",
+                ));
+            }
+        }
+    }
+
+    fn after_delimiter(&mut self) -> Result<Option<Part>, ApiError> {
+        self.fill_to(2)?;
+        if self.buffer.starts_with(b"--") {
+            self.state = State::Done;
+            return Ok(None);
+        }
+        // Transport padding (spaces, tabs) may follow a delimiter.
+        while self
+            .buffer
+            .first()
+            .is_some_and(|b| *b == b' ' || *b == b'\t')
+        {
+            self.buffer.remove(0);
+            self.fill_to(2)?;
+        }
+        if !self.buffer.starts_with(b"\r\n") {
+            return Err(ApiError::invalid(
+                "malformed multipart body: a boundary is not followed by a line break",
+            ));
+        }
+        self.buffer.drain(..2);
+        let part = self.read_headers()?;
+        self.state = State::Content;
+        Ok(Some(part))
+    }
+
+    fn read_headers(&mut self) -> Result<Part, ApiError> {
+        let end = loop {
+            if self.buffer.starts_with(b"\r\n") {
+                break 0;
+            }
+            if let Some(at) = find(&self.buffer, b"\r\n\r\n") {
+                break at + 2;
+            }
+            if self.buffer.len() > MAX_HEADER_BYTES {
+                return Err(ApiError::too_large(format!(
+                    "a multipart part has more than {MAX_HEADER_BYTES} bytes of headers"
+                )));
+            }
+            if !self.fill()? {
+                return Err(ApiError::invalid(
+                    "the multipart body ended inside a part's headers",
+                ));
+            }
+        };
+        let headers: Vec<u8> = self.buffer.drain(..end + 2).collect();
+        let headers = std::str::from_utf8(&headers[..end])
+            .map_err(|_| ApiError::invalid("a multipart part's headers are not valid UTF-8"))?;
+        parse_part_headers(headers)
+    }
+
+    /// Reads until the buffer holds at least `n` bytes (or the body ends).
+    fn fill_to(&mut self, n: usize) -> Result<(), ApiError> {
+        while self.buffer.len() < n && self.fill()? {}
+        Ok(())
+    }
+
+    /// Reads more of the body; false at its end.
+    fn fill(&mut self) -> Result<bool, ApiError> {
+        if self.eof {
+            return Ok(false);
+        }
+        let start = self.buffer.len();
+        self.buffer.resize(start + READ_SIZE, 0);
+        let read = self.reader.read(&mut self.buffer[start..]);
+        let n = read.map_err(|e| {
+            self.buffer.truncate(start);
+            ApiError::invalid(format!("could not read the request body: {e}"))
+        })?;
+        self.buffer.truncate(start + n);
+        self.eof = n == 0;
+        Ok(n > 0)
+    }
+}
+
+fn parse_part_headers(headers: &str) -> Result<Part, ApiError> {
+    let mut part = Part::default();
+    let mut disposition = None;
+    for line in headers.split("\r\n").filter(|l| !l.is_empty()) {
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| ApiError::invalid(format!("malformed multipart header {line:?}")))?;
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-disposition" => disposition = Some(value.trim().to_owned()),
+            "content-type" => part.content_type = Some(value.trim().to_owned()),
+            _ => {}
+        }
+    }
+    let disposition = disposition
+        .ok_or_else(|| ApiError::invalid("a multipart part has no Content-Disposition"))?;
+    let kind = disposition.split(';').next().unwrap_or("").trim();
+    if !kind.eq_ignore_ascii_case("form-data") {
+        return Err(ApiError::invalid(
+            "a multipart part's Content-Disposition is not form-data",
+        ));
+    }
+    part.name = parameter(&disposition, "name")
+        .ok_or_else(|| ApiError::invalid("a multipart part has no field name"))?;
+    part.filename = parameter(&disposition, "filename");
+    Ok(part)
+}
+
+/// The value of parameter `name` in a header value such as
+/// `form-data; name="file"; filename="a.txt"`, unquoted.
+fn parameter(header: &str, name: &str) -> Option<String> {
+    header.split(';').skip(1).find_map(|param| {
+        let (key, value) = param.split_once('=')?;
+        if !key.trim().eq_ignore_ascii_case(name) {
+            return None;
+        }
+        let value = value.trim();
+        Some(
+            match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
+                None => value.to_owned(),
+            },
+        )
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Method;
+
+    /// Yields at most `step` bytes per read, to cut delimiters in two.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    const BODY: &[u8] = b"preamble\r\n--XyZ\r\n\
+        Content-Disposition: form-data; name=\"note\"\r\n\r\n\
+        hello\r\n--XyZ\r\n\
+        Content-Disposition: form-data; name=\"file\"; filename=\"a b.txt\"\r\n\
+        Content-Type: text/plain\r\n\r\n\
+        line one\r\n--XyW is not a delimiter\r\n\r\n--XyZ--\r\n";
+
+    fn parts(data: &[u8], step: usize) -> Result<Vec<(Part, Vec<u8>)>, ApiError> {
+        let mut multipart = Multipart::new(Trickle { data, step }, "XyZ");
+        let mut parts = Vec::new();
+        while let Some(part) = multipart.next_part()? {
+            let mut content = Vec::new();
+            while let Some(chunk) = multipart.read_chunk()? {
+                content.extend(chunk);
+            }
+            parts.push((part, content));
+        }
+        Ok(parts)
+    }
+
+    #[test]
+    fn reads_every_part_whatever_the_read_size() {
+        for step in [1, 2, 3, 7, 64, 100_000] {
+            let parts = parts(BODY, step).unwrap();
+            assert_eq!(parts.len(), 2, "step {step}");
+            assert_eq!(parts[0].0.name, "note");
+            assert_eq!(parts[0].1, b"hello");
+            assert_eq!(parts[1].0.filename.as_deref(), Some("a b.txt"));
+            assert_eq!(parts[1].0.content_type.as_deref(), Some("text/plain"));
+            assert_eq!(parts[1].1, b"line one\r\n--XyW is not a delimiter\r\n");
+        }
+    }
+
+    #[test]
+    fn a_large_part_comes_in_bounded_chunks() {
+        let content = vec![b'x'; 5 * READ_SIZE + 17];
+        let mut body = b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n".to_vec();
+        body.extend(&content);
+        body.extend(b"\r\n--b--");
+        let mut multipart = Multipart::new(&body[..], "b");
+        multipart.next_part().unwrap().unwrap();
+        let mut total = 0;
+        while let Some(chunk) = multipart.read_chunk().unwrap() {
+            assert!(chunk.len() <= READ_SIZE);
+            total += chunk.len();
+        }
+        assert_eq!(total, content.len());
+    }
+
+    #[test]
+    fn a_truncated_body_is_a_400() {
+        let cut = &BODY[..BODY.len() - 40];
+        assert_eq!(parts(cut, 5).unwrap_err().status, 400);
+        assert_eq!(parts(b"no boundary at all", 5).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn a_part_without_a_form_data_disposition_is_a_400() {
+        let body = b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--";
+        assert_eq!(parts_of(body).unwrap_err().status, 400);
+    }
+
+    fn parts_of(body: &[u8]) -> Result<Vec<(Part, Vec<u8>)>, ApiError> {
+        let mut multipart = Multipart::new(body, "b");
+        let mut out = Vec::new();
+        while let Some(part) = multipart.next_part()? {
+            out.push((part, Vec::new()));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn requests_need_the_multipart_media_type_and_a_boundary() {
+        let json =
+            Request::new(Method::Post, "/u", "{}").with_header("content-type", "application/json");
+        assert_eq!(Multipart::from_request(&json).err().unwrap().status, 415);
+        let no_boundary =
+            Request::new(Method::Post, "/u", "").with_header("content-type", "multipart/form-data");
+        assert_eq!(
+            Multipart::from_request(&no_boundary).err().unwrap().status,
+            400
+        );
+        let ok = Request::new(Method::Post, "/u", BODY)
+            .with_header("content-type", "multipart/form-data; boundary=\"XyZ\"");
+        let mut multipart = Multipart::from_request(&ok).unwrap();
+        assert_eq!(multipart.next_part().unwrap().unwrap().name, "note");
+    }
+}
