@@ -14,6 +14,11 @@ pub struct Settings {
     #[arg(long, env = "SUMMER_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
+    /// Directory of compiled components, reused across restarts and by
+    /// hosts that share it (default: `cache/components` in the data directory).
+    #[arg(long, env = "SUMMER_COMPILE_CACHE")]
+    pub compile_cache: Option<PathBuf>,
+
     /// Address to listen on.
     #[arg(long, env = "SUMMER_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -259,7 +264,9 @@ pub struct PostgresSettings {
 impl Settings {
     /// Where compiled components are cached between runs.
     pub fn compile_cache_dir(&self) -> PathBuf {
-        self.data_dir.join("cache").join("components")
+        self.compile_cache
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("cache").join("components"))
     }
 }
 

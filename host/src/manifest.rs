@@ -253,6 +253,37 @@ mod tests {
     }
 
     #[test]
+    fn the_namespace_defaults_to_the_name_and_may_be_shared() {
+        let m = parse(
+            r#"
+            [[component]]
+            name = "a"
+            source = "a.wasm"
+            routes = ["/a"]
+            [[component]]
+            name = "b"
+            source = "b.wasm"
+            routes = ["/b"]
+            namespace = "trip"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(m.components[0].namespace, "a");
+        assert_eq!(m.components[1].namespace, "trip");
+        let err = parse(
+            r#"
+            [[component]]
+            name = "a"
+            source = "a.wasm"
+            routes = ["/a"]
+            namespace = "Trip/1"
+            "#,
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("namespace"), "{err:#}");
+    }
+
+    #[test]
     fn rejects_a_route_claimed_twice() {
         let err = parse(
             r#"

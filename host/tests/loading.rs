@@ -11,6 +11,7 @@ fn an_ungranted_import_is_refused_by_name() {
     let manifest = write_manifest(dir.path(), |component| {
         component.insert("grants".into(), toml::Value::Array(vec![]));
         component.remove("sql");
+        component.remove("wide");
     });
     let failed = Server::try_start(&dir.path().join("data"), &manifest)
         .err()

@@ -56,6 +56,10 @@ pub fn write_manifest(dir: &Path, edit: impl Fn(&mut toml::Table)) -> PathBuf {
             let migrations = repo_root().join(sql["migrations"].as_str().unwrap());
             sql.insert("migrations".into(), migrations.display().to_string().into());
         }
+        if let Some(wide) = component.get_mut("wide").and_then(|s| s.as_table_mut()) {
+            let tables = repo_root().join(wide["tables"].as_str().unwrap());
+            wide.insert("tables".into(), tables.display().to_string().into());
+        }
         edit(component);
     }
     let path = dir.join("summer.toml");
@@ -217,7 +221,7 @@ impl TestServer {
     pub fn start_with(databases: Databases, edit: impl Fn(&Path)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let database = matches!(databases, Databases::Real).then(FreshDatabase::create);
-        let server = Self::server_with(&dir, database.as_ref(), &edit);
+        let server = Self::server_with(&dir, database.as_ref(), &edit, None);
         Self {
             server,
             dir,
@@ -226,20 +230,31 @@ impl TestServer {
     }
 
     /// Starts a server on the data directory in `dir` and on `database`
-    /// (the embedded defaults when `None`).
+    /// (the embedded defaults when `None`), with its compiled components
+    /// cached in that data directory as `summer serve` does by default.
     pub fn server_in(dir: &tempfile::TempDir, database: Option<&FreshDatabase>) -> Server {
-        Self::server_with(dir, database, &|_| {})
+        let cache = dir.path().join("data/cache/components");
+        let own_cache = (
+            "SUMMER_COMPILE_CACHE".to_owned(),
+            cache.display().to_string(),
+        );
+        Self::server_with(dir, database, &|_| {}, Some(own_cache))
     }
 
     fn server_with(
         dir: &tempfile::TempDir,
         database: Option<&FreshDatabase>,
         edit: &dyn Fn(&Path),
+        extra_env: Option<(String, String)>,
     ) -> Server {
         let manifest = write_manifest(dir.path(), |_| {});
         edit(&manifest);
-        let env = database.map(FreshDatabase::env).unwrap_or_default();
-        let server = Server::try_start_with_env(&dir.path().join("data"), &manifest, env)
+        let mut env = database
+            .map(FreshDatabase::env)
+            .unwrap_or_default()
+            .to_vec();
+        env.extend(extra_env);
+        let server = Server::try_start_with_env(&dir.path().join("data"), &manifest, &env)
             .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
         assert_backends(&server, database.is_some());
         server
@@ -335,7 +350,11 @@ fn spawn(data_dir: &Path, manifest: &Path, log: &Path, env: &[(String, String)])
     for variable in BACKEND_SWITCHES {
         command.env_remove(variable);
     }
+    // Servers share one compile cache (a test may set its own), so that
+    // each does not compile every component again.
+    let shared_cache = components_dir().with_file_name("test-compile-cache");
     command
+        .env("SUMMER_COMPILE_CACHE", shared_cache)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(data_dir.parent().unwrap())
         .arg("serve")
@@ -431,7 +450,7 @@ impl Drop for Server {
 }
 
 /// An HTTP answer: status, headers of interest, JSON body (or Null).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -537,4 +556,54 @@ pub fn post(url: &str, content_type: &str, body: &str) -> Reply {
 /// POSTs a JSON value.
 pub fn post_json(url: &str, body: &Value) -> Reply {
     post(url, "application/json", &body.to_string())
+}
+
+/// Sends `body` with `method` and, when given, a content type.
+pub fn send(method: &str, url: &str, content_type: Option<&str>, body: &[u8]) -> Reply {
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    reply(agent().run(request.body(body.to_vec()).unwrap()))
+}
+
+/// PATCHes a JSON value.
+pub fn patch_json(url: &str, body: &Value) -> Reply {
+    send(
+        "PATCH",
+        url,
+        Some("application/json"),
+        body.to_string().as_bytes(),
+    )
+}
+
+/// A `multipart/form-data` body with one file field; returns the content
+/// type (with its boundary) and the body.
+pub fn multipart_file(
+    field: &str,
+    filename: &str,
+    content_type: &str,
+    content: &[u8],
+) -> (String, Vec<u8>) {
+    let boundary = "summer-test-boundary-7d1f0c";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nignored\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n\
+         Content-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Uploads `content` as the form field `file` of `POST /storage/upload`.
+pub fn upload(server: &Server, filename: &str, content_type: &str, content: &[u8]) -> Reply {
+    let (form_type, body) = multipart_file("file", filename, content_type, content);
+    send(
+        "POST",
+        &server.url("/storage/upload"),
+        Some(&form_type),
+        &body,
+    )
 }

@@ -12,6 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{BlobBackend, BlobReader, BlobWriter, Listing, ObjectInfo};
+use crate::capabilities::sql::begin_immediate;
 use crate::capabilities::{CapabilityError, ErrorKind};
 
 struct Store {
@@ -247,7 +248,9 @@ impl BlobWriter for LocalWriter {
 impl LocalWriter {
     /// Points `key` at the new file; returns the file it replaced, if any.
     async fn index(&self, info: &ObjectInfo) -> Result<Option<String>, CapabilityError> {
-        let mut tx = self.store.index.begin().await.map_err(index_error)?;
+        let mut tx = begin_immediate(&self.store.index)
+            .await
+            .map_err(index_error)?;
         let old: Option<(String,)> = sqlx::query_as("SELECT file FROM objects WHERE key = $1")
             .bind(&info.key)
             .fetch_optional(&mut *tx)

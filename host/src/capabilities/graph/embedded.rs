@@ -17,7 +17,7 @@ use super::{
     Direction, GraphBackend, Node, NodeRef, Properties, Relationship, Suggestion, Value,
     merge_properties,
 };
-use crate::capabilities::sql::{classify, open_sqlite_pool};
+use crate::capabilities::sql::{begin_immediate, classify, open_sqlite_pool};
 use crate::capabilities::{CapabilityError, ErrorKind};
 
 const SCHEMA: &str = "
@@ -253,7 +253,7 @@ impl GraphBackend for EmbeddedBackend {
         nodes: Vec<Node>,
         relationships: Vec<Relationship>,
     ) -> Result<(), CapabilityError> {
-        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let mut tx = begin_immediate(&self.pool).await.map_err(classify)?;
         for node in &nodes {
             merge_node(&mut tx, node).await?;
         }
@@ -273,7 +273,7 @@ impl GraphBackend for EmbeddedBackend {
     }
 
     async fn delete_node(&self, node: &NodeRef) -> Result<bool, CapabilityError> {
-        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let mut tx = begin_immediate(&self.pool).await.map_err(classify)?;
         sqlx::query(
             "DELETE FROM graph_edges WHERE (source_label = ?1 AND source_key = ?2) \
              OR (target_label = ?1 AND target_key = ?2)",

@@ -40,7 +40,7 @@ macro_rules! sqlx_backend {
             }
 
             async fn begin(&self) -> Result<Box<dyn SqlTransaction>, CapabilityError> {
-                let tx = match self.pool.begin().await {
+                let tx = match self.begin_transaction().await {
                     Ok(tx) => tx,
                     Err(e) => return Err(self.acquire_failed(e).await),
                 };
@@ -92,7 +92,7 @@ use async_trait::async_trait;
 pub use host::{SqlView, TransactionHandle, add_to_linker};
 pub use migrate::{Migration, apply_migrations};
 pub use postgres::PostgresBackend;
-pub use sqlite::{SqliteBackend, open_pool as open_sqlite_pool};
+pub use sqlite::{SqliteBackend, begin_immediate, open_pool as open_sqlite_pool};
 
 pub use super::bindings::summer::platform::sql::Rows;
 pub use super::bindings::summer::platform::types::Value;

@@ -62,6 +62,12 @@ impl PostgresBackend {
 }
 
 impl PostgresBackend {
+    async fn begin_transaction(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     /// A time-out waiting for a connection is a 504 when the pool is busy,
     /// but a 503 when the server does not accept connections at all.
     async fn acquire_failed(&self, error: sqlx::Error) -> CapabilityError {

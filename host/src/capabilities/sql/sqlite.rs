@@ -28,6 +28,16 @@ pub struct SqliteBackend {
     path: PathBuf,
 }
 
+/// Starts a transaction that takes the write lock at once. A deferred one
+/// that reads before it writes fails with "database is locked" when another
+/// writer got in between (SQLite cannot upgrade its read snapshot); this
+/// one waits its turn instead, up to the busy time-out.
+pub async fn begin_immediate(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
 impl SqliteBackend {
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &Path) -> Result<Self> {
@@ -62,6 +72,11 @@ pub async fn open_pool(path: &Path) -> Result<SqlitePool> {
 }
 
 impl SqliteBackend {
+    /// Guest transactions take the write lock up front (see [`begin_immediate`]).
+    async fn begin_transaction(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        begin_immediate(&self.pool).await
+    }
+
     /// A file database is always there: a time-out means it is busy.
     async fn acquire_failed(&self, error: sqlx::Error) -> CapabilityError {
         classify(error)

@@ -12,7 +12,7 @@ use sqlx::{Row, Sqlite};
 use super::keys::{decode, decode_all, encode, encode_all};
 use super::{Scan, TableSchema, TypedRow, Value, WideBackend};
 use crate::capabilities::CapabilityError;
-use crate::capabilities::sql::{classify, open_sqlite_pool};
+use crate::capabilities::sql::{begin_immediate, classify, open_sqlite_pool};
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS wide_tables (
@@ -92,7 +92,7 @@ impl WideBackend for EmbeddedBackend {
     }
 
     async fn declare(&self, table: &TableSchema) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_immediate(&self.pool).await?;
         let stored: Option<String> =
             sqlx::query_scalar("SELECT declaration FROM wide_tables WHERE name = ?")
                 .bind(&table.storage_name)
@@ -115,7 +115,7 @@ impl WideBackend for EmbeddedBackend {
     }
 
     async fn put(&self, table: &TableSchema, rows: Vec<TypedRow>) -> Result<(), CapabilityError> {
-        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let mut tx = begin_immediate(&self.pool).await.map_err(classify)?;
         for row in &rows {
             let (partition, clustering, cells) = encode_row(table, row);
             sqlx::query(
