@@ -19,6 +19,7 @@ pub struct App {
     backends: Backends,
     registry: Registry,
     routes: RouteTable,
+    openapi: Option<bytes::Bytes>,
 }
 
 impl App {
@@ -45,11 +46,18 @@ impl App {
             registry.insert(component);
         }
         let routes = manifest.route_table();
+        let openapi = manifest.openapi.as_deref().map(read_openapi).transpose()?;
         Ok(Self {
             backends,
             registry,
             routes,
+            openapi,
         })
+    }
+
+    /// The API's OpenAPI document, when the manifest names one.
+    pub fn openapi(&self) -> Option<&bytes::Bytes> {
+        self.openapi.as_ref()
     }
 
     pub fn backends(&self) -> &Backends {
@@ -62,6 +70,23 @@ impl App {
             .resolve(path)
             .and_then(|name| self.registry.get(name))
     }
+}
+
+/// Reads the OpenAPI document at `path`, checking that it is one.
+fn read_openapi(path: &std::path::Path) -> Result<bytes::Bytes> {
+    let text = std::fs::read(path)
+        .with_context(|| format!("reading the OpenAPI document {}", path.display()))?;
+    let document: serde_json::Value = serde_json::from_slice(&text)
+        .with_context(|| format!("parsing the OpenAPI document {}", path.display()))?;
+    let version = document["openapi"].as_str().unwrap_or_default();
+    if !version.starts_with("3.") {
+        bail!(
+            "{} is not an OpenAPI 3 document (its \"openapi\" field is {:?})",
+            path.display(),
+            version
+        );
+    }
+    Ok(text.into())
 }
 
 async fn load_component(

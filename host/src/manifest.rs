@@ -15,6 +15,8 @@ use crate::runtime::registry::ComponentLimits;
 #[derive(Clone, Debug)]
 pub struct Manifest {
     pub components: Vec<ComponentSpec>,
+    /// The OpenAPI document of the API, served at `/openapi.json`.
+    pub openapi: Option<PathBuf>,
 }
 
 /// One component entry.
@@ -37,6 +39,8 @@ pub struct ComponentSpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawManifest {
+    #[serde(default)]
+    openapi: Option<PathBuf>,
     #[serde(default, rename = "component")]
     components: Vec<RawComponent>,
 }
@@ -121,7 +125,10 @@ impl Manifest {
             .into_iter()
             .map(|c| ComponentSpec::from_raw(c, base))
             .collect::<Result<Vec<_>>>()?;
-        let manifest = Manifest { components };
+        let manifest = Manifest {
+            components,
+            openapi: raw.openapi.map(|path| base.join(path)),
+        };
         manifest.check()?;
         Ok(manifest)
     }

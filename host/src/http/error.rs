@@ -52,7 +52,11 @@ impl HttpError {
 
 /// A response with a JSON body.
 pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<ResponseBody> {
-    let bytes = Bytes::from(value.to_string());
+    json_bytes_response(status, Bytes::from(value.to_string()))
+}
+
+/// A response whose body is JSON text already.
+pub fn json_bytes_response(status: StatusCode, bytes: Bytes) -> Response<ResponseBody> {
     let mut response = Response::new(
         Full::new(bytes)
             .map_err(|never| match never {})

@@ -11,16 +11,33 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::app::App;
-use error::{HttpError, json_response};
+use error::{HttpError, json_bytes_response, json_response};
 
 /// The body type of every response the host sends.
 pub type ResponseBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+/// The host's own `GET` endpoints: `/healthz` and `/openapi.json`.
+fn host_endpoint(app: &App, path: &str) -> Option<Response<ResponseBody>> {
+    match path {
+        "/healthz" => Some(json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "status": "ok" }),
+        )),
+        "/openapi.json" => Some(match app.openapi() {
+            Some(document) => json_bytes_response(StatusCode::OK, document.clone()),
+            None => HttpError::not_found("this manifest names no OpenAPI document").into_response(),
+        }),
+        _ => None,
+    }
+}
+
 /// Answers one request: a host endpoint, or the component its route names.
 pub async fn dispatch(app: &App, request: Request<Incoming>) -> Response<ResponseBody> {
     let path = request.uri().path();
-    if path == "/healthz" && request.method() == Method::GET {
-        return json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }));
+    if request.method() == Method::GET {
+        if let Some(response) = host_endpoint(app, path) {
+            return response;
+        }
     }
     tracing::debug!(method = %request.method(), path, "request");
     let Some(component) = app.component_for(path) else {

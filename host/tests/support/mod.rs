@@ -45,6 +45,10 @@ pub fn components_dir() -> PathBuf {
 pub fn write_manifest(dir: &Path, edit: impl Fn(&mut toml::Table)) -> PathBuf {
     let text = std::fs::read_to_string(repo_root().join("summer.toml")).unwrap();
     let mut manifest: toml::Table = text.parse().unwrap();
+    if let Some(openapi) = manifest.get("openapi").and_then(|o| o.as_str()) {
+        let openapi = repo_root().join(openapi).display().to_string();
+        manifest.insert("openapi".into(), openapi.into());
+    }
     let components = manifest["component"].as_array_mut().unwrap();
     for component in components {
         let component = component.as_table_mut().unwrap();
