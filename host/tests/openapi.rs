@@ -117,15 +117,15 @@ fn check(document: &Value, schema: &Value, value: &Value, at: &str) -> Result<()
             return Err(format!("{at}: {value} is not of type {types:?}"));
         }
     }
-    if let Some(allowed) = schema["enum"].as_array() {
-        if !allowed.contains(value) {
-            return Err(format!("{at}: {value} is not one of {allowed:?}"));
-        }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {allowed:?}"));
     }
-    if let (Some(min), Some(n)) = (schema["minimum"].as_f64(), value.as_f64()) {
-        if n < min {
-            return Err(format!("{at}: {n} is below {min}"));
-        }
+    if let (Some(min), Some(n)) = (schema["minimum"].as_f64(), value.as_f64())
+        && n < min
+    {
+        return Err(format!("{at}: {n} is below {min}"));
     }
     if let (Some(format), Some(text)) = (schema["format"].as_str(), value.as_str()) {
         check_format(format, text).map_err(|why| format!("{at}: {why}"))?;

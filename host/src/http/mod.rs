@@ -34,10 +34,10 @@ fn host_endpoint(app: &App, path: &str) -> Option<Response<ResponseBody>> {
 /// Answers one request: a host endpoint, or the component its route names.
 pub async fn dispatch(app: &App, request: Request<Incoming>) -> Response<ResponseBody> {
     let path = request.uri().path();
-    if request.method() == Method::GET {
-        if let Some(response) = host_endpoint(app, path) {
-            return response;
-        }
+    if request.method() == Method::GET
+        && let Some(response) = host_endpoint(app, path)
+    {
+        return response;
     }
     tracing::debug!(method = %request.method(), path, "request");
     let Some(component) = app.component_for(path) else {
