@@ -256,8 +256,22 @@ fn parameter(header: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Where `needle` first occurs in `haystack`: candidates are found by its
+/// first byte (a fast scan), then compared whole.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let first = *needle.first()?;
+    let mut from = 0;
+    while let Some(offset) = haystack[from..].iter().position(|b| *b == first) {
+        let at = from + offset;
+        if haystack.len() - at < needle.len() {
+            return None;
+        }
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -327,6 +341,14 @@ mod tests {
             total += chunk.len();
         }
         assert_eq!(total, content.len());
+    }
+
+    #[test]
+    fn finds_the_first_whole_occurrence() {
+        assert_eq!(find(b"ab\r\n-\r\n--b", b"\r\n--b"), Some(5));
+        assert_eq!(find(b"\r\n--", b"\r\n--b"), None);
+        assert_eq!(find(b"", b"\r\n--b"), None);
+        assert_eq!(find(b"xx\r\n--b", b"\r\n--b"), Some(2));
     }
 
     #[test]
