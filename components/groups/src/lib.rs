@@ -4,16 +4,16 @@
 
 use serde::{Deserialize, Serialize};
 use summer_sdk::http::{Request, Response};
-use summer_sdk::sql::{self, Row, Transaction};
-use summer_sdk::{ApiError, Params, Router, Timestamp, graph, params};
-use summer_trip::{Page, new_id, paging, parse_id, people, text};
+use summer_sdk::sql::{self, Row};
+use summer_sdk::{ApiError, Params, Router, Timestamp, params};
+use summer_trip::records::Table;
+use summer_trip::{new_id, parse_id, people, text};
 use uuid::Uuid;
 
 summer_sdk::http_component!(handle);
 
 const MAX_NAME_CHARS: usize = 100;
 const MAX_DESCRIPTION_CHARS: usize = 1000;
-const COLUMNS: &str = "id, name, description, created_at";
 
 fn handle(request: &Request) -> Response {
     Router::new()
@@ -45,34 +45,17 @@ impl Group {
     }
 }
 
-/// `GET /groups?limit=N&cursor=C`: groups in creation order (UUIDv7 ids).
+const GROUPS: Table<Group> = Table {
+    name: "groups",
+    columns: "id, name, description, created_at",
+    what: "group",
+    from_row: Group::from_row,
+    id_of: |group| group.id,
+};
+
+/// `GET /groups?limit=N&cursor=C`: groups in creation order.
 fn list_groups(request: &Request, _: &Params) -> Result<Response, ApiError> {
-    let limit = paging::limit(request)?;
-    let after = match paging::after(request)? {
-        Some(after) => {
-            Some(parse_id("cursor", &after).map_err(|_| ApiError::invalid("invalid cursor"))?)
-        }
-        None => None,
-    };
-    let fetch = i64::from(limit) + 1;
-    let rows = match after {
-        Some(after) => sql::query(
-            &format!("SELECT {COLUMNS} FROM groups WHERE id > $1 ORDER BY id LIMIT $2"),
-            &params![after, fetch],
-        )?,
-        None => sql::query(
-            &format!("SELECT {COLUMNS} FROM groups ORDER BY id LIMIT $1"),
-            &params![fetch],
-        )?,
-    };
-    let groups = rows
-        .iter()
-        .map(Group::from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Response::json(
-        200,
-        &Page::from_overfetch(groups, limit, |g| g.id.to_string()),
-    )
+    Response::json(200, &GROUPS.list(request)?)
 }
 
 fn group_id(params: &Params) -> Result<Uuid, ApiError> {
@@ -81,18 +64,7 @@ fn group_id(params: &Params) -> Result<Uuid, ApiError> {
 
 /// `GET /groups/{id}`.
 fn get_group(_: &Request, params: &Params) -> Result<Response, ApiError> {
-    Response::json(200, &find_group(group_id(params)?)?)
-}
-
-fn find_group(id: Uuid) -> Result<Group, ApiError> {
-    let rows = sql::query(
-        &format!("SELECT {COLUMNS} FROM groups WHERE id = $1"),
-        &params![id],
-    )?;
-    let row = rows
-        .first()
-        .ok_or_else(|| ApiError::not_found(format!("no group with id {id}")))?;
-    Group::from_row(row)
+    Response::json(200, &GROUPS.find(group_id(params)?)?)
 }
 
 #[derive(Deserialize)]
@@ -174,22 +146,15 @@ fn update_group(request: &Request, params: &Params) -> Result<Response, ApiError
     )
     .map_err(|e| name_taken(e, name.as_deref().unwrap_or_default()))?;
     if updated == 0 {
-        return Err(ApiError::not_found(format!("no group with id {id}")));
+        return Err(GROUPS.not_found(id));
     }
-    Response::json(200, &find_group(id)?)
+    Response::json(200, &GROUPS.find(id)?)
 }
 
-/// `DELETE /groups/{id}`: 204. Commits only once the group's memberships
-/// are gone from the graph.
+/// `DELETE /groups/{id}`: 204, with the group's memberships.
 fn delete_group(_: &Request, params: &Params) -> Result<Response, ApiError> {
     let id = group_id(params)?;
-    let transaction = Transaction::begin()?;
-    let deleted = transaction.execute("DELETE FROM groups WHERE id = $1", &params![id])?;
-    if deleted == 0 {
-        return Err(ApiError::not_found(format!("no group with id {id}")));
-    }
-    graph::delete_node(&people::group_node(id))?;
-    transaction.commit()?;
+    GROUPS.delete_with_node(id, &people::group_node(id))?;
     Ok(Response::no_content())
 }
 

@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 use summer_sdk::http::{Request, Response};
-use summer_sdk::wide::{self, Order, WideRow};
+use summer_sdk::wide::{self, WideRow};
 use summer_sdk::{ApiError, Params, Router, Timestamp, Value};
-use summer_trip::{Page, new_id, paging, parse_id, people, text, timestamp_of};
+use summer_trip::{new_id, paging, parse_id, people, text, timestamp_of};
 use uuid::Uuid;
 
 summer_sdk::http_component!(handle);
@@ -89,25 +89,6 @@ fn list_messages(request: &Request, params: &Params) -> Result<Response, ApiErro
         "conversation id",
         params.get("conversation_id").unwrap_or_default(),
     )?;
-    let limit = paging::limit(request)?;
-    let cursor = paging::raw_cursor(request)?;
-    let page = wide::scan(
-        TABLE,
-        &[conversation_id.into()],
-        Order::Descending,
-        limit,
-        cursor.as_deref(),
-    )?;
-    let items = page
-        .rows
-        .iter()
-        .map(Message::from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Response::json(
-        200,
-        &Page {
-            items,
-            next_cursor: page.next,
-        },
-    )
+    let page = paging::wide_page(request, TABLE, &[conversation_id.into()], Message::from_row)?;
+    Response::json(200, &page)
 }

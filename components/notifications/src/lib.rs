@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use summer_sdk::http::{Request, Response};
 use summer_sdk::wide::{self, Order, WideRow};
 use summer_sdk::{ApiError, Params, Router, Timestamp, Value};
-use summer_trip::{Page, new_id, paging, parse_id, people, text, timestamp_of};
+use summer_trip::{new_id, paging, parse_id, people, text, timestamp_of};
 use uuid::Uuid;
 
 summer_sdk::http_component!(handle);
@@ -118,29 +118,10 @@ fn list_notifications(request: &Request, params: &Params) -> Result<Response, Ap
         Some("true") => true,
         Some(_) => return Err(ApiError::invalid("unread must be true or false")),
     };
-    let limit = paging::limit(request)?;
-    let cursor = paging::raw_cursor(request)?;
     people::require_user(user_id)?;
     let table = if unread_only { UNREAD } else { ALL };
-    let page = wide::scan(
-        table,
-        &[user_id.into()],
-        Order::Descending,
-        limit,
-        cursor.as_deref(),
-    )?;
-    let items = page
-        .rows
-        .iter()
-        .map(Notification::from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Response::json(
-        200,
-        &Page {
-            items,
-            next_cursor: page.next,
-        },
-    )
+    let page = paging::wide_page(request, table, &[user_id.into()], Notification::from_row)?;
+    Response::json(200, &page)
 }
 
 /// `POST /notifications/{user_id}/{id}/read`: 200 with the notification,

@@ -5,6 +5,7 @@
 pub mod ids;
 pub mod paging;
 pub mod people;
+pub mod records;
 pub mod text;
 
 pub use ids::{new_id, parse_id, timestamp_of};

@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 use summer_sdk::http::Request;
-use summer_sdk::{ApiError, cursor};
+use summer_sdk::wide::{self, Order, WideRow};
+use summer_sdk::{ApiError, Value, cursor};
 
 /// Page size when the request names none.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -48,6 +49,34 @@ impl<T> Page<T> {
             .collect();
         Self::from_overfetch(rest, limit, position_of)
     }
+}
+
+/// `?limit=N&cursor=C` over one partition of a wide table, newest first:
+/// a page of its rows read by `from_row`, with the table's own cursor.
+pub fn wide_page<T>(
+    request: &Request,
+    table: &str,
+    partition: &[Value],
+    from_row: fn(&WideRow) -> Result<T, ApiError>,
+) -> Result<Page<T>, ApiError> {
+    let limit = limit(request)?;
+    let cursor = raw_cursor(request)?;
+    let page = wide::scan(
+        table,
+        partition,
+        Order::Descending,
+        limit,
+        cursor.as_deref(),
+    )?;
+    let items = page
+        .rows
+        .iter()
+        .map(from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page {
+        items,
+        next_cursor: page.next,
+    })
 }
 
 /// The request's `limit` (1 to [`MAX_LIMIT`], default [`DEFAULT_LIMIT`]).

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use summer_sdk::http::{Request, Response};
-use summer_sdk::sql::{self, Row, Transaction};
-use summer_sdk::{ApiError, Params, Router, Timestamp, cache, graph, params};
-use summer_trip::{Page, new_id, paging, parse_id, people, text};
+use summer_sdk::sql::{self, Row};
+use summer_sdk::{ApiError, Params, Router, Timestamp, cache, params};
+use summer_trip::records::Table;
+use summer_trip::{new_id, parse_id, people, text};
 use uuid::Uuid;
 
 summer_sdk::http_component!(handle);
@@ -17,7 +18,6 @@ const MAX_NAME_CHARS: usize = 100;
 const MAX_EMAIL_CHARS: usize = 254;
 /// How long a user stays cached after a read.
 const CACHE_TTL: Duration = Duration::from_secs(60);
-const COLUMNS: &str = "id, name, email, created_at";
 
 fn handle(request: &Request) -> Response {
     Router::new()
@@ -49,36 +49,17 @@ impl User {
     }
 }
 
-/// `GET /users?limit=N&cursor=C`: users in creation order. Ids are UUIDv7,
-/// so ordering by id is ordering by creation time, and the cursor is the
-/// last id of the page.
+const USERS: Table<User> = Table {
+    name: "users",
+    columns: "id, name, email, created_at",
+    what: "user",
+    from_row: User::from_row,
+    id_of: |user| user.id,
+};
+
+/// `GET /users?limit=N&cursor=C`: users in creation order.
 fn list_users(request: &Request, _: &Params) -> Result<Response, ApiError> {
-    let limit = paging::limit(request)?;
-    let after = match paging::after(request)? {
-        Some(after) => {
-            Some(parse_id("cursor", &after).map_err(|_| ApiError::invalid("invalid cursor"))?)
-        }
-        None => None,
-    };
-    let fetch = i64::from(limit) + 1;
-    let rows = match after {
-        Some(after) => sql::query(
-            &format!("SELECT {COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2"),
-            &params![after, fetch],
-        )?,
-        None => sql::query(
-            &format!("SELECT {COLUMNS} FROM users ORDER BY id LIMIT $1"),
-            &params![fetch],
-        )?,
-    };
-    let users = rows
-        .iter()
-        .map(User::from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Response::json(
-        200,
-        &Page::from_overfetch(users, limit, |u| u.id.to_string()),
-    )
+    Response::json(200, &USERS.list(request)?)
 }
 
 fn user_id(params: &Params) -> Result<Uuid, ApiError> {
@@ -96,20 +77,9 @@ fn get_user(_: &Request, params: &Params) -> Result<Response, ApiError> {
     if let Ok(Some(user)) = cache::get_json::<User>(&cache_key(id)) {
         return Ok(Response::json(200, &user)?.with_header("x-cache", "hit"));
     }
-    let user = find_user(id)?;
+    let user = USERS.find(id)?;
     let _ = cache::set_json(&cache_key(id), &user, Some(CACHE_TTL));
     Ok(Response::json(200, &user)?.with_header("x-cache", "miss"))
-}
-
-fn find_user(id: Uuid) -> Result<User, ApiError> {
-    let rows = sql::query(
-        &format!("SELECT {COLUMNS} FROM users WHERE id = $1"),
-        &params![id],
-    )?;
-    let row = rows
-        .first()
-        .ok_or_else(|| ApiError::not_found(format!("no user with id {id}")))?;
-    User::from_row(row)
 }
 
 #[derive(Deserialize)]
@@ -171,24 +141,16 @@ fn update_user(request: &Request, params: &Params) -> Result<Response, ApiError>
     )
     .map_err(|e| email_taken(e, email.as_deref().unwrap_or_default()))?;
     if updated == 0 {
-        return Err(ApiError::not_found(format!("no user with id {id}")));
+        return Err(USERS.not_found(id));
     }
     forget(id);
-    Response::json(200, &find_user(id)?)
+    Response::json(200, &USERS.find(id)?)
 }
 
-/// `DELETE /users/{id}`: 204. The row goes in a transaction that commits
-/// only once the user's node (friendships, memberships) is gone from the
-/// graph, so a graph that is down leaves the user whole.
+/// `DELETE /users/{id}`: 204, with the user's friendships and memberships.
 fn delete_user(_: &Request, params: &Params) -> Result<Response, ApiError> {
     let id = user_id(params)?;
-    let transaction = Transaction::begin()?;
-    let deleted = transaction.execute("DELETE FROM users WHERE id = $1", &params![id])?;
-    if deleted == 0 {
-        return Err(ApiError::not_found(format!("no user with id {id}")));
-    }
-    graph::delete_node(&people::user_node(id))?;
-    transaction.commit()?;
+    USERS.delete_with_node(id, &people::user_node(id))?;
     forget(id);
     Ok(Response::no_content())
 }
