@@ -6,6 +6,8 @@
 //! - [`ApiError`]: the JSON error shape `{"error":{"code":"...","message":"..."}}`;
 //! - [`sql`], [`wide`], [`graph`], [`cache`] and [`blob`]: typed access to
 //!   Summer's capabilities;
+//! - [`multipart`]: streaming `multipart/form-data` for uploads, and
+//!   [`http::Response::with_stream`] for bodies sent without holding them whole;
 //! - [`Timestamp`] and [`cursor`]: RFC 3339 times and opaque paging cursors.
 //!
 //! ```ignore
