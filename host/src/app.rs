@@ -89,13 +89,12 @@ fn read_openapi(path: &std::path::Path) -> Result<bytes::Bytes> {
     Ok(text.into())
 }
 
-async fn load_component(
-    loader: &Loader,
+/// Applies the SQL migrations of `spec` and declares its wide tables
+/// (in its namespace); the declared tables by name.
+pub async fn prepare_databases(
     backends: &Backends,
     spec: &ComponentSpec,
-) -> Result<LoadedComponent> {
-    let started = Instant::now();
-    let mut component = loader.load(spec)?;
+) -> Result<wide::TableSet> {
     if let Some(dir) = &spec.sql_migrations {
         let migrations = sql::Migration::read_dir(dir)?;
         let applied = sql::apply_migrations(backends.sql.as_ref(), &spec.name, &migrations)
@@ -105,13 +104,25 @@ async fn load_component(
             tracing::info!(component = %spec.name, "applied {applied} sql migration(s)");
         }
     }
-    if let Some(path) = &spec.wide_tables {
-        let tables = wide::read_tables(&spec.name, path)?;
-        let declared = wide::declare_tables(backends.wide.as_ref(), &tables)
+    let mut declared = wide::TableSet::new();
+    for path in &spec.wide_tables {
+        let tables = wide::read_tables(&spec.namespace, path)?;
+        let tables = wide::declare_tables(backends.wide.as_ref(), &tables)
             .await
             .with_context(|| format!("declaring the wide tables of component {}", spec.name))?;
-        component.wide_tables = Arc::new(declared);
+        declared.extend(tables);
     }
+    Ok(declared)
+}
+
+async fn load_component(
+    loader: &Loader,
+    backends: &Backends,
+    spec: &ComponentSpec,
+) -> Result<LoadedComponent> {
+    let started = Instant::now();
+    let mut component = loader.load(spec)?;
+    component.wide_tables = Arc::new(prepare_databases(backends, spec).await?);
     let how = match component.cache {
         CacheOutcome::Hit => "from cache",
         CacheOutcome::Compiled => "compiled",

@@ -24,12 +24,41 @@ struct Cli {
 enum Command {
     /// Serve the manifest's components over HTTP.
     Serve(Box<Settings>),
+    /// Fill the databases with generated data by running the manifest's seed
+    /// component (its `[seed]` entry) over the configured backends.
+    Seed(Box<SeedArgs>),
     /// Print the route table of a manifest, most specific route first.
     Routes {
         /// The manifest to read.
         #[arg(long, env = "SUMMER_MANIFEST", default_value = "summer.toml")]
         manifest: std::path::PathBuf,
     },
+}
+
+/// What `summer seed` makes; the same numbers and seed make the same data.
+#[derive(clap::Args)]
+struct SeedArgs {
+    /// Users to create (each with a unique email).
+    #[arg(long, default_value_t = 1000)]
+    users: u32,
+    /// Groups to create; users join them, most joining a few.
+    #[arg(long, default_value_t = 50)]
+    groups: u32,
+    /// Messages to write, spread over the groups' conversations and time.
+    #[arg(long, default_value_t = 10_000)]
+    messages: u32,
+    /// Average friends per user; a few users have many, most have few.
+    #[arg(long, default_value_t = 10)]
+    friends_per_user: u32,
+    /// Files to upload (generated images and text).
+    #[arg(long, default_value_t = 20)]
+    files: u32,
+    /// The random seed. Each seed makes its own batch of data; running a
+    /// seed a second time is refused.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    settings: Settings,
 }
 
 fn main() -> Result<()> {
@@ -44,6 +73,7 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let outcome = match cli.command {
         Command::Serve(settings) => runtime.block_on(serve(*settings)),
+        Command::Seed(args) => runtime.block_on(seed(*args)),
         Command::Routes { manifest } => print_routes(&manifest),
     };
     runtime.shutdown_timeout(STRAGGLER_GRACE);
@@ -71,6 +101,44 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term.recv() => {},
+    }
+}
+
+async fn seed(args: SeedArgs) -> Result<()> {
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use summer::seed::{self, Plan, Progress, Reporter, terminal};
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("interrupted: stopping after the current batch (Ctrl-C again to quit now)");
+        flag.store(true, Ordering::SeqCst);
+        let _ = tokio::signal::ctrl_c().await;
+        std::process::exit(130);
+    });
+    let reporter: Arc<dyn Reporter> = if std::io::stdout().is_terminal() {
+        Arc::new(terminal::Bars::default())
+    } else {
+        Arc::new(terminal::Lines::default())
+    };
+    let progress = Arc::new(Progress::new(reporter, interrupted));
+    let plan = Plan {
+        users: args.users,
+        groups: args.groups,
+        messages: args.messages,
+        friends_per_user: args.friends_per_user,
+        files: args.files,
+        seed: args.seed,
+    };
+    let report = seed::run(&args.settings, plan, progress).await?;
+    if !report.outcome.written.is_empty() {
+        print!("{}", terminal::summary(&report));
+    }
+    match report.outcome.stopped {
+        Some(reason) => anyhow::bail!("seeding stopped: {reason}"),
+        None => Ok(()),
     }
 }
 

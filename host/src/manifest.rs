@@ -15,6 +15,8 @@ use crate::runtime::registry::ComponentLimits;
 #[derive(Clone, Debug)]
 pub struct Manifest {
     pub components: Vec<ComponentSpec>,
+    /// The component `summer seed` runs (a `seeder`, with no routes).
+    pub seed: Option<ComponentSpec>,
     /// The OpenAPI document of the API, served at `/openapi.json`.
     pub openapi: Option<PathBuf>,
 }
@@ -31,8 +33,8 @@ pub struct ComponentSpec {
     pub namespace: String,
     /// Directory of `.sql` migrations applied when the component loads.
     pub sql_migrations: Option<PathBuf>,
-    /// File declaring the component's `wide` tables, created when it loads.
-    pub wide_tables: Option<PathBuf>,
+    /// Files declaring the component's `wide` tables, created when it loads.
+    pub wide_tables: Vec<PathBuf>,
     pub limits: ComponentLimits,
 }
 
@@ -43,6 +45,8 @@ struct RawManifest {
     openapi: Option<PathBuf>,
     #[serde(default, rename = "component")]
     components: Vec<RawComponent>,
+    #[serde(default)]
+    seed: Option<RawComponent>,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +54,7 @@ struct RawManifest {
 struct RawComponent {
     name: String,
     source: PathBuf,
+    #[serde(default)]
     routes: Vec<String>,
     #[serde(default)]
     grants: Vec<Capability>,
@@ -101,7 +106,24 @@ struct RawSql {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWide {
-    tables: PathBuf,
+    tables: OneOrMany,
+}
+
+/// A path, or a list of them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(PathBuf),
+    Many(Vec<PathBuf>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<PathBuf> {
+        match self {
+            OneOrMany::One(path) => vec![path],
+            OneOrMany::Many(paths) => paths,
+        }
+    }
 }
 
 impl Manifest {
@@ -125,8 +147,20 @@ impl Manifest {
             .into_iter()
             .map(|c| ComponentSpec::from_raw(c, base))
             .collect::<Result<Vec<_>>>()?;
+        if let Some(empty) = components.iter().find(|c| c.routes.is_empty()) {
+            bail!("component {:?} has no routes", empty.name);
+        }
+        let seed = raw
+            .seed
+            .map(|s| ComponentSpec::from_raw(s, base))
+            .transpose()
+            .context("in the seed component")?;
+        if seed.as_ref().is_some_and(|s| !s.routes.is_empty()) {
+            bail!("the seed component serves no routes: remove its routes");
+        }
         let manifest = Manifest {
             components,
+            seed,
             openapi: raw.openapi.map(|path| base.join(path)),
         };
         manifest.check()?;
@@ -167,9 +201,6 @@ impl ComponentSpec {
                 raw.name
             );
         }
-        if raw.routes.is_empty() {
-            bail!("component {:?} has no routes", raw.name);
-        }
         let routes = raw
             .routes
             .iter()
@@ -191,8 +222,14 @@ impl ComponentSpec {
                 raw.name
             );
         }
-        let wide_tables = raw.wide.map(|wide| base.join(wide.tables));
-        if wide_tables.is_some() && !grants.contains(&Capability::Wide) {
+        let wide_tables: Vec<PathBuf> = raw
+            .wide
+            .map(|wide| wide.tables.into_vec())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|path| base.join(path))
+            .collect();
+        if !wide_tables.is_empty() && !grants.contains(&Capability::Wide) {
             bail!(
                 "component {:?} declares wide tables but has no wide grant",
                 raw.name

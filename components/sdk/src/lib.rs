@@ -8,6 +8,7 @@
 //!   Summer's capabilities;
 //! - [`multipart`]: streaming `multipart/form-data` for uploads, and
 //!   [`http::Response::with_stream`] for bodies sent without holding them whole;
+//! - [`seed`]: the entry point and progress reports of a seed component;
 //! - [`Timestamp`] and [`cursor`]: RFC 3339 times and opaque paging cursors.
 //!
 //! ```ignore
@@ -32,6 +33,7 @@ pub mod graph;
 pub mod http;
 pub mod multipart;
 mod router;
+pub mod seed;
 pub mod sql;
 mod time;
 mod value;
@@ -47,8 +49,10 @@ pub use value::{FromValue, Value};
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "summer:platform/capabilities",
+        world: "summer:platform/seeder",
         additional_derives: [PartialEq],
+        pub_export_macro: true,
+        default_bindings_module: "summer_sdk::bindings",
     });
 }
 

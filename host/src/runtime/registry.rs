@@ -93,6 +93,14 @@ pub enum LoadError {
     NotAHandler { component: String },
 }
 
+/// A compiled component whose imports are within its grants.
+pub struct CheckedComponent {
+    pub component: Component,
+    pub cache: CacheOutcome,
+    /// Content hash of the `.wasm` (hex SHA-256).
+    pub version: String,
+}
+
 /// Compiles and links components for one engine.
 pub struct Loader {
     engine: Engine,
@@ -108,9 +116,27 @@ impl Loader {
         &self.engine
     }
 
-    /// Loads the component `spec` describes.
+    /// Loads the handler component `spec` describes.
     pub fn load(&self, spec: &ComponentSpec) -> Result<LoadedComponent, LoadError> {
-        let name = spec.name.clone();
+        let checked = self.compile(spec)?;
+        let pre = self.link(&checked.component, &spec.name, &spec.grants)?;
+        let cache = checked.cache;
+        Ok(LoadedComponent {
+            version: checked.version,
+            name: spec.name.as_str().into(),
+            namespace: spec.namespace.as_str().into(),
+            pre,
+            limits: spec.limits,
+            loaded_at: SystemTime::now(),
+            cache,
+            wide_tables: Default::default(),
+        })
+    }
+
+    /// Reads and compiles (or finds in the cache) the component of `spec`,
+    /// and checks its imports against its grants.
+    pub fn compile(&self, spec: &ComponentSpec) -> Result<CheckedComponent, LoadError> {
+        let name = &spec.name;
         let wasm = std::fs::read(&spec.source).map_err(|source| LoadError::Read {
             component: name.clone(),
             path: spec.source.clone(),
@@ -124,17 +150,11 @@ impl Loader {
                     path: spec.source.clone(),
                     source,
                 })?;
-        check_imports(&self.engine, &component, &name, &spec.grants)?;
-        let pre = self.link(&component, &name, &spec.grants)?;
-        Ok(LoadedComponent {
-            version: content_hash(&wasm),
-            name: name.into(),
-            namespace: spec.namespace.as_str().into(),
-            pre,
-            limits: spec.limits,
-            loaded_at: SystemTime::now(),
+        check_imports(&self.engine, &component, name, &spec.grants)?;
+        Ok(CheckedComponent {
+            component,
             cache,
-            wide_tables: Default::default(),
+            version: content_hash(&wasm),
         })
     }
 
@@ -172,7 +192,11 @@ fn check_imports(
         if !import.starts_with("summer:") {
             continue;
         }
-        if import.starts_with("summer:platform/types@") {
+        // Shared types, and the progress reports a seed component makes
+        // (which only `summer seed` links), need no grant.
+        if import.starts_with("summer:platform/types@")
+            || import.starts_with("summer:platform/progress@")
+        {
             continue;
         }
         match Capability::from_import(import) {

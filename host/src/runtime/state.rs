@@ -22,15 +22,33 @@ pub struct HostState {
     namespace: std::sync::Arc<str>,
     wide_tables: std::sync::Arc<TableSet>,
     pub(crate) limits: StoreLimits,
+    /// Where a seed component's progress goes (seed runs only).
+    pub(crate) progress: Option<std::sync::Arc<crate::seed::Progress>>,
 }
 
 impl HostState {
     /// A sandbox with no filesystem, no environment, no sockets and no
     /// outgoing HTTP; stdout and stderr go to the host's.
     pub fn new(backends: Backends, component: &LoadedComponent) -> Self {
+        Self::sandbox(
+            backends,
+            component.namespace.clone(),
+            component.wide_tables.clone(),
+            component.limits.memory_bytes,
+        )
+    }
+
+    /// The same sandbox for any component: its namespace, its wide tables
+    /// and its memory limit.
+    pub fn sandbox(
+        backends: Backends,
+        namespace: std::sync::Arc<str>,
+        wide_tables: std::sync::Arc<TableSet>,
+        memory_bytes: usize,
+    ) -> Self {
         let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
         let limits = StoreLimitsBuilder::new()
-            .memory_size(component.limits.memory_bytes)
+            .memory_size(memory_bytes)
             .trap_on_grow_failure(false)
             .build();
         Self {
@@ -39,9 +57,10 @@ impl HostState {
             hooks: DenyOutgoing,
             table: ResourceTable::new(),
             backends,
-            namespace: component.namespace.clone(),
-            wide_tables: component.wide_tables.clone(),
+            namespace,
+            wide_tables,
             limits,
+            progress: None,
         }
     }
 }

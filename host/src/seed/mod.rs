@@ -1,0 +1,104 @@
+//! `summer seed`: runs the manifest's seed component once over the
+//! configured backends, after bringing every component's SQL migrations and
+//! wide tables up to date, and reports its progress and what it wrote.
+
+mod bindings;
+mod progress;
+pub mod terminal;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use wasmtime::Store;
+use wasmtime::component::Linker;
+
+use crate::app::prepare_databases;
+use crate::capabilities::{self, Backends};
+use crate::config::Settings;
+use crate::manifest::Manifest;
+use crate::runtime::compile_cache::CompileCache;
+use crate::runtime::engine::{EngineLimits, build_engine};
+use crate::runtime::registry::Loader;
+use crate::runtime::state::HostState;
+use bindings::Seeder;
+
+pub use bindings::exports::summer::platform::seed::{Outcome, Plan, Written};
+pub use progress::{Progress, Reporter, Stage};
+
+/// Epoch ticks a seed run may take: it has no deadline (it is interrupted
+/// through its progress reports instead), and the engine has no ticker.
+const NO_DEADLINE: u64 = 1 << 40;
+
+/// A finished (or stopped) run: what the component says it wrote, and the
+/// stages it went through.
+pub struct Report {
+    pub outcome: Outcome,
+    pub stages: Vec<Stage>,
+    /// Each capability and the backend it used.
+    pub backends: Vec<(String, String)>,
+}
+
+/// Runs the seed component of the manifest in `settings` with `plan`.
+pub async fn run(settings: &Settings, plan: Plan, progress: Arc<Progress>) -> Result<Report> {
+    let manifest = Manifest::load(&settings.manifest)?;
+    let spec = manifest.seed.clone().with_context(|| {
+        format!(
+            "the manifest {} has no [seed] component to run",
+            settings.manifest.display()
+        )
+    })?;
+    let backends = Backends::open(settings).await?;
+    let described: Vec<(String, String)> = backends
+        .describe()
+        .into_iter()
+        .map(|(capability, backend)| (capability.to_string(), backend))
+        .collect();
+    for (capability, backend) in &described {
+        tracing::info!("{capability}: {backend}");
+    }
+    for component in &manifest.components {
+        prepare_databases(&backends, component).await?;
+    }
+    let tables = prepare_databases(&backends, &spec).await?;
+
+    let engine = build_engine(EngineLimits {
+        max_instances: 2,
+        ..EngineLimits::default()
+    })?;
+    let loader = Loader::new(
+        engine.clone(),
+        CompileCache::new(settings.compile_cache_dir()),
+    );
+    let checked = loader.compile(&spec)?;
+    let mut linker = Linker::<HostState>::new(&engine);
+    wasmtime_wasi_http::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+    capabilities::add_to_linker(&mut linker, &spec.grants)?;
+    progress::add_to_linker(&mut linker)?;
+
+    let mut state = HostState::sandbox(
+        backends,
+        spec.namespace.as_str().into(),
+        Arc::new(tables),
+        spec.limits.memory_bytes,
+    );
+    state.progress = Some(progress.clone());
+    let mut store = Store::new(&engine, state);
+    store.limiter(|state| &mut state.limits);
+    store.set_epoch_deadline(NO_DEADLINE);
+    let seeder = Seeder::instantiate_async(&mut store, &checked.component, &linker)
+        .await
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("instantiating the seed component {}", spec.name))?;
+    let outcome = seeder
+        .summer_platform_seed()
+        .call_run(&mut store, plan)
+        .await
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("the seed component {} failed", spec.name))?;
+    progress.end_stage();
+    Ok(Report {
+        outcome,
+        stages: progress.stages(),
+        backends: described,
+    })
+}
