@@ -52,23 +52,43 @@ pub fn write_manifest(dir: &Path, edit: impl Fn(&mut toml::Table)) -> PathBuf {
     let components = manifest["component"].as_array_mut().unwrap();
     for component in components {
         let component = component.as_table_mut().unwrap();
-        let source = component["source"].as_str().unwrap();
-        let file = Path::new(source).file_name().unwrap();
-        let source = components_dir().join(file);
-        component.insert("source".into(), source.display().to_string().into());
-        if let Some(sql) = component.get_mut("sql").and_then(|s| s.as_table_mut()) {
-            let migrations = repo_root().join(sql["migrations"].as_str().unwrap());
-            sql.insert("migrations".into(), migrations.display().to_string().into());
-        }
-        if let Some(wide) = component.get_mut("wide").and_then(|s| s.as_table_mut()) {
-            let tables = repo_root().join(wide["tables"].as_str().unwrap());
-            wide.insert("tables".into(), tables.display().to_string().into());
-        }
+        absolute_paths(component);
         edit(component);
+    }
+    if let Some(seed) = manifest.get_mut("seed").and_then(|s| s.as_table_mut()) {
+        absolute_paths(seed);
     }
     let path = dir.join("summer.toml");
     std::fs::write(&path, toml::to_string(&manifest).unwrap()).unwrap();
     path
+}
+
+/// Points a component entry's `.wasm` at the built components, and makes
+/// its migrations and tables paths absolute.
+fn absolute_paths(component: &mut toml::Table) {
+    let absolute = |path: &toml::Value| -> toml::Value {
+        repo_root()
+            .join(path.as_str().unwrap())
+            .display()
+            .to_string()
+            .into()
+    };
+    let file = Path::new(component["source"].as_str().unwrap())
+        .file_name()
+        .unwrap();
+    let source = components_dir().join(file).display().to_string();
+    component.insert("source".into(), source.into());
+    if let Some(sql) = component.get_mut("sql").and_then(|s| s.as_table_mut()) {
+        let migrations = absolute(&sql["migrations"]);
+        sql.insert("migrations".into(), migrations);
+    }
+    if let Some(wide) = component.get_mut("wide").and_then(|s| s.as_table_mut()) {
+        let tables = match &wide["tables"] {
+            toml::Value::Array(paths) => toml::Value::Array(paths.iter().map(absolute).collect()),
+            path => absolute(path),
+        };
+        wide.insert("tables".into(), tables);
+    }
 }
 
 /// Appends a component entry to the manifest at `path`; the `.wasm` is
@@ -291,6 +311,28 @@ fn assert_backends(server: &Server, real: bool) {
     }
 }
 
+impl TestServer {
+    /// Runs `summer SUBCOMMAND ARGS` on this server's data directory,
+    /// manifest and databases; its output.
+    pub fn run(&self, subcommand: &str, args: &[&str]) -> std::process::Output {
+        self.command(subcommand)
+            .args(args)
+            .output()
+            .expect("running summer")
+    }
+
+    /// `summer SUBCOMMAND` on this server's data directory, manifest and databases.
+    pub fn command(&self, subcommand: &str) -> Command {
+        let env = self
+            ._database
+            .as_ref()
+            .map(|d| d.env().to_vec())
+            .unwrap_or_default();
+        let manifest = self.dir.path().join("summer.toml");
+        summer(subcommand, &self.dir.path().join("data"), &manifest, &env)
+    }
+}
+
 impl std::ops::Deref for TestServer {
     type Target = Server;
 
@@ -349,25 +391,37 @@ const BACKEND_SWITCHES: &[&str] = &[
     "NEO4J_HOST",
 ];
 
-fn spawn(data_dir: &Path, manifest: &Path, log: &Path, env: &[(String, String)]) -> Child {
+/// `summer SUBCOMMAND` on `data_dir` and `manifest`, on the embedded
+/// defaults unless `env` configures real databases.
+pub fn summer(
+    subcommand: &str,
+    data_dir: &Path,
+    manifest: &Path,
+    env: &[(String, String)],
+) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_summer"));
     for variable in BACKEND_SWITCHES {
         command.env_remove(variable);
     }
-    // Servers share one compile cache (a test may set its own), so that
-    // each does not compile every component again.
+    // Runs share one compile cache (a test may set its own), so that each
+    // does not compile every component again.
     let shared_cache = components_dir().with_file_name("test-compile-cache");
     command
         .env("SUMMER_COMPILE_CACHE", shared_cache)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(data_dir.parent().unwrap())
-        .arg("serve")
-        .env("PORT", "0")
-        .env("SUMMER_HOST", "127.0.0.1")
+        .arg(subcommand)
         .env("SUMMER_DATA_DIR", data_dir)
         .env("SUMMER_MANIFEST", manifest)
         .env("SUMMER_LOG", "info")
-        .env("NO_COLOR", "1")
+        .env("NO_COLOR", "1");
+    command
+}
+
+fn spawn(data_dir: &Path, manifest: &Path, log: &Path, env: &[(String, String)]) -> Child {
+    summer("serve", data_dir, manifest, env)
+        .env("PORT", "0")
+        .env("SUMMER_HOST", "127.0.0.1")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
