@@ -5,7 +5,7 @@
 //! when the run is interrupted. A seed makes its batch of data once: each
 //! run is recorded, and a seed already used is refused.
 
-mod generate;
+pub mod generate;
 mod png;
 
 use summer_sdk::graph::{self, NodeRef};
