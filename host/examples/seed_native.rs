@@ -82,11 +82,22 @@ async fn main() -> Result<()> {
     }
     let messages = generate::messages(args.seed, args.messages, &groups, &members, &users);
 
-    println!("{:<16} {:>10} {:>9} {:>11}", "stage", "written", "seconds", "per second");
+    println!(
+        "{:<16} {:>10} {:>9} {:>11}",
+        "stage", "written", "seconds", "per second"
+    );
     let started = Instant::now();
     for batch in users.chunks(SQL_BATCH) {
         let placeholders: Vec<String> = (0..batch.len())
-            .map(|r| format!("(${}, ${}, ${}, ${})", 4 * r + 1, 4 * r + 2, 4 * r + 3, 4 * r + 4))
+            .map(|r| {
+                format!(
+                    "(${}, ${}, ${}, ${})",
+                    4 * r + 1,
+                    4 * r + 2,
+                    4 * r + 3,
+                    4 * r + 4
+                )
+            })
             .collect();
         let statement = format!(
             "INSERT INTO users (id, name, email, created_at) VALUES {}",
@@ -126,7 +137,10 @@ async fn main() -> Result<()> {
     let links: Vec<Relationship> = friendships
         .iter()
         .map(|(a, b)| {
-            let (low, high) = (users[*a].id.min(users[*b].id), users[*a].id.max(users[*b].id));
+            let (low, high) = (
+                users[*a].id.min(users[*b].id),
+                users[*a].id.max(users[*b].id),
+            );
             Relationship {
                 source: user_node(low),
                 kind: format!("{NAMESPACE}__FRIEND"),

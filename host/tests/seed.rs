@@ -93,8 +93,19 @@ fn seeded_data_is_complete_and_consistent(server: &TestServer) {
     assert_eq!(count("messages", "wide"), 300);
     assert_eq!(count("files", "blob"), 4);
 
-    let users = ids(&all(server, "/users"));
+    let listed = all(server, "/users");
+    let users = ids(&listed);
     assert_eq!(users.len(), 60);
+    // The seed warms the user cache (Redis, on the real databases; the
+    // embedded cache lives in the seed process and ends with it).
+    let first = get(&server.url(&format!("/users/{}", listed[0]["id"].as_str().unwrap())));
+    assert_eq!(
+        first.body, listed[0],
+        "the cached user differs from the stored one"
+    );
+    let expected = if server.is_real() { "hit" } else { "miss" };
+    assert_eq!(first.header("x-cache"), Some(expected));
+    assert_eq!(count("user cache", "cache"), 60);
     let mut friend_entries = 0;
     for user in &users {
         for friend in ids(&all(server, &format!("/users/{user}/friends"))) {

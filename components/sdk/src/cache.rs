@@ -28,6 +28,11 @@ pub fn set(key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), ApiErro
     Ok(wit::set(key, value, ttl.map(millis))?)
 }
 
+/// Stores up to 1000 entries in one round trip, all with the same expiry.
+pub fn set_many(entries: &[(String, Vec<u8>)], ttl: Option<Duration>) -> Result<(), ApiError> {
+    Ok(wit::set_many(entries, ttl.map(millis))?)
+}
+
 /// Removes `key`; true when it existed.
 pub fn delete(key: &str) -> Result<bool, ApiError> {
     Ok(wit::delete(key)?)

@@ -1,6 +1,7 @@
 //! The Summer-Trip seed component: fills every database with realistic
 //! generated data (see [`generate`]) through the capabilities' batch
-//! operations — multi-row inserts, wide `put-many`, graph `merge-batch` —
+//! operations — multi-row inserts, wide `put-many`, graph `merge-batch`,
+//! cache `set-many` (a Redis pipeline) —
 //! reporting progress after every batch and stopping between two batches
 //! when the run is interrupted. A seed makes its batch of data once: each
 //! run is recorded, and a seed already used is refused.
@@ -11,13 +12,16 @@ mod png;
 use summer_sdk::graph::{self, NodeRef};
 use summer_sdk::seed::{self, Outcome, Plan, Written};
 use summer_sdk::sql::{self, Transaction};
-use summer_sdk::{ApiError, Timestamp, Value, blob, params, wide};
+use summer_sdk::{ApiError, Timestamp, Value, blob, cache, params, wide};
 use summer_trip::people::{self, FRIEND, MEMBER_OF};
 use uuid::Uuid;
 
 use generate::{File, Group, Message, Notification, User};
 
 summer_sdk::seed_component!(run);
+
+/// How long warmed cache entries live.
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Rows per multi-row `INSERT` (four parameters each).
 const SQL_BATCH: usize = 250;
@@ -84,6 +88,7 @@ fn seed_all(plan: &Plan, tally: &mut Tally) -> Result<(), Stop> {
     let users = generate::users(plan.seed, plan.users);
     let groups = generate::groups(plan.seed, plan.groups);
     write_users(&users, tally)?;
+    warm_user_cache(&users, tally)?;
     write_groups(&groups, tally)?;
     write_nodes(&users, &groups, tally)?;
     let memberships = generate::memberships(plan.seed, users.len(), groups.len());
@@ -164,6 +169,30 @@ fn write_users(users: &[User], tally: &mut Tally) -> Result<(), Stop> {
         .collect();
     insert_rows("users", &["id", "name", "email", "created_at"], rows)?;
     tally.add("users", "sql", users.len());
+    Ok(())
+}
+
+/// Puts every user in the cache as the users component keeps them there
+/// (`user:{id}`, the user's JSON), so the first reads are hits.
+fn warm_user_cache(users: &[User], tally: &mut Tally) -> Result<(), Stop> {
+    seed::begin("user cache", users.len() as u64);
+    for batch in users.chunks(BATCH) {
+        let entries: Vec<(String, Vec<u8>)> = batch
+            .iter()
+            .map(|u| {
+                let json = serde_json::json!({
+                    "id": u.id,
+                    "name": u.name,
+                    "email": u.email,
+                    "created_at": Timestamp(u.created_at),
+                });
+                (format!("user:{}", u.id), json.to_string().into_bytes())
+            })
+            .collect();
+        cache::set_many(&entries, Some(CACHE_TTL))?;
+        seed::advance(batch.len() as u64)?;
+    }
+    tally.add("user cache", "cache", users.len());
     Ok(())
 }
 

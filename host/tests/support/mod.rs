@@ -321,6 +321,11 @@ impl TestServer {
             .expect("running summer")
     }
 
+    /// Whether this server runs on the real databases.
+    pub fn is_real(&self) -> bool {
+        self._database.is_some()
+    }
+
     /// `summer SUBCOMMAND` on this server's data directory, manifest and databases.
     pub fn command(&self, subcommand: &str) -> Command {
         let env = self

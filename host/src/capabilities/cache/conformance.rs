@@ -127,6 +127,30 @@ pub async fn get_many_keeps_order_and_skips_missing(cache: &dyn CacheBackend) {
     );
 }
 
+pub async fn set_many_stores_every_entry_with_its_expiry(cache: &dyn CacheBackend) {
+    let keys: Vec<String> = (0..50).map(|i| key(&format!("many{i}"))).collect();
+    let entries = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.clone(), i.to_string().into_bytes()))
+        .collect();
+    cache.set_many(entries, Some(SHORT)).await.unwrap();
+    let values = cache.get_many(&keys).await.unwrap();
+    for (i, value) in values.iter().enumerate() {
+        assert_eq!(value.as_deref(), Some(i.to_string().as_bytes()));
+    }
+    tokio::time::sleep(PAST_SHORT).await;
+    assert!(
+        cache
+            .get_many(&keys)
+            .await
+            .unwrap()
+            .iter()
+            .all(Option::is_none)
+    );
+    cache.set_many(Vec::new(), None).await.unwrap();
+}
+
 /// Every check of this suite, for the backend `$open` returns.
 macro_rules! cache_conformance {
     ($suite:ident, $open:expr) => {
@@ -142,6 +166,7 @@ macro_rules! cache_conformance {
                 incr_keeps_the_expiry,
                 expire_sets_an_expiry_on_existing_keys_only,
                 get_many_keeps_order_and_skips_missing,
+                set_many_stores_every_entry_with_its_expiry,
             ]
         );
     };

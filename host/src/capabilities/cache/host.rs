@@ -7,7 +7,10 @@ use anyhow::Result;
 use wasmtime::component::{HasData, Linker};
 
 use super::{CacheBackend, ttl_from_ms};
-use crate::capabilities::CapabilityState;
+use crate::capabilities::{CapabilityError, CapabilityState};
+
+/// The most entries one `set-many` may carry.
+const MAX_ENTRIES: usize = 1000;
 use crate::capabilities::bindings::summer::platform::{cache as wit, types::Error};
 
 /// What the `cache` host functions need from the store.
@@ -55,6 +58,30 @@ impl wit::Host for CacheView<'_> {
         Ok(self
             .backend
             .set(&self.key(&key), value, ttl)
+            .await
+            .map_err(Into::into))
+    }
+
+    async fn set_many(
+        &mut self,
+        entries: Vec<(String, Vec<u8>)>,
+        ttl_ms: Option<u64>,
+    ) -> GuestResult<()> {
+        if entries.len() > MAX_ENTRIES {
+            let message = format!("set-many takes at most {MAX_ENTRIES} entries");
+            return Ok(Err(CapabilityError::invalid(message).into()));
+        }
+        let ttl = match ttl_ms.map(ttl_from_ms).transpose() {
+            Ok(ttl) => ttl,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let entries = entries
+            .into_iter()
+            .map(|(key, value)| (self.key(&key), value))
+            .collect();
+        Ok(self
+            .backend
+            .set_many(entries, ttl)
             .await
             .map_err(Into::into))
     }

@@ -117,6 +117,17 @@ impl CacheBackend for MemoryBackend {
         Ok(())
     }
 
+    async fn set_many(
+        &self,
+        entries: Vec<(String, Vec<u8>)>,
+        ttl: Option<Duration>,
+    ) -> Result<(), CapabilityError> {
+        for (key, value) in entries {
+            self.set(&key, value, ttl).await?;
+        }
+        Ok(())
+    }
+
     async fn delete(&self, key: &str) -> Result<bool, CapabilityError> {
         Ok(self.with_live(key, |entries, _| entries.remove(key).is_some()))
     }

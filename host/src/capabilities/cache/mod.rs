@@ -36,6 +36,14 @@ pub trait CacheBackend: Send + Sync {
         ttl: Option<Duration>,
     ) -> Result<(), CapabilityError>;
 
+    /// Stores every entry, as `set` would, in one round trip where the
+    /// backend allows.
+    async fn set_many(
+        &self,
+        entries: Vec<(String, Vec<u8>)>,
+        ttl: Option<Duration>,
+    ) -> Result<(), CapabilityError>;
+
     async fn delete(&self, key: &str) -> Result<bool, CapabilityError>;
 
     async fn exists(&self, key: &str) -> Result<bool, CapabilityError>;

@@ -106,6 +106,28 @@ impl CacheBackend for RedisBackend {
             .map_err(Into::into)
     }
 
+    async fn set_many(
+        &self,
+        entries: Vec<(String, Vec<u8>)>,
+        ttl: Option<Duration>,
+    ) -> Result<(), CapabilityError> {
+        if entries.is_empty() {
+            return Ok(()); // Redis refuses an empty pipeline.
+        }
+        let mut pipeline = redis::pipe();
+        for (key, value) in entries {
+            let command = pipeline.cmd("SET").arg(key).arg(value);
+            if let Some(ttl) = ttl {
+                command.arg("PX").arg(millis(ttl));
+            }
+            command.ignore();
+        }
+        pipeline
+            .query_async(&mut self.conn())
+            .await
+            .map_err(Into::into)
+    }
+
     async fn delete(&self, key: &str) -> Result<bool, CapabilityError> {
         let removed: u64 = self.conn().del(key).await?;
         Ok(removed > 0)
