@@ -3,7 +3,19 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-/// Where the host listens and keeps its files.
+/// Where `summer serve` listens.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Listen {
+    /// Address to listen on.
+    #[arg(long, env = "SUMMER_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Port to listen on; 0 picks a free one (the address is printed).
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+}
+
+/// Where the host keeps its files and which databases it uses.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Settings {
     /// The manifest listing components, their routes and their grants.
@@ -18,14 +30,6 @@ pub struct Settings {
     /// hosts that share it (default: `cache/components` in the data directory).
     #[arg(long, env = "SUMMER_COMPILE_CACHE")]
     pub compile_cache: Option<PathBuf>,
-
-    /// Address to listen on.
-    #[arg(long, env = "SUMMER_HOST", default_value = "127.0.0.1")]
-    pub host: IpAddr,
-
-    /// Port to listen on; 0 picks a free one (the address is printed).
-    #[arg(long, env = "PORT", default_value_t = 3000)]
-    pub port: u16,
 
     #[command(flatten)]
     pub postgres: PostgresSettings,

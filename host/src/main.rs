@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the manifest's components over HTTP.
-    Serve(Box<Settings>),
+    Serve(Box<ServeArgs>),
     /// Fill the databases with generated data by running the manifest's seed
     /// component (its `[seed]` entry) over the configured backends.
     Seed(Box<SeedArgs>),
@@ -33,6 +33,14 @@ enum Command {
         #[arg(long, env = "SUMMER_MANIFEST", default_value = "summer.toml")]
         manifest: std::path::PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    listen: config::Listen,
+    #[command(flatten)]
+    settings: Settings,
 }
 
 /// What `summer seed` makes; the same numbers and seed make the same data.
@@ -72,7 +80,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let outcome = match cli.command {
-        Command::Serve(settings) => runtime.block_on(serve(*settings)),
+        Command::Serve(args) => runtime.block_on(serve(args.listen, args.settings)),
         Command::Seed(args) => runtime.block_on(seed(*args)),
         Command::Routes { manifest } => print_routes(&manifest),
     };
@@ -84,11 +92,11 @@ fn main() -> Result<()> {
 /// drained, such as an instance between its time-out and its interruption.
 const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
 
-async fn serve(settings: Settings) -> Result<()> {
+async fn serve(listen: config::Listen, settings: Settings) -> Result<()> {
     let app = Arc::new(App::start(&settings).await?);
-    let listener = TcpListener::bind((settings.host, settings.port))
+    let listener = TcpListener::bind((listen.host, listen.port))
         .await
-        .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        .with_context(|| format!("binding {}:{}", listen.host, listen.port))?;
     let address = listener.local_addr()?;
     println!("summer listening on http://{address}");
     summer::http::serve(listener, app, shutdown_signal()).await
