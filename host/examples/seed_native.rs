@@ -25,18 +25,11 @@ const BATCH: usize = 1000;
 /// Where the Summer-Trip components keep their labels and tables.
 const NAMESPACE: &str = "summer_trip";
 
+/// The sizes and seed of `summer seed` (its `--files` is not used here).
 #[derive(Parser)]
 struct Args {
-    #[arg(long, default_value_t = 1000)]
-    users: u32,
-    #[arg(long, default_value_t = 50)]
-    groups: u32,
-    #[arg(long, default_value_t = 10_000)]
-    messages: u32,
-    #[arg(long, default_value_t = 10)]
-    friends_per_user: u32,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    sizes: summer::seed::Sizes,
     #[command(flatten)]
     settings: Settings,
 }
@@ -64,6 +57,7 @@ fn report(stage: &str, rows: usize, started: Instant) {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    let sizes = &args.sizes;
     let manifest = Manifest::load(&args.settings.manifest)?;
     let backends = Backends::open(&args.settings).await?;
     let mut tables = summer::capabilities::wide::TableSet::new();
@@ -72,15 +66,15 @@ async fn main() -> Result<()> {
     }
     let messages_table = tables.get("messages").context("no messages table")?.clone();
 
-    let users = generate::users(args.seed, args.users);
-    let groups = generate::groups(args.seed, args.groups);
-    let memberships = generate::memberships(args.seed, users.len(), groups.len());
-    let friendships = generate::friendships(args.seed, users.len(), args.friends_per_user);
+    let users = generate::users(sizes.seed, sizes.users);
+    let groups = generate::groups(sizes.seed, sizes.groups);
+    let memberships = generate::memberships(sizes.seed, users.len(), groups.len());
+    let friendships = generate::friendships(sizes.seed, users.len(), sizes.friends_per_user);
     let mut members = vec![Vec::new(); groups.len()];
     for (user, group) in &memberships {
         members[*group].push(users[*user].id);
     }
-    let messages = generate::messages(args.seed, args.messages, &groups, &members, &users);
+    let messages = generate::messages(sizes.seed, sizes.messages, &groups, &members, &users);
 
     println!(
         "{:<16} {:>10} {:>9} {:>11}",

@@ -43,28 +43,11 @@ struct ServeArgs {
     settings: Settings,
 }
 
-/// What `summer seed` makes; the same numbers and seed make the same data.
+/// What `summer seed` makes, and where.
 #[derive(clap::Args)]
 struct SeedArgs {
-    /// Users to create (each with a unique email).
-    #[arg(long, default_value_t = 1000)]
-    users: u32,
-    /// Groups to create; users join them, most joining a few.
-    #[arg(long, default_value_t = 50)]
-    groups: u32,
-    /// Messages to write, spread over the groups' conversations and time.
-    #[arg(long, default_value_t = 10_000)]
-    messages: u32,
-    /// Average friends per user; a few users have many, most have few.
-    #[arg(long, default_value_t = 10)]
-    friends_per_user: u32,
-    /// Files to upload (generated images and text).
-    #[arg(long, default_value_t = 20)]
-    files: u32,
-    /// The random seed. Each seed makes its own batch of data; running a
-    /// seed a second time is refused.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    sizes: summer::seed::Sizes,
     #[command(flatten)]
     settings: Settings,
 }
@@ -115,7 +98,7 @@ async fn shutdown_signal() {
 async fn seed(args: SeedArgs) -> Result<()> {
     use std::io::IsTerminal;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use summer::seed::{self, Plan, Progress, Reporter, terminal};
+    use summer::seed::{self, Progress, Reporter, terminal};
 
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
@@ -132,15 +115,7 @@ async fn seed(args: SeedArgs) -> Result<()> {
         Arc::new(terminal::Lines::default())
     };
     let progress = Arc::new(Progress::new(reporter, interrupted));
-    let plan = Plan {
-        users: args.users,
-        groups: args.groups,
-        messages: args.messages,
-        friends_per_user: args.friends_per_user,
-        files: args.files,
-        seed: args.seed,
-    };
-    let report = seed::run(&args.settings, plan, progress).await?;
+    let report = seed::run(&args.settings, args.sizes.plan(), progress).await?;
     if !report.outcome.written.is_empty() {
         print!("{}", terminal::summary(&report));
     }

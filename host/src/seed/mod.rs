@@ -29,6 +29,44 @@ pub use progress::{Progress, Reporter, Stage};
 /// through its progress reports instead), and the engine has no ticker.
 const NO_DEADLINE: u64 = 1 << 40;
 
+/// What a seed run makes; the same numbers and seed make the same data.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Sizes {
+    /// Users to create (each with a unique email).
+    #[arg(long, default_value_t = 1000)]
+    pub users: u32,
+    /// Groups to create; users join them, most joining a few.
+    #[arg(long, default_value_t = 50)]
+    pub groups: u32,
+    /// Messages to write, spread over the groups' conversations and time.
+    #[arg(long, default_value_t = 10_000)]
+    pub messages: u32,
+    /// Average friends per user; a few users have many, most have few.
+    #[arg(long, default_value_t = 10)]
+    pub friends_per_user: u32,
+    /// Files to upload (generated images and text).
+    #[arg(long, default_value_t = 20)]
+    pub files: u32,
+    /// The random seed. Each seed makes its own batch of data; running a
+    /// seed a second time is refused.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl Sizes {
+    /// The plan the seed component runs.
+    pub fn plan(&self) -> Plan {
+        Plan {
+            users: self.users,
+            groups: self.groups,
+            messages: self.messages,
+            friends_per_user: self.friends_per_user,
+            files: self.files,
+            seed: self.seed,
+        }
+    }
+}
+
 /// A finished (or stopped) run: what the component says it wrote, and the
 /// stages it went through.
 pub struct Report {
