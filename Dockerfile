@@ -12,6 +12,7 @@ WORKDIR /app
 COPY --from=build /src/target/release/summer /usr/local/bin/summer
 COPY --from=build /src/target/components ./target/components
 COPY --from=build /src/components ./components
+COPY api ./api
 COPY summer.toml ./
 ENV SUMMER_HOST=0.0.0.0 PORT=3000 SUMMER_DATA_DIR=/data
 VOLUME /data
