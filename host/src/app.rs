@@ -20,6 +20,7 @@ pub struct App {
     registry: Registry,
     routes: RouteTable,
     openapi: Option<bytes::Bytes>,
+    admin: Option<crate::http::admin::AdminToken>,
 }
 
 impl App {
@@ -52,7 +53,33 @@ impl App {
             registry,
             routes,
             openapi,
+            admin: None,
         })
+    }
+
+    /// Turns the admin API on with `token` (it is off without one).
+    pub fn with_admin_token(mut self, token: Option<&str>) -> Self {
+        self.admin = token.map(crate::http::admin::AdminToken::new);
+        self
+    }
+
+    /// The admin API's token; `None` when the admin API is off.
+    pub fn admin_token(&self) -> Option<&crate::http::admin::AdminToken> {
+        self.admin.as_ref()
+    }
+
+    /// Every loaded component.
+    pub fn components(&self) -> Vec<Arc<LoadedComponent>> {
+        self.registry.all()
+    }
+
+    /// The route patterns that lead to component `name`.
+    pub fn routes_of(&self, name: &str) -> Vec<String> {
+        self.routes
+            .iter()
+            .filter(|(_, component)| *component == name)
+            .map(|(route, _)| route.to_string())
+            .collect()
     }
 
     /// The API's OpenAPI document, when the manifest names one.

@@ -3,9 +3,14 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-/// Where `summer serve` listens.
+/// How `summer serve` is reached: its address and its admin API.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Listen {
+    /// Bearer token of the admin API (`/_admin/...`); without one the admin
+    /// API is off.
+    #[arg(long, env = "SUMMER_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
     /// Address to listen on.
     #[arg(long, env = "SUMMER_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,

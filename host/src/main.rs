@@ -76,7 +76,8 @@ fn main() -> Result<()> {
 const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
 
 async fn serve(listen: config::Listen, settings: Settings) -> Result<()> {
-    let app = Arc::new(App::start(&settings).await?);
+    let app = App::start(&settings).await?;
+    let app = Arc::new(app.with_admin_token(listen.admin_token.as_deref()));
     let listener = TcpListener::bind((listen.host, listen.port))
         .await
         .with_context(|| format!("binding {}:{}", listen.host, listen.port))?;

@@ -184,6 +184,9 @@ impl Manifest {
                 bail!("component {:?} is listed twice", component.name);
             }
             for route in &component.routes {
+                if route.canonical().starts_with("/_admin") {
+                    bail!("route {route} is under /_admin, which the host keeps for its admin API");
+                }
                 if !routes.insert(route.canonical()) {
                     bail!("route {route} is claimed by more than one component");
                 }
@@ -325,6 +328,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains("namespace"), "{err:#}");
+    }
+
+    #[test]
+    fn rejects_routes_under_the_admin_api() {
+        let err = parse(
+            r#"
+            [[component]]
+            name = "a"
+            source = "a.wasm"
+            routes = ["/_admin/x"]
+            "#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("/_admin"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The HTTP front: the listener and connection handling, the route table,
 //! host endpoints, and the JSON error shape.
 
+pub mod admin;
 pub mod error;
 pub mod router;
 mod server;
@@ -38,6 +39,9 @@ pub async fn dispatch(app: &App, request: Request<Incoming>) -> Response<Respons
         && let Some(response) = host_endpoint(app, path)
     {
         return response;
+    }
+    if path.starts_with("/_admin/") {
+        return admin::handle(app, request.method(), path, request.headers());
     }
     tracing::debug!(method = %request.method(), path, "request");
     let Some(component) = app.component_for(path) else {

@@ -234,4 +234,11 @@ impl Registry {
     pub fn get(&self, name: &str) -> Option<Arc<LoadedComponent>> {
         self.components.get(name).cloned()
     }
+
+    /// Every loaded component, by name.
+    pub fn all(&self) -> Vec<Arc<LoadedComponent>> {
+        let mut all: Vec<_> = self.components.values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
 }

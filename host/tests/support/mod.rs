@@ -621,6 +621,11 @@ pub fn post_json(url: &str, body: &Value) -> Reply {
     post(url, "application/json", &body.to_string())
 }
 
+/// Sends a request built by the caller.
+pub fn send_request(request: ureq::http::Request<Vec<u8>>) -> Reply {
+    reply(agent().run(request))
+}
+
 /// Sends `body` with `method` and, when given, a content type.
 pub fn send(method: &str, url: &str, content_type: Option<&str>, body: &[u8]) -> Reply {
     let mut request = ureq::http::Request::builder().method(method).uri(url);
