@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use summer_sdk::graph::{self, Direction, Node, NodeRef};
 use summer_sdk::http::{Request, Response};
 use summer_sdk::{ApiError, Params, Router, cursor};
-use summer_trip::people::{self, FRIEND, GroupRef, MEMBER_OF, UserRef};
+use summer_trip::people::{self, FRIEND, MEMBER_OF, UserRef};
 use summer_trip::{Page, paging, parse_id};
 use uuid::Uuid;
 
@@ -116,25 +116,28 @@ fn list_friends(request: &Request, params: &Params) -> Result<Response, ApiError
     let user = path_id(params, "id", "user id")?;
     people::require_user(user)?;
     let friends = graph::neighbours(&people::user_node(user), FRIEND, Direction::Both, MAX_LINKS)?;
-    Response::json(200, &users_page(request, &friends)?)
+    Response::json(200, &page_of(request, &friends, people::users_by_id)?)
 }
 
-/// A page of the users among `nodes` (sorted by id) that still exist.
-fn users_page(request: &Request, nodes: &[Node]) -> Result<Page<UserRef>, ApiError> {
+/// A page of the ids of `nodes` (in id order) after the request's cursor,
+/// each looked up by `lookup`, which keeps only those that still exist.
+fn page_of<T>(
+    request: &Request,
+    nodes: &[Node],
+    lookup: fn(&[Uuid]) -> Result<Vec<T>, ApiError>,
+) -> Result<Page<T>, ApiError> {
     let limit = paging::limit(request)?;
     let after = paging::after(request)?;
-    let ids = ids_after(nodes, after.as_deref(), limit);
-    let users = people::users_by_id(&ids)?;
-    Ok(Page::after_cursor(users, None, limit, |u| u.id.to_string()))
-}
-
-/// Up to `limit + 1` ids of `nodes` after the cursor position, in order.
-fn ids_after(nodes: &[Node], after: Option<&str>, limit: u32) -> Vec<Uuid> {
-    let ids = people::node_ids(nodes);
-    let ids = ids
-        .into_iter()
-        .filter(|id| after.is_none_or(|after| id.to_string().as_str() > after));
-    ids.take(limit as usize + 1).collect()
+    let ids = Page::after_cursor(
+        people::node_ids(nodes),
+        after.as_deref(),
+        limit,
+        Uuid::to_string,
+    );
+    Ok(Page {
+        items: lookup(&ids.items)?,
+        next_cursor: ids.next_cursor,
+    })
 }
 
 #[derive(Serialize)]
@@ -255,7 +258,7 @@ fn list_members(request: &Request, params: &Params) -> Result<Response, ApiError
         Direction::Incoming,
         MAX_LINKS,
     )?;
-    Response::json(200, &users_page(request, &members)?)
+    Response::json(200, &page_of(request, &members, people::users_by_id)?)
 }
 
 /// `GET /users/{id}/groups`: the groups the user belongs to, by id, paged.
@@ -268,14 +271,7 @@ fn list_groups_of_user(request: &Request, params: &Params) -> Result<Response, A
         Direction::Outgoing,
         MAX_LINKS,
     )?;
-    let limit = paging::limit(request)?;
-    let after = paging::after(request)?;
-    let ids = ids_after(&groups, after.as_deref(), limit);
-    let groups: Vec<GroupRef> = people::groups_by_id(&ids)?;
-    Response::json(
-        200,
-        &Page::after_cursor(groups, None, limit, |g| g.id.to_string()),
-    )
+    Response::json(200, &page_of(request, &groups, people::groups_by_id)?)
 }
 
 #[cfg(test)]
