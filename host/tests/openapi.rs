@@ -8,6 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
+use summer::http::router::RoutePattern;
 use support::{Reply, Server, get, repo_root, send, upload};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -81,12 +82,10 @@ fn operations(document: &Value) -> Vec<Operation> {
     operations
 }
 
-/// A path with its parameter names erased, as routes are compared.
-fn canonical(path: &str) -> String {
-    path.split('/')
-        .map(|s| if s.starts_with('{') { "{}" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
+/// A documented path or a manifest route as the host's router reads it.
+fn pattern(path: &str) -> RoutePattern {
+    path.parse()
+        .unwrap_or_else(|e| panic!("{path} is not a route pattern: {e}"))
 }
 
 // ------------------------------------------------- a small schema check
@@ -416,7 +415,7 @@ fn every_route_is_documented_and_every_documented_path_is_routed(_: &Server) {
         .as_object()
         .unwrap()
         .keys()
-        .map(|p| canonical(p))
+        .map(|p| pattern(p).canonical())
         .collect();
     let manifest: toml::Table = std::fs::read_to_string(repo_root().join("summer.toml"))
         .unwrap()
@@ -427,7 +426,7 @@ fn every_route_is_documented_and_every_documented_path_is_routed(_: &Server) {
         .unwrap()
         .iter()
         .flat_map(|c| c["routes"].as_array().unwrap().iter())
-        .map(|r| canonical(r.as_str().unwrap()))
+        .map(|r| pattern(r.as_str().unwrap()).canonical())
         .collect();
     routed.extend(["/healthz".to_owned(), "/openapi.json".to_owned()]);
     assert_eq!(documented, routed, "documented paths and routes differ");
@@ -536,7 +535,7 @@ fn undocumented_methods_are_refused(server: &Server) {
         // is also the file `files` of `DELETE /storage/{filename}`.
         let documented: BTreeSet<String> = paths
             .iter()
-            .filter(|(pattern, _)| matches(pattern, concrete))
+            .filter(|(documented, _)| pattern(documented).matches(concrete))
             .flat_map(|(_, item)| METHODS.iter().filter(|m| item.get(**m).is_some()))
             .map(|m| m.to_string())
             .collect();
@@ -560,17 +559,6 @@ fn undocumented_methods_are_refused(server: &Server) {
             );
         }
     }
-}
-
-/// Whether the documented `pattern` matches the concrete `path`.
-fn matches(pattern: &str, path: &str) -> bool {
-    let (pattern, path): (Vec<&str>, Vec<&str>) =
-        (pattern.split('/').collect(), path.split('/').collect());
-    pattern.len() == path.len()
-        && pattern
-            .iter()
-            .zip(&path)
-            .all(|(p, s)| p.starts_with('{') || p == s)
 }
 
 fn document() -> Value {
