@@ -3,7 +3,8 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-/// How `summer serve` is reached: its address and its admin API.
+/// How `summer serve` is reached and run: its address, its admin API, its
+/// fleet and its file watcher.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Listen {
     /// Bearer token of the admin API (`/_admin/...`); without one the admin
@@ -18,6 +19,15 @@ pub struct Listen {
     /// Port to listen on; 0 picks a free one (the address is printed).
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
+
+    /// The fleet this host joins when Redis is configured: hosts of one
+    /// fleet pass deploys to each other. `off` keeps this host to itself.
+    #[arg(long, env = "SUMMER_FLEET", default_value = "summer")]
+    pub fleet: String,
+
+    /// Do not watch the manifest and component files for changes.
+    #[arg(long, env = "SUMMER_NO_WATCH")]
+    pub no_watch: bool,
 }
 
 /// Where the host keeps its files and which databases it uses.

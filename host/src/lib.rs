@@ -1,13 +1,17 @@
 //! Summer: a serverless-style WebAssembly component host.
 //!
 //! - [`http`]: the HTTP front (listener, routing, host endpoints, errors)
-//! - [`runtime`]: engine, compile cache, component registry, invocation
+//! - [`runtime`]: engine, compile cache, loading, the registry, hot swap
+//!   and fleet deploys, invocation
+//! - [`app`]: the running host, its file watcher
 //! - [`capabilities`]: what components import, one module per capability
 //! - [`seed`]: `summer seed`, running a seed component over the backends
 //! - [`manifest`] and [`config`]: what to run and how
+//! - [`client`]: `summer deploy`, `rollback` and `reload` against a host
 
 pub mod app;
 pub mod capabilities;
+pub mod client;
 pub mod config;
 pub mod http;
 pub mod manifest;

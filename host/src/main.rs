@@ -27,6 +27,31 @@ enum Command {
     /// Fill the databases with generated data by running the manifest's seed
     /// component (its `[seed]` entry) over the configured backends.
     Seed(Box<SeedArgs>),
+    /// Swap a new version of a component into a running host (and its
+    /// fleet) through the admin API; the old version keeps serving if the
+    /// new one is refused.
+    Deploy {
+        /// The component's name in the manifest.
+        name: String,
+        /// The new `.wasm`.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        target: summer::client::Target,
+    },
+    /// Return a component of a running host (and its fleet) to its
+    /// previous version.
+    Rollback {
+        /// The component's name in the manifest.
+        name: String,
+        #[command(flatten)]
+        target: summer::client::Target,
+    },
+    /// Make a running host re-read its manifest (routes added, removed or
+    /// moved; components added, removed or changed).
+    Reload {
+        #[command(flatten)]
+        target: summer::client::Target,
+    },
     /// Print the route table of a manifest, most specific route first.
     Routes {
         /// The manifest to read.
@@ -65,6 +90,9 @@ fn main() -> Result<()> {
     let outcome = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args.listen, args.settings)),
         Command::Seed(args) => runtime.block_on(seed(*args)),
+        Command::Deploy { name, file, target } => summer::client::deploy(&target, &name, &file),
+        Command::Rollback { name, target } => summer::client::rollback(&target, &name),
+        Command::Reload { target } => summer::client::reload(&target),
         Command::Routes { manifest } => print_routes(&manifest),
     };
     runtime.shutdown_timeout(STRAGGLER_GRACE);
@@ -76,8 +104,16 @@ fn main() -> Result<()> {
 const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
 
 async fn serve(listen: config::Listen, settings: Settings) -> Result<()> {
-    let app = App::start(&settings).await?;
-    let app = Arc::new(app.with_admin_token(listen.admin_token.as_deref()));
+    let mut app = App::start(&settings)
+        .await?
+        .with_admin_token(listen.admin_token.as_deref());
+    if listen.fleet != "off" && settings.redis.host.is_some() {
+        app.join_fleet(&listen.fleet, &settings).await?;
+    }
+    let app = Arc::new(app);
+    if !listen.no_watch {
+        app.watch()?;
+    }
     let listener = TcpListener::bind((listen.host, listen.port))
         .await
         .with_context(|| format!("binding {}:{}", listen.host, listen.port))?;

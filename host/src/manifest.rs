@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::capabilities::Capability;
 use crate::http::router::{RoutePattern, RouteTable};
-use crate::runtime::registry::ComponentLimits;
+use crate::runtime::loader::ComponentLimits;
 
 /// A parsed and checked manifest; every path in it is absolute.
 #[derive(Clone, Debug)]
@@ -36,6 +36,19 @@ pub struct ComponentSpec {
     /// Files declaring the component's `wide` tables, created when it loads.
     pub wide_tables: Vec<PathBuf>,
     pub limits: ComponentLimits,
+}
+
+impl ComponentSpec {
+    /// Whether `other` loads the same way (it may serve other routes).
+    pub fn same_component(&self, other: &ComponentSpec) -> bool {
+        self.name == other.name
+            && self.source == other.source
+            && self.grants == other.grants
+            && self.namespace == other.namespace
+            && self.sql_migrations == other.sql_migrations
+            && self.wide_tables == other.wide_tables
+            && self.limits == other.limits
+    }
 }
 
 #[derive(Deserialize)]
@@ -174,6 +187,11 @@ impl Manifest {
                 .iter()
                 .flat_map(|c| c.routes.iter().map(|r| (r.clone(), c.name.clone()))),
         )
+    }
+
+    /// The handler component called `name`.
+    pub fn component(&self, name: &str) -> Option<&ComponentSpec> {
+        self.components.iter().find(|c| c.name == name)
     }
 
     fn check(&self) -> Result<()> {

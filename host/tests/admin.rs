@@ -4,10 +4,8 @@
 
 mod support;
 
-use sha2::{Digest, Sha256};
+use support::admin::{TOKEN, admin_as, token_env, version_of};
 use support::{Server, components_dir, get, write_manifest};
-
-const TOKEN: &str = "admin-test-token-81c2";
 
 fn start(env: &[(String, String)]) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
@@ -15,14 +13,6 @@ fn start(env: &[(String, String)]) -> (tempfile::TempDir, Server) {
     let server = Server::try_start_with_env(&dir.path().join("data"), &manifest, env)
         .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
     (dir, server)
-}
-
-fn get_with(url: &str, authorization: &str) -> support::Reply {
-    let mut request = ureq::http::Request::builder().method("GET").uri(url);
-    if !authorization.is_empty() {
-        request = request.header("authorization", authorization);
-    }
-    support::send_request(request.body(Vec::new()).unwrap())
 }
 
 #[test]
@@ -35,15 +25,14 @@ fn without_a_token_the_admin_api_is_off() {
 
 #[test]
 fn requests_without_the_right_token_are_refused_and_logged() {
-    let (_dir, server) = start(&[("SUMMER_ADMIN_TOKEN".into(), TOKEN.into())]);
-    let url = server.url("/_admin/components");
+    let (_dir, server) = start(&[token_env()]);
     for authorization in [
         "",
         "Bearer wrong",
         &format!("Basic {TOKEN}"),
         &format!("Bearer {TOKEN}x"),
     ] {
-        let reply = get_with(&url, authorization);
+        let reply = admin_as(&server, "GET", "/_admin/components", b"", authorization);
         reply.assert_error(401, "unauthorized");
         assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
     }
@@ -57,11 +46,8 @@ fn requests_without_the_right_token_are_refused_and_logged() {
 
 #[test]
 fn components_are_listed_with_their_versions() {
-    let (_dir, server) = start(&[("SUMMER_ADMIN_TOKEN".into(), TOKEN.into())]);
-    let reply = get_with(
-        &server.url("/_admin/components"),
-        &format!("Bearer {TOKEN}"),
-    );
+    let (_dir, server) = start(&[token_env()]);
+    let reply = support::admin::admin(&server, "GET", "/_admin/components", b"");
     assert_eq!(reply.status, 200, "{}", reply.raw);
     let components = reply.body["components"].as_array().unwrap();
     let names: Vec<&str> = components
@@ -82,11 +68,7 @@ fn components_are_listed_with_their_versions() {
     for component in components {
         let name = component["name"].as_str().unwrap();
         let wasm = std::fs::read(components_dir().join(format!("{name}.wasm"))).unwrap();
-        let hash: String = Sha256::digest(&wasm)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(component["version"], hash.as_str(), "{name}");
+        assert_eq!(component["version"], version_of(&wasm).as_str(), "{name}");
         assert!(
             !component["routes"].as_array().unwrap().is_empty(),
             "{name}"

@@ -1,7 +1,8 @@
 //! A component that misbehaves on request, so tests can show that a fault
 //! takes down only its own request: `GET /faults/{kind}` with kind `ok`,
-//! `trap` (panics), `loop` (never returns) or `alloc` (grows memory until
-//! the limit refuses).
+//! `trap` (panics), `loop` (never returns), `alloc` (grows memory until
+//! the limit refuses) or `slow` (sleeps `?ms=`, at most 1000, before
+//! answering, so requests stay in flight).
 
 use summer_sdk::http::{Request, Response};
 use summer_sdk::{ApiError, Params, Router};
@@ -12,14 +13,28 @@ fn handle(request: &Request) -> Response {
     Router::new().get("/faults/{kind}", fault).handle(request)
 }
 
-fn fault(_: &Request, params: &Params) -> Result<Response, ApiError> {
+fn fault(request: &Request, params: &Params) -> Result<Response, ApiError> {
     match params.get("kind").unwrap_or_default() {
         "ok" => Response::json(200, &serde_json::json!({ "ok": true })),
+        "slow" => answer_slowly(request),
         "trap" => panic!("asked to trap"),
         "loop" => spin_forever(),
         "alloc" => exhaust_memory(),
         other => Err(ApiError::not_found(format!("no fault named {other}"))),
     }
+}
+
+fn answer_slowly(request: &Request) -> Result<Response, ApiError> {
+    let ms: u64 = match request.query_param("ms")? {
+        Some(ms) => ms
+            .parse()
+            .ok()
+            .filter(|ms| *ms <= 1000)
+            .ok_or_else(|| ApiError::invalid("ms must be a whole number up to 1000"))?,
+        None => 20,
+    };
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    Response::json(200, &serde_json::json!({ "ok": true, "slept_ms": ms }))
 }
 
 fn spin_forever() -> ! {

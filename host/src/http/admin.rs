@@ -1,13 +1,24 @@
 //! The admin API under `/_admin/`: off unless a token is configured, every
 //! request checked against it in constant time, every refusal logged.
-//! `GET /_admin/components` lists the loaded components and their versions.
+//!
+//! - `GET /_admin/components`: the loaded components, their versions
+//!   (content hashes), load times and routes;
+//! - `GET /_admin/components/{name}`: one of them, with the earlier versions
+//!   a rollback can return to;
+//! - `PUT /_admin/components/{name}` with a `.wasm` body: swap it in;
+//! - `POST /_admin/components/{name}/rollback`: back to the previous version;
+//! - `POST /_admin/reload`: re-read the manifest.
 
-use http::{Method, Response, StatusCode, header};
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
 use super::ResponseBody;
 use super::error::{HttpError, json_response};
-use crate::app::App;
+use crate::app::{App, Deployed};
+use crate::runtime::deploy::{DeployError, Trigger};
+use crate::runtime::loader::LoadedComponent;
 
 /// The configured admin token, kept as its digest.
 pub struct AdminToken {
@@ -35,60 +46,199 @@ impl AdminToken {
     }
 }
 
+/// The largest `.wasm` a deploy accepts.
+pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
+
 /// Answers a request under `/_admin/`.
-pub fn handle(
-    app: &App,
-    method: &Method,
-    path: &str,
-    headers: &http::HeaderMap,
-) -> Response<ResponseBody> {
-    let Some(token) = app.admin_token() else {
-        return HttpError::not_found("the admin API is off: set SUMMER_ADMIN_TOKEN to turn it on")
-            .into_response();
+pub async fn handle(app: &App, request: Request<Incoming>) -> Response<ResponseBody> {
+    if let Some(refusal) = refuse_unauthorized(app, &request) {
+        return refusal;
+    }
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let route: Vec<&str> = path["/_admin/".len()..].split('/').collect();
+    let outcome = match (&method, route.as_slice()) {
+        (&Method::GET, ["components"]) => Ok(list_components(app)),
+        (&Method::GET, ["components", name]) => show_component(app, name).await,
+        (&Method::PUT, ["components", name]) => deploy(app, name, request.into_body()).await,
+        (&Method::POST, ["components", name, "rollback"]) => rollback(app, name).await,
+        (&Method::POST, ["reload"]) => reload(app).await,
+        _ => Err(HttpError::not_found(format!(
+            "no admin route for {method} {path}"
+        ))),
     };
-    let presented = headers
+    outcome.unwrap_or_else(HttpError::into_response)
+}
+
+/// The refusal of a request without the right bearer token (logged), or
+/// `None` to let it through.
+fn refuse_unauthorized(app: &App, request: &Request<Incoming>) -> Option<Response<ResponseBody>> {
+    let Some(token) = app.admin_token() else {
+        let off =
+            HttpError::not_found("the admin API is off: set SUMMER_ADMIN_TOKEN to turn it on");
+        return Some(off.into_response());
+    };
+    let presented = request
+        .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if !presented.is_some_and(|p| token.accepts(p)) {
-        tracing::warn!(%method, path, "refused an admin request without the right token");
-        let mut response = HttpError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the admin API needs Authorization: Bearer <SUMMER_ADMIN_TOKEN>",
-        )
-        .into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            http::HeaderValue::from_static("Bearer"),
-        );
-        return response;
+    if presented.is_some_and(|p| token.accepts(p)) {
+        return None;
     }
-    match (method, path) {
-        (&Method::GET, "/_admin/components") => list_components(app),
-        _ => HttpError::not_found(format!("no admin route for {method} {path}")).into_response(),
-    }
+    let (method, path) = (request.method(), request.uri().path());
+    tracing::warn!(%method, path, "refused an admin request without the right token");
+    let mut response = HttpError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "the admin API needs Authorization: Bearer <SUMMER_ADMIN_TOKEN>",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Bearer"),
+    );
+    Some(response)
 }
 
+type Reply = Result<Response<ResponseBody>, HttpError>;
+
 fn list_components(app: &App) -> Response<ResponseBody> {
-    let components: Vec<serde_json::Value> = app
-        .components()
+    let routing = app.routing();
+    let components: Vec<serde_json::Value> = routing
+        .all()
         .iter()
         .map(|c| {
-            let loaded_at: chrono::DateTime<chrono::Utc> = c.loaded_at.into();
-            serde_json::json!({
-                "name": &*c.name,
-                "version": c.version,
-                "loaded_at": loaded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                "namespace": &*c.namespace,
-                "routes": app.routes_of(&c.name),
-            })
+            let mut entry = describe(c);
+            entry["routes"] = serde_json::json!(routing.routes_of(&c.name));
+            entry
         })
         .collect();
     json_response(
         StatusCode::OK,
         &serde_json::json!({ "components": components }),
     )
+}
+
+async fn show_component(app: &App, name: &str) -> Reply {
+    let routing = app.routing();
+    let component = routing
+        .get(name)
+        .ok_or_else(|| HttpError::not_found(format!("no component named {name:?}")))?;
+    let earlier = app.deployer().earlier_versions(name).await;
+    let mut entry = describe(&component);
+    entry["routes"] = serde_json::json!(routing.routes_of(name));
+    entry["earlier"] = earlier.iter().map(|c| describe(c)).collect();
+    Ok(json_response(StatusCode::OK, &entry))
+}
+
+/// A component's name, version, load time and namespace.
+fn describe(component: &LoadedComponent) -> serde_json::Value {
+    let loaded_at: chrono::DateTime<chrono::Utc> = component.loaded_at.into();
+    serde_json::json!({
+        "name": &*component.name,
+        "version": component.version,
+        "loaded_at": loaded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "namespace": &*component.namespace,
+    })
+}
+
+async fn deploy(app: &App, name: &str, body: Incoming) -> Reply {
+    let wasm = read_component(body).await?;
+    let deployed = app
+        .deploy(name, wasm, Trigger::Api)
+        .await
+        .map_err(refused)?;
+    Ok(json_response(StatusCode::OK, &deployed_body(&deployed)))
+}
+
+async fn rollback(app: &App, name: &str) -> Reply {
+    let deployed = app.rollback(name).await.map_err(refused)?;
+    Ok(json_response(StatusCode::OK, &deployed_body(&deployed)))
+}
+
+async fn reload(app: &App) -> Reply {
+    let reload = app.reload_manifest().await.map_err(refused)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "added": reload.added,
+            "removed": reload.removed,
+            "reloaded": reload.reloaded,
+            "routes": reload.routes,
+        }),
+    ))
+}
+
+/// The request body, up to [`MAX_COMPONENT_BYTES`].
+async fn read_component(body: Incoming) -> Result<bytes::Bytes, HttpError> {
+    let limited = http_body_util::Limited::new(body, MAX_COMPONENT_BYTES);
+    let wasm = match limited.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(HttpError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("a component may be at most {MAX_COMPONENT_BYTES} bytes"),
+            ));
+        }
+        Err(e) => {
+            return Err(HttpError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("reading the request body failed: {e}"),
+            ));
+        }
+    };
+    if wasm.is_empty() {
+        return Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "send the component's .wasm as the request body",
+        ));
+    }
+    Ok(wasm)
+}
+
+/// The HTTP answer to a refused swap.
+fn refused(error: DeployError) -> HttpError {
+    tracing::warn!("refused a swap: {error}");
+    let message = error.to_string();
+    match error {
+        DeployError::UnknownComponent(_) => HttpError::not_found(message),
+        DeployError::Invalid(_) => HttpError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_component",
+            message,
+        ),
+        DeployError::Manifest(_) => HttpError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_manifest",
+            message,
+        ),
+        DeployError::NoEarlierVersion(_) => {
+            HttpError::new(StatusCode::CONFLICT, "no_earlier_version", message)
+        }
+        DeployError::Databases { .. } => HttpError::unavailable(message),
+    }
+}
+
+fn deployed_body(deployed: &Deployed) -> serde_json::Value {
+    let swap = &deployed.swap;
+    let fleet = match &deployed.fleet {
+        None => serde_json::Value::Null,
+        Some(Ok(report)) => serde_json::json!(report),
+        Some(Err(error)) => serde_json::json!({ "error": error }),
+    };
+    serde_json::json!({
+        "component": swap.component,
+        "version": swap.version,
+        "previous": swap.previous,
+        "changed": swap.changed,
+        "trigger": swap.trigger.as_str(),
+        "took_ms": swap.took.as_secs_f64() * 1000.0,
+        "fleet": fleet,
+    })
 }
 
 #[cfg(test)]

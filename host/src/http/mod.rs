@@ -24,7 +24,7 @@ fn host_endpoint(app: &App, path: &str) -> Option<Response<ResponseBody>> {
             StatusCode::OK,
             &serde_json::json!({ "status": "ok" }),
         )),
-        "/openapi.json" => Some(match app.openapi() {
+        "/openapi.json" => Some(match app.routing().openapi() {
             Some(document) => json_bytes_response(StatusCode::OK, document.clone()),
             None => HttpError::not_found("this manifest names no OpenAPI document").into_response(),
         }),
@@ -41,10 +41,10 @@ pub async fn dispatch(app: &App, request: Request<Incoming>) -> Response<Respons
         return response;
     }
     if path.starts_with("/_admin/") {
-        return admin::handle(app, request.method(), path, request.headers());
+        return admin::handle(app, request).await;
     }
     tracing::debug!(method = %request.method(), path, "request");
-    let Some(component) = app.component_for(path) else {
+    let Some(component) = app.routing().resolve(path) else {
         return HttpError::not_found(format!("no route for {} {path}", request.method()))
             .into_response();
     };

@@ -11,7 +11,7 @@ use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
 use super::engine::ticks_for;
-use super::registry::LoadedComponent;
+use super::loader::LoadedComponent;
 use super::state::HostState;
 use crate::capabilities::Backends;
 use crate::http::ResponseBody;

@@ -1,9 +1,13 @@
-//! The WebAssembly runtime: engine, compile cache, component loading and
-//! registry, per-request store state and invocation.
+//! The WebAssembly runtime: engine, compile cache, component loading, the
+//! registry requests are routed by, hot swap and fleet deploys, per-request
+//! store state and invocation.
 
 pub mod compile_cache;
+pub mod deploy;
 pub mod engine;
+pub mod fleet;
 mod invoke;
+pub mod loader;
 pub mod registry;
 pub mod state;
 

@@ -1,234 +1,44 @@
-//! Loading components (compile or cache hit, import checks against grants,
-//! linking, pre-instantiation) and the name → component map requests use.
+//! What requests see: the loaded components and the routes to them, as one
+//! snapshot that swaps replace atomically. A request keeps the snapshot (and
+//! so the component version) it started with until it finishes.
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-use wasmtime::Engine;
-use wasmtime::component::{Component, Linker};
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use arc_swap::ArcSwap;
+use bytes::Bytes;
 
-use super::compile_cache::{CacheOutcome, CompileCache, content_hash};
-use super::state::HostState;
-use crate::capabilities::{self, Capability};
-use crate::manifest::ComponentSpec;
+use super::loader::LoadedComponent;
+use crate::http::router::RouteTable;
 
-/// Per-component execution limits.
-#[derive(Clone, Copy, Debug)]
-pub struct ComponentLimits {
-    pub memory_bytes: usize,
-    pub timeout: Duration,
-}
-
-impl Default for ComponentLimits {
-    fn default() -> Self {
-        Self {
-            memory_bytes: 128 << 20,
-            timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-/// A component ready to serve: compiled, checked, linked, pre-instantiated.
-pub struct LoadedComponent {
-    pub name: std::sync::Arc<str>,
-    /// The namespace of its cache keys, blob keys and graph labels.
-    pub namespace: std::sync::Arc<str>,
-    /// Content hash of the `.wasm` (hex SHA-256).
-    pub version: String,
-    pub pre: ProxyPre<HostState>,
-    pub limits: ComponentLimits,
-    pub loaded_at: SystemTime,
-    pub cache: CacheOutcome,
-    /// The `wide` tables the component declared, by name.
-    pub wide_tables: std::sync::Arc<crate::capabilities::wide::TableSet>,
-}
-
-impl LoadedComponent {
-    /// The short version shown in headers and logs.
-    pub fn short_version(&self) -> &str {
-        &self.version[..12]
-    }
-}
-
-/// Why a component could not be loaded; the old version (if any) keeps serving.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error(
-        "component {component}: cannot read {path}: {source} (build it with tooling/build-components)"
-    )]
-    Read {
-        component: String,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("component {component}: {path} is not a valid WebAssembly component: {source:#}")]
-    Compile {
-        component: String,
-        path: PathBuf,
-        source: anyhow::Error,
-    },
-    #[error(
-        "component {component} imports {import}, but the manifest does not grant it \
-         (add \"{capability}\" to its grants)"
-    )]
-    Ungranted {
-        component: String,
-        import: String,
-        capability: Capability,
-    },
-    #[error("component {component} imports {import}, which Summer does not provide")]
-    UnknownImport { component: String, import: String },
-    #[error("component {component} cannot be linked: {source:#}")]
-    Link {
-        component: String,
-        source: anyhow::Error,
-    },
-    #[error(
-        "component {component} does not export wasi:http/incoming-handler; \
-         build it for the summer:platform/handler world"
-    )]
-    NotAHandler { component: String },
-}
-
-/// A compiled component whose imports are within its grants.
-pub struct CheckedComponent {
-    pub component: Component,
-    pub cache: CacheOutcome,
-    /// Content hash of the `.wasm` (hex SHA-256).
-    pub version: String,
-}
-
-/// Compiles and links components for one engine.
-pub struct Loader {
-    engine: Engine,
-    cache: CompileCache,
-}
-
-impl Loader {
-    pub fn new(engine: Engine, cache: CompileCache) -> Self {
-        Self { engine, cache }
-    }
-
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    /// Loads the handler component `spec` describes.
-    pub fn load(&self, spec: &ComponentSpec) -> Result<LoadedComponent, LoadError> {
-        let checked = self.compile(spec)?;
-        let pre = self.link(&checked.component, &spec.name, &spec.grants)?;
-        let cache = checked.cache;
-        Ok(LoadedComponent {
-            version: checked.version,
-            name: spec.name.as_str().into(),
-            namespace: spec.namespace.as_str().into(),
-            pre,
-            limits: spec.limits,
-            loaded_at: SystemTime::now(),
-            cache,
-            wide_tables: Default::default(),
-        })
-    }
-
-    /// Reads and compiles (or finds in the cache) the component of `spec`,
-    /// and checks its imports against its grants.
-    pub fn compile(&self, spec: &ComponentSpec) -> Result<CheckedComponent, LoadError> {
-        let name = &spec.name;
-        let wasm = std::fs::read(&spec.source).map_err(|source| LoadError::Read {
-            component: name.clone(),
-            path: spec.source.clone(),
-            source,
-        })?;
-        let (component, cache) =
-            self.cache
-                .load(&self.engine, &wasm)
-                .map_err(|source| LoadError::Compile {
-                    component: name.clone(),
-                    path: spec.source.clone(),
-                    source,
-                })?;
-        check_imports(&self.engine, &component, name, &spec.grants)?;
-        Ok(CheckedComponent {
-            component,
-            cache,
-            version: content_hash(&wasm),
-        })
-    }
-
-    fn link(
-        &self,
-        component: &Component,
-        name: &str,
-        grants: &BTreeSet<Capability>,
-    ) -> Result<ProxyPre<HostState>, LoadError> {
-        let link_error = |source: anyhow::Error| LoadError::Link {
-            component: name.to_owned(),
-            source,
-        };
-        let mut linker = Linker::<HostState>::new(&self.engine);
-        wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| link_error(e.into()))?;
-        capabilities::add_to_linker(&mut linker, grants).map_err(link_error)?;
-        let instance_pre = linker
-            .instantiate_pre(component)
-            .map_err(|e| link_error(e.into()))?;
-        ProxyPre::new(instance_pre).map_err(|_| LoadError::NotAHandler {
-            component: name.to_owned(),
-        })
-    }
-}
-
-/// Refuses Summer imports the manifest does not grant, naming the import.
-fn check_imports(
-    engine: &Engine,
-    component: &Component,
-    name: &str,
-    grants: &BTreeSet<Capability>,
-) -> Result<(), LoadError> {
-    for (import, _) in component.component_type().imports(engine) {
-        if !import.starts_with("summer:") {
-            continue;
-        }
-        // Shared types, and the progress reports a seed component makes
-        // (which only `summer seed` links), need no grant.
-        if import.starts_with("summer:platform/types@")
-            || import.starts_with("summer:platform/progress@")
-        {
-            continue;
-        }
-        match Capability::from_import(import) {
-            Some(capability) if grants.contains(&capability) => {}
-            Some(capability) => {
-                return Err(LoadError::Ungranted {
-                    component: name.to_owned(),
-                    import: import.to_owned(),
-                    capability,
-                });
-            }
-            None => {
-                return Err(LoadError::UnknownImport {
-                    component: name.to_owned(),
-                    import: import.to_owned(),
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The loaded components by name.
-#[derive(Default)]
-pub struct Registry {
+/// One consistent view of the components, their routes and the API document.
+#[derive(Clone, Default)]
+pub struct Routing {
     components: HashMap<String, Arc<LoadedComponent>>,
+    routes: RouteTable,
+    openapi: Option<Bytes>,
 }
 
-impl Registry {
-    pub fn insert(&mut self, component: LoadedComponent) {
-        self.components
-            .insert(component.name.to_string(), Arc::new(component));
+impl Routing {
+    pub fn new(
+        components: impl IntoIterator<Item = Arc<LoadedComponent>>,
+        routes: RouteTable,
+        openapi: Option<Bytes>,
+    ) -> Self {
+        let components = components
+            .into_iter()
+            .map(|c| (c.name.to_string(), c))
+            .collect();
+        Self {
+            components,
+            routes,
+            openapi,
+        }
+    }
+
+    /// The component serving `path`, if a route matches.
+    pub fn resolve(&self, path: &str) -> Option<Arc<LoadedComponent>> {
+        self.routes.resolve(path).and_then(|name| self.get(name))
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<LoadedComponent>> {
@@ -240,5 +50,58 @@ impl Registry {
         let mut all: Vec<_> = self.components.values().cloned().collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
+    }
+
+    /// The route patterns that lead to component `name`.
+    pub fn routes_of(&self, name: &str) -> Vec<String> {
+        self.routes
+            .iter()
+            .filter(|(_, component)| *component == name)
+            .map(|(route, _)| route.to_string())
+            .collect()
+    }
+
+    /// The API's OpenAPI document, when the manifest names one.
+    pub fn openapi(&self) -> Option<&Bytes> {
+        self.openapi.as_ref()
+    }
+
+    /// This routing with `component` in place of its namesake.
+    fn with(&self, component: Arc<LoadedComponent>) -> Self {
+        let mut next = self.clone();
+        next.components
+            .insert(component.name.to_string(), component);
+        next
+    }
+}
+
+/// The current routing, replaced atomically.
+pub struct Registry {
+    current: ArcSwap<Routing>,
+}
+
+impl Registry {
+    pub fn new(routing: Routing) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(routing),
+        }
+    }
+
+    /// The routing new requests use.
+    pub fn current(&self) -> Arc<Routing> {
+        self.current.load_full()
+    }
+
+    /// Makes `routing` the one new requests use.
+    pub fn replace(&self, routing: Routing) {
+        self.current.store(Arc::new(routing));
+    }
+
+    /// Puts `component` in place of its namesake for new requests; returns
+    /// the one it replaced.
+    pub fn switch(&self, component: Arc<LoadedComponent>) -> Option<Arc<LoadedComponent>> {
+        let previous = self.current.load().get(&component.name);
+        self.current.rcu(|routing| routing.with(component.clone()));
+        previous
     }
 }

@@ -6,7 +6,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use super::registry::LoadedComponent;
+use super::loader::LoadedComponent;
 use crate::capabilities::blob::BlobView;
 use crate::capabilities::graph::GraphView;
 use crate::capabilities::wide::{TableSet, WideView};

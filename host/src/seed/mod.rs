@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::manifest::Manifest;
 use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::engine::{EngineLimits, build_engine};
-use crate::runtime::registry::Loader;
+use crate::runtime::loader::Loader;
 use crate::runtime::state::HostState;
 use bindings::Seeder;
 

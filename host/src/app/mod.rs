@@ -1,0 +1,225 @@
+//! The running host: backends, the deployer that owns the loaded components
+//! and their routes, the fleet it may belong to, and the file watcher.
+
+mod watch;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+
+use crate::capabilities::{Backends, sql, wide};
+use crate::config::Settings;
+use crate::http::admin::AdminToken;
+use crate::manifest::{ComponentSpec, Manifest};
+use crate::runtime::compile_cache::CompileCache;
+use crate::runtime::deploy::{DeployError, Deployer, Reload, SavedDeployments, Swap, Trigger};
+use crate::runtime::engine::{EngineLimits, build_engine, start_epoch_ticker};
+use crate::runtime::fleet::{Fleet, FleetReport};
+use crate::runtime::loader::{LoadedComponent, Loader};
+use crate::runtime::registry::Routing;
+
+/// Everything a request needs, shared by all connections.
+pub struct App {
+    backends: Backends,
+    deployer: Arc<Deployer>,
+    fleet: Option<Arc<Fleet>>,
+    admin: Option<AdminToken>,
+}
+
+/// A swap on this host, and what the fleet made of it.
+#[derive(Debug)]
+pub struct Deployed {
+    pub swap: Swap,
+    /// The other hosts' confirmations; `None` outside a fleet or when the
+    /// version did not change.
+    pub fleet: Option<Result<FleetReport, String>>,
+}
+
+impl App {
+    /// Opens the backends and loads every component of the manifest.
+    pub async fn start(settings: &Settings) -> Result<Self> {
+        let manifest = Manifest::load(&settings.manifest)?;
+        if manifest.components.is_empty() {
+            bail!(
+                "the manifest {} lists no components",
+                settings.manifest.display()
+            );
+        }
+        let backends = Backends::open(settings).await?;
+        for (capability, backend) in backends.describe() {
+            tracing::info!("{capability}: {backend}");
+        }
+        let engine = build_engine(EngineLimits::default())?;
+        start_epoch_ticker(&engine);
+        let loader = Loader::new(engine, CompileCache::new(settings.compile_cache_dir()));
+        let saved = SavedDeployments::new(settings.data_dir.join("deployments"));
+        let started = std::time::Instant::now();
+        let deployer = Deployer::start(
+            loader,
+            backends.clone(),
+            settings.manifest.clone(),
+            manifest,
+            saved,
+        )
+        .await?;
+        for component in deployer.registry().current().all() {
+            tracing::info!(
+                component = %component.name,
+                version = component.short_version(),
+                "loaded ({})",
+                match component.cache {
+                    crate::runtime::compile_cache::CacheOutcome::Hit => "from cache",
+                    crate::runtime::compile_cache::CacheOutcome::Compiled => "compiled",
+                }
+            );
+        }
+        tracing::info!("components ready in {:.0?}", started.elapsed());
+        Ok(Self {
+            backends,
+            deployer: Arc::new(deployer),
+            fleet: None,
+            admin: None,
+        })
+    }
+
+    /// Turns the admin API on with `token` (it is off without one).
+    pub fn with_admin_token(mut self, token: Option<&str>) -> Self {
+        self.admin = token.map(AdminToken::new);
+        self
+    }
+
+    /// Joins fleet `name` over the configured Redis, so deploys here reach
+    /// the other hosts and theirs reach this one.
+    pub async fn join_fleet(&mut self, name: &str, settings: &Settings) -> Result<()> {
+        let Some(host) = &settings.redis.host else {
+            bail!("fleet {name} needs Redis (REDIS_HOST) to carry its deploys");
+        };
+        if settings.storage.endpoint.is_none() {
+            tracing::warn!(
+                "fleet {name} has no shared blob store (STORAGE_ENDPOINT): \
+                 hosts without this data directory cannot fetch deployed components"
+            );
+        }
+        let url = format!("redis://{host}:{}/", settings.redis.port);
+        let blob = self.backends.blob.clone();
+        let fleet = Fleet::join(name, &url, blob, self.deployer.clone()).await?;
+        self.fleet = Some(fleet);
+        Ok(())
+    }
+
+    /// Watches the manifest and the components' files for changes.
+    pub fn watch(self: &Arc<Self>) -> Result<()> {
+        watch::spawn(self.clone()).context("watching the component files")
+    }
+
+    /// The admin API's token; `None` when the admin API is off.
+    pub fn admin_token(&self) -> Option<&AdminToken> {
+        self.admin.as_ref()
+    }
+
+    /// What new requests are routed by.
+    pub fn routing(&self) -> Arc<Routing> {
+        self.deployer.registry().current()
+    }
+
+    pub fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
+    pub fn deployer(&self) -> &Deployer {
+        &self.deployer
+    }
+
+    /// Swaps in `wasm` as component `name`, here and across the fleet.
+    pub async fn deploy(
+        &self,
+        name: &str,
+        wasm: Bytes,
+        trigger: Trigger,
+    ) -> Result<Deployed, DeployError> {
+        let swap = self.deployer.deploy(name, wasm, trigger).await?;
+        Ok(self.announce(swap).await)
+    }
+
+    /// Swaps in the manifest's file of component `name`, here and across
+    /// the fleet.
+    pub async fn deploy_file(&self, name: &str) -> Result<Deployed, DeployError> {
+        let swap = self.deployer.deploy_file(name).await?;
+        Ok(self.announce(swap).await)
+    }
+
+    /// Returns component `name` to its previous version, here and across
+    /// the fleet.
+    pub async fn rollback(&self, name: &str) -> Result<Deployed, DeployError> {
+        let swap = self.deployer.rollback(name).await?;
+        Ok(self.announce(swap).await)
+    }
+
+    /// Re-reads the manifest (on this host only).
+    pub async fn reload_manifest(&self) -> Result<Reload, DeployError> {
+        self.deployer.reload_manifest().await
+    }
+
+    async fn announce(&self, swap: Swap) -> Deployed {
+        let fleet = match (&self.fleet, swap.changed) {
+            (Some(fleet), true) => Some(self.announce_to(fleet, &swap).await),
+            _ => None,
+        };
+        Deployed { swap, fleet }
+    }
+
+    async fn announce_to(&self, fleet: &Fleet, swap: &Swap) -> Result<FleetReport, String> {
+        let component: Option<Arc<LoadedComponent>> = self.routing().get(&swap.component);
+        let component = component
+            .filter(|c| c.version == swap.version)
+            .ok_or_else(|| "a newer swap replaced this version first".to_owned())?;
+        fleet.announce(&component).await.map_err(|e| {
+            tracing::warn!(fleet = fleet.name(), "could not announce the deploy: {e:#}");
+            format!("{e:#}")
+        })
+    }
+}
+
+/// Reads the OpenAPI document at `path`, checking that it is one.
+pub fn read_openapi(path: &std::path::Path) -> Result<bytes::Bytes> {
+    let text = std::fs::read(path)
+        .with_context(|| format!("reading the OpenAPI document {}", path.display()))?;
+    let document: serde_json::Value = serde_json::from_slice(&text)
+        .with_context(|| format!("parsing the OpenAPI document {}", path.display()))?;
+    let version = document["openapi"].as_str().unwrap_or_default();
+    if !version.starts_with("3.") {
+        bail!(
+            "{} is not an OpenAPI 3 document (its \"openapi\" field is {:?})",
+            path.display(),
+            version
+        );
+    }
+    Ok(text.into())
+}
+
+/// Applies the SQL migrations of `spec` and declares its wide tables
+/// (in its namespace); the declared tables by name.
+pub async fn prepare_databases(
+    backends: &Backends,
+    spec: &ComponentSpec,
+) -> Result<wide::TableSet> {
+    if let Some(dir) = &spec.sql_migrations {
+        let migrations = sql::Migration::read_dir(dir)?;
+        let applied = sql::apply_migrations(backends.sql.as_ref(), &spec.name, &migrations)
+            .await
+            .with_context(|| format!("migrating the database of component {}", spec.name))?;
+        if applied > 0 {
+            tracing::info!(component = %spec.name, "applied {applied} sql migration(s)");
+        }
+    }
+    let mut declared = wide::TableSet::new();
+    for path in &spec.wide_tables {
+        let tables = wide::read_tables(&spec.namespace, path)?;
+        let tables = wide::declare_tables(backends.wide.as_ref(), &tables)
+            .await
+            .with_context(|| format!("declaring the wide tables of component {}", spec.name))?;
+        declared.extend(tables);
+    }
+    Ok(declared)
+}

@@ -1,0 +1,361 @@
+//! Hot swap: the one path every new component version takes, whether it
+//! came from a watched file, the admin API, a rollback, another host of the
+//! fleet or a manifest reload. A swap compiles, checks and pre-instantiates
+//! off the request path, prepares the component's databases, then switches
+//! atomically; a version that fails any step is refused and the old one
+//! keeps serving.
+
+mod saved;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+pub use saved::SavedDeployments;
+
+use super::compile_cache::content_hash;
+use super::loader::{LoadError, LoadedComponent, Loader, read_source, short};
+use super::registry::{Registry, Routing};
+use crate::app::{prepare_databases, read_openapi};
+use crate::capabilities::Backends;
+use crate::manifest::{ComponentSpec, Manifest};
+
+/// How many earlier versions of each component stay loaded for rollbacks.
+pub const KEPT_VERSIONS: usize = 4;
+
+/// What asked for a swap (for logs and replies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// The `.wasm` the manifest points at changed.
+    File,
+    /// `PUT /_admin/components/{name}` (or `summer deploy`).
+    Api,
+    /// `summer rollback` or its API.
+    Rollback,
+    /// Another host of the fleet deployed it.
+    Fleet,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::File => "file",
+            Trigger::Api => "api",
+            Trigger::Rollback => "rollback",
+            Trigger::Fleet => "fleet",
+        }
+    }
+}
+
+/// Why a swap was refused; whatever was serving keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("no component named {0:?} in the manifest")]
+    UnknownComponent(String),
+    #[error(transparent)]
+    Invalid(#[from] LoadError),
+    #[error("component {component}: preparing its databases failed: {source:#}")]
+    Databases {
+        component: String,
+        source: anyhow::Error,
+    },
+    #[error("component {0} has no earlier version to roll back to")]
+    NoEarlierVersion(String),
+    #[error("the manifest was not reloaded: {0:#}")]
+    Manifest(anyhow::Error),
+}
+
+/// A finished swap.
+#[derive(Clone, Debug)]
+pub struct Swap {
+    pub component: String,
+    pub version: String,
+    pub previous: Option<String>,
+    /// False when that version was already serving.
+    pub changed: bool,
+    pub took: Duration,
+    pub trigger: Trigger,
+}
+
+/// What a manifest reload changed, by component name.
+#[derive(Clone, Debug, Default)]
+pub struct Reload {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub reloaded: Vec<String>,
+    pub routes: usize,
+}
+
+/// Swaps components in the registry, one swap at a time.
+pub struct Deployer {
+    loader: Loader,
+    backends: Backends,
+    registry: Arc<Registry>,
+    manifest_path: PathBuf,
+    saved: SavedDeployments,
+    state: tokio::sync::Mutex<State>,
+}
+
+/// The manifest in force and each component's earlier versions, newest last.
+struct State {
+    manifest: Manifest,
+    earlier: HashMap<String, Vec<Arc<LoadedComponent>>>,
+}
+
+impl Deployer {
+    /// Loads every component of `manifest` (a saved deployment in place of
+    /// the file when the file has not changed since) and starts serving them.
+    pub async fn start(
+        loader: Loader,
+        backends: Backends,
+        manifest_path: PathBuf,
+        manifest: Manifest,
+        saved: SavedDeployments,
+    ) -> anyhow::Result<Self> {
+        let mut components = Vec::new();
+        for spec in &manifest.components {
+            let wasm = saved.take_over(spec)?;
+            components.push(Arc::new(load(&loader, &backends, spec, wasm).await?));
+        }
+        let routing = routing_for(&manifest, components)?;
+        Ok(Self {
+            loader,
+            backends,
+            registry: Arc::new(Registry::new(routing)),
+            manifest_path,
+            saved,
+            state: tokio::sync::Mutex::new(State {
+                manifest,
+                earlier: HashMap::new(),
+            }),
+        })
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    pub fn manifest_path(&self) -> &std::path::Path {
+        &self.manifest_path
+    }
+
+    /// The manifest in force.
+    pub async fn manifest(&self) -> Manifest {
+        self.state.lock().await.manifest.clone()
+    }
+
+    /// The earlier versions of `name` a rollback can return to, newest first.
+    pub async fn earlier_versions(&self, name: &str) -> Vec<Arc<LoadedComponent>> {
+        let state = self.state.lock().await;
+        let earlier = state.earlier.get(name).cloned().unwrap_or_default();
+        earlier.into_iter().rev().collect()
+    }
+
+    /// Swaps in `wasm` as the new version of component `name`.
+    pub async fn deploy(
+        &self,
+        name: &str,
+        wasm: Bytes,
+        trigger: Trigger,
+    ) -> Result<Swap, DeployError> {
+        let started = Instant::now();
+        let mut state = self.state.lock().await;
+        let spec = state.spec(name)?.clone();
+        let current = self.registry.current().get(name);
+        let version = content_hash(&wasm);
+        if let Some(current) = current.as_ref().filter(|c| c.version == version) {
+            return Ok(unchanged(current, started, trigger));
+        }
+        let component = load(&self.loader, &self.backends, &spec, Some(wasm)).await?;
+        let swap = self.switch(&mut state, &spec, Arc::new(component), trigger, started);
+        Ok(swap)
+    }
+
+    /// Swaps in whatever the manifest's file of component `name` now holds.
+    pub async fn deploy_file(&self, name: &str) -> Result<Swap, DeployError> {
+        let spec = self.state.lock().await.spec(name)?.clone();
+        let wasm = tokio::task::spawn_blocking(move || read_source(&spec))
+            .await
+            .expect("reading a component file panicked")?;
+        self.deploy(name, wasm, Trigger::File).await
+    }
+
+    /// Returns component `name` to the version before the current one.
+    pub async fn rollback(&self, name: &str) -> Result<Swap, DeployError> {
+        let started = Instant::now();
+        let mut state = self.state.lock().await;
+        let spec = state.spec(name)?.clone();
+        let earlier = state
+            .earlier
+            .get_mut(name)
+            .and_then(Vec::pop)
+            .ok_or_else(|| DeployError::NoEarlierVersion(name.to_owned()))?;
+        let component = Arc::new(earlier.reinstated());
+        let previous = self.registry.switch(component.clone());
+        self.saved.record(&spec, &component);
+        let swap = Swap {
+            component: name.to_owned(),
+            version: component.version.clone(),
+            previous: previous.map(|p| p.version.clone()),
+            changed: true,
+            took: started.elapsed(),
+            trigger: Trigger::Rollback,
+        };
+        log_swap(&swap);
+        Ok(swap)
+    }
+
+    /// Re-reads the manifest: new components are loaded, removed ones
+    /// dropped, changed ones reloaded from their files, and the route table
+    /// replaced, all in one switch. Nothing changes when any step fails.
+    pub async fn reload_manifest(&self) -> Result<Reload, DeployError> {
+        let mut state = self.state.lock().await;
+        let manifest = Manifest::load(&self.manifest_path).map_err(DeployError::Manifest)?;
+        let current = self.registry.current();
+        let mut reload = Reload::default();
+        let mut components = Vec::new();
+        for spec in &manifest.components {
+            let old = state.manifest.component(&spec.name);
+            match (old, current.get(&spec.name)) {
+                (Some(old), Some(loaded)) if old.same_component(spec) => components.push(loaded),
+                (old, _) => {
+                    let component = load(&self.loader, &self.backends, spec, None).await?;
+                    components.push(Arc::new(component));
+                    match old {
+                        Some(_) => reload.reloaded.push(spec.name.clone()),
+                        None => reload.added.push(spec.name.clone()),
+                    }
+                }
+            }
+        }
+        for old in &state.manifest.components {
+            if manifest.component(&old.name).is_none() {
+                reload.removed.push(old.name.clone());
+            }
+        }
+        let routing = routing_for(&manifest, components).map_err(DeployError::Manifest)?;
+        reload.routes = manifest.route_table().iter().count();
+        self.registry.replace(routing);
+        for name in reload.removed.iter().chain(&reload.reloaded) {
+            state.earlier.remove(name);
+        }
+        state.manifest = manifest;
+        tracing::info!(
+            added = ?reload.added,
+            removed = ?reload.removed,
+            reloaded = ?reload.reloaded,
+            "reloaded the manifest ({} routes)",
+            reload.routes
+        );
+        Ok(reload)
+    }
+
+    /// Puts `component` in service and keeps the one it replaces for rollbacks.
+    fn switch(
+        &self,
+        state: &mut State,
+        spec: &ComponentSpec,
+        component: Arc<LoadedComponent>,
+        trigger: Trigger,
+        started: Instant,
+    ) -> Swap {
+        let previous = self.registry.switch(component.clone());
+        if let Some(previous) = &previous {
+            let earlier = state.earlier.entry(spec.name.clone()).or_default();
+            earlier.push(previous.clone());
+            if earlier.len() > KEPT_VERSIONS {
+                earlier.remove(0);
+            }
+        }
+        match trigger {
+            Trigger::File => self.saved.forget(&spec.name),
+            _ => self.saved.record(spec, &component),
+        }
+        let swap = Swap {
+            component: spec.name.clone(),
+            version: component.version.clone(),
+            previous: previous.map(|p| p.version.clone()),
+            changed: true,
+            took: started.elapsed(),
+            trigger,
+        };
+        log_swap(&swap);
+        swap
+    }
+}
+
+impl State {
+    fn spec(&self, name: &str) -> Result<&ComponentSpec, DeployError> {
+        self.manifest
+            .component(name)
+            .ok_or_else(|| DeployError::UnknownComponent(name.to_owned()))
+    }
+}
+
+fn unchanged(current: &LoadedComponent, started: Instant, trigger: Trigger) -> Swap {
+    Swap {
+        component: current.name.to_string(),
+        version: current.version.clone(),
+        previous: Some(current.version.clone()),
+        changed: false,
+        took: started.elapsed(),
+        trigger,
+    }
+}
+
+fn log_swap(swap: &Swap) {
+    tracing::info!(
+        component = %swap.component,
+        version = short(&swap.version),
+        previous = swap.previous.as_deref().map(short),
+        trigger = swap.trigger.as_str(),
+        "swapped in {:.0?}",
+        swap.took
+    );
+}
+
+/// The routing of `manifest` over `components`.
+fn routing_for(
+    manifest: &Manifest,
+    components: Vec<Arc<LoadedComponent>>,
+) -> anyhow::Result<Routing> {
+    let openapi = manifest.openapi.as_deref().map(read_openapi).transpose()?;
+    Ok(Routing::new(components, manifest.route_table(), openapi))
+}
+
+/// Loads component `spec` from `wasm` (its file when `None`) off the async
+/// runtime, then applies its migrations and declares its wide tables.
+async fn load(
+    loader: &Loader,
+    backends: &Backends,
+    spec: &ComponentSpec,
+    wasm: Option<Bytes>,
+) -> Result<LoadedComponent, DeployError> {
+    let started = Instant::now();
+    let (loader, owned_spec) = (loader.clone(), spec.clone());
+    let mut component = tokio::task::spawn_blocking(move || match wasm {
+        Some(wasm) => loader.load_bytes(&owned_spec, wasm),
+        None => loader.load(&owned_spec),
+    })
+    .await
+    .expect("loading a component panicked")?;
+    let tables =
+        prepare_databases(backends, spec)
+            .await
+            .map_err(|source| DeployError::Databases {
+                component: spec.name.clone(),
+                source,
+            })?;
+    component.wide_tables = Arc::new(tables);
+    tracing::debug!(
+        component = %spec.name,
+        version = component.short_version(),
+        cache = ?component.cache,
+        "loaded in {:.0?}",
+        started.elapsed()
+    );
+    Ok(component)
+}

@@ -1,0 +1,135 @@
+//! Deployments outlive a restart: a version deployed over the manifest's
+//! file is saved under the data directory and served again at start, unless
+//! the file has changed since (then the newer file wins).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::ComponentSpec;
+use crate::runtime::compile_cache::content_hash;
+use crate::runtime::loader::{LoadedComponent, short};
+
+/// The saved deployments, one `.wasm` and one record per component.
+#[derive(Clone, Debug)]
+pub struct SavedDeployments {
+    dir: PathBuf,
+}
+
+/// Which version was deployed, and over which version of the file.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    version: String,
+    file_version: String,
+}
+
+impl SavedDeployments {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The saved deployment of `spec`, when the file it was deployed over is
+    /// still the one the manifest points at; forgets it otherwise.
+    pub fn take_over(&self, spec: &ComponentSpec) -> Result<Option<Bytes>> {
+        let Some(record) = self.read_record(&spec.name)? else {
+            return Ok(None);
+        };
+        let wasm = std::fs::read(self.wasm_path(&spec.name))
+            .with_context(|| format!("reading the saved deployment of {}", spec.name))?;
+        let file_version = file_version(&spec.source);
+        if file_version.as_deref() != Some(&record.file_version)
+            || content_hash(&wasm) != record.version
+        {
+            tracing::info!(
+                component = %spec.name,
+                "{} changed since version {} was deployed over it: serving the file",
+                spec.source.display(),
+                short(&record.version)
+            );
+            self.forget(&spec.name);
+            return Ok(None);
+        }
+        tracing::info!(
+            component = %spec.name,
+            "serving deployed version {} (over file version {})",
+            short(&record.version),
+            short(&record.file_version)
+        );
+        Ok(Some(wasm.into()))
+    }
+
+    /// Saves `component` as the deployed version of `spec`, or forgets the
+    /// saved one when it is the file's own version. A failure is logged: the
+    /// swap itself has happened.
+    pub fn record(&self, spec: &ComponentSpec, component: &LoadedComponent) {
+        let Some(file_version) = file_version(&spec.source) else {
+            return self.forget(&spec.name);
+        };
+        if file_version == component.version {
+            return self.forget(&spec.name);
+        }
+        let record = Record {
+            version: component.version.clone(),
+            file_version,
+        };
+        if let Err(e) = self.write(&spec.name, &component.wasm, &record) {
+            tracing::warn!(
+                component = %spec.name,
+                "deployed, but it will not survive a restart: {e:#}"
+            );
+        }
+    }
+
+    /// Drops the saved deployment of component `name`, if any.
+    pub fn forget(&self, name: &str) {
+        for path in [self.record_path(name), self.wasm_path(name)] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
+            }
+        }
+    }
+
+    fn read_record(&self, name: &str) -> Result<Option<Record>> {
+        let path = self.record_path(name);
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let record =
+            serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
+        Ok(Some(record))
+    }
+
+    fn write(&self, name: &str, wasm: &[u8], record: &Record) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        write_atomically(&self.wasm_path(name), wasm)?;
+        write_atomically(&self.record_path(name), &serde_json::to_vec(record)?)
+    }
+
+    fn wasm_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.wasm"))
+    }
+
+    fn record_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.json"))
+    }
+}
+
+/// The content hash of the file at `path`, if it can be read.
+fn file_version(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|wasm| content_hash(&wasm))
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, bytes)
+        .with_context(|| format!("writing {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))
+}

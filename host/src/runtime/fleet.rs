@@ -1,0 +1,325 @@
+//! Fleet deploys: hosts that share Redis and the blob store form a fleet.
+//! A host that swaps a component stores its `.wasm` in the blob store,
+//! records the version as the fleet's, and publishes a notice; every other
+//! host fetches that version, swaps it in through the same path and
+//! publishes a confirmation the deploying host collects. A host that starts
+//! (or reconnects) adopts the fleet's recorded versions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use futures::StreamExt;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::deploy::{Deployer, Trigger};
+use super::loader::{LoadedComponent, short};
+use crate::capabilities::blob::BlobBackend;
+
+/// How long a deploy waits for the other hosts' confirmations.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long to wait before reconnecting a lost subscription.
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// The chunk size of blob reads.
+const READ_CHUNK: usize = 1 << 20;
+
+/// A deploy, as published to the fleet.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Notice {
+    id: uuid::Uuid,
+    origin: String,
+    component: String,
+    version: String,
+}
+
+/// A host's answer to a notice.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The deploy it answers.
+    pub id: uuid::Uuid,
+    pub host: String,
+    pub component: String,
+    pub version: String,
+    /// Why the host could not switch, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What the other hosts said about one deploy.
+#[derive(Clone, Debug, Serialize)]
+pub struct FleetReport {
+    pub fleet: String,
+    /// How many other hosts the notice reached.
+    pub reached: usize,
+    pub confirmations: Vec<Confirmation>,
+}
+
+/// This host's membership of a fleet.
+pub struct Fleet {
+    name: String,
+    host: String,
+    publisher: ConnectionManager,
+    blob: Arc<dyn BlobBackend>,
+    deployer: Arc<Deployer>,
+    confirmations: broadcast::Sender<Confirmation>,
+}
+
+impl Fleet {
+    /// Joins fleet `name` over the Redis at `redis_url`: subscribes, then
+    /// adopts the fleet's recorded versions.
+    pub async fn join(
+        name: &str,
+        redis_url: &str,
+        blob: Arc<dyn BlobBackend>,
+        deployer: Arc<Deployer>,
+    ) -> Result<Arc<Self>> {
+        let client = redis::Client::open(redis_url)
+            .with_context(|| format!("invalid Redis address {redis_url}"))?;
+        let publisher = ConnectionManager::new(client.clone())
+            .await
+            .with_context(|| format!("connecting to Redis at {redis_url} for fleet {name}"))?;
+        let fleet = Arc::new(Self {
+            name: name.to_owned(),
+            host: host_id(),
+            publisher,
+            blob,
+            deployer,
+            confirmations: broadcast::channel(256).0,
+        });
+        let (subscribed, ready) = oneshot::channel();
+        tokio::spawn(fleet.clone().listen(client, subscribed));
+        ready
+            .await
+            .context("the fleet subscription ended before it began")?;
+        tracing::info!(fleet = name, host = %fleet.host, "joined the fleet");
+        Ok(fleet)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Tells the fleet that `component` is now serving here, and waits for
+    /// every other host's confirmation (or the time-out).
+    pub async fn announce(&self, component: &LoadedComponent) -> Result<FleetReport> {
+        self.store_wasm(component).await?;
+        let mut publisher = self.publisher.clone();
+        let _: () = publisher
+            .hset(self.key("versions"), &*component.name, &component.version)
+            .await
+            .context("recording the fleet's version")?;
+        let notice = Notice {
+            id: uuid::Uuid::new_v4(),
+            origin: self.host.clone(),
+            component: component.name.to_string(),
+            version: component.version.clone(),
+        };
+        let mut confirmations = self.confirmations.subscribe();
+        let receivers: usize = publisher
+            .publish(self.key("deploys"), serde_json::to_string(&notice)?)
+            .await
+            .context("publishing the deploy to the fleet")?;
+        let reached = receivers.saturating_sub(1);
+        let mut report = FleetReport {
+            fleet: self.name.clone(),
+            reached,
+            confirmations: Vec::new(),
+        };
+        let collect = async {
+            while report.confirmations.len() < reached {
+                match confirmations.recv().await {
+                    Ok(c) if c.id == notice.id => report.confirmations.push(c),
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        };
+        if tokio::time::timeout(CONFIRM_TIMEOUT, collect)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                component = %component.name,
+                "only {} of {reached} hosts confirmed within {CONFIRM_TIMEOUT:?}",
+                report.confirmations.len()
+            );
+        }
+        Ok(report)
+    }
+
+    /// Keeps a subscription to the fleet's channels, reconnecting when lost.
+    async fn listen(self: Arc<Self>, client: redis::Client, subscribed: oneshot::Sender<()>) {
+        let (queue, notices) = mpsc::unbounded_channel();
+        tokio::spawn(self.clone().apply_notices(notices));
+        let mut subscribed = Some(subscribed);
+        loop {
+            if let Err(e) = self.subscribe(&client, &queue, &mut subscribed).await {
+                tracing::warn!(fleet = %self.name, "fleet subscription lost: {e:#}");
+            }
+            tokio::time::sleep(RECONNECT_DELAY).await;
+        }
+    }
+
+    /// One subscription: adopts the recorded versions once subscribed, then
+    /// queues notices and passes confirmations on until the connection ends.
+    async fn subscribe(
+        self: &Arc<Self>,
+        client: &redis::Client,
+        queue: &mpsc::UnboundedSender<Notice>,
+        subscribed: &mut Option<oneshot::Sender<()>>,
+    ) -> Result<()> {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(self.key("deploys")).await?;
+        pubsub.subscribe(self.key("confirmations")).await?;
+        self.adopt_recorded_versions(queue).await?;
+        if let Some(subscribed) = subscribed.take() {
+            let _ = subscribed.send(());
+        }
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let payload = message.get_payload_bytes();
+            if message.get_channel_name() == self.key("confirmations") {
+                if let Ok(confirmation) = serde_json::from_slice(payload) {
+                    let _ = self.confirmations.send(confirmation);
+                }
+            } else {
+                match serde_json::from_slice::<Notice>(payload) {
+                    Ok(notice) if notice.origin != self.host => {
+                        let _ = queue.send(notice);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(fleet = %self.name, "ignored a bad notice: {e}"),
+                }
+            }
+        }
+        anyhow::bail!("the connection closed")
+    }
+
+    /// Queues the fleet's recorded version of each component that differs
+    /// from the one serving here.
+    async fn adopt_recorded_versions(&self, queue: &mpsc::UnboundedSender<Notice>) -> Result<()> {
+        let mut publisher = self.publisher.clone();
+        let recorded: Vec<(String, String)> = publisher.hgetall(self.key("versions")).await?;
+        let routing = self.deployer.registry().current();
+        for (component, version) in recorded {
+            let serving = routing.get(&component).map(|c| c.version.clone());
+            if serving.is_some_and(|v| v != version) {
+                let _ = queue.send(Notice {
+                    id: uuid::Uuid::new_v4(),
+                    origin: String::new(),
+                    component,
+                    version,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies notices one at a time, in the order they arrived.
+    async fn apply_notices(self: Arc<Self>, mut notices: mpsc::UnboundedReceiver<Notice>) {
+        while let Some(notice) = notices.recv().await {
+            let error = self.apply(&notice).await.err().map(|e| format!("{e:#}"));
+            if let Some(error) = &error {
+                tracing::warn!(
+                    component = %notice.component,
+                    version = short(&notice.version),
+                    "could not follow the fleet's deploy: {error}"
+                );
+            }
+            if notice.origin.is_empty() {
+                continue;
+            }
+            let confirmation = Confirmation {
+                id: notice.id,
+                host: self.host.clone(),
+                component: notice.component,
+                version: notice.version,
+                error,
+            };
+            if let Err(e) = self.confirm(&confirmation).await {
+                tracing::warn!(fleet = %self.name, "could not confirm a deploy: {e:#}");
+            }
+        }
+    }
+
+    async fn apply(&self, notice: &Notice) -> Result<()> {
+        let wasm = self.wasm_of(&notice.component, &notice.version).await?;
+        self.deployer
+            .deploy(&notice.component, wasm, Trigger::Fleet)
+            .await?;
+        Ok(())
+    }
+
+    async fn confirm(&self, confirmation: &Confirmation) -> Result<()> {
+        let mut publisher = self.publisher.clone();
+        let _: usize = publisher
+            .publish(
+                self.key("confirmations"),
+                serde_json::to_string(confirmation)?,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The `.wasm` of `version`: from memory when this host has it loaded,
+    /// from the blob store otherwise.
+    async fn wasm_of(&self, component: &str, version: &str) -> Result<Bytes> {
+        let routing = self.deployer.registry().current();
+        let loaded = routing.get(component).into_iter();
+        let earlier = self.deployer.earlier_versions(component).await;
+        if let Some(known) = loaded.chain(earlier).find(|c| c.version == version) {
+            return Ok(known.wasm.clone());
+        }
+        let key = self.wasm_key(component, version);
+        let mut reader = self
+            .blob
+            .open(&key)
+            .await
+            .with_context(|| format!("fetching {key} from the blob store"))?;
+        let mut wasm = Vec::with_capacity(reader.info().size as usize);
+        loop {
+            let chunk = reader.read(READ_CHUNK).await?;
+            if chunk.is_empty() {
+                break;
+            }
+            wasm.extend_from_slice(&chunk);
+        }
+        Ok(wasm.into())
+    }
+
+    /// Puts the `.wasm` of `component` in the blob store, unless it is there.
+    async fn store_wasm(&self, component: &LoadedComponent) -> Result<()> {
+        let key = self.wasm_key(&component.name, &component.version);
+        if self.blob.head(&key).await?.is_some() {
+            return Ok(());
+        }
+        let mut writer = self.blob.create(&key, "application/wasm").await?;
+        writer.write(&component.wasm).await?;
+        writer
+            .finish()
+            .await
+            .with_context(|| format!("storing {key} in the blob store"))?;
+        Ok(())
+    }
+
+    fn wasm_key(&self, component: &str, version: &str) -> String {
+        format!("_summer/fleet/{}/{component}/{version}.wasm", self.name)
+    }
+
+    fn key(&self, what: &str) -> String {
+        format!("summer:fleet:{}:{what}", self.name)
+    }
+}
+
+/// This host's name in the fleet: its hostname and process id.
+fn host_id() -> String {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{}/{}", hostname.trim(), std::process::id())
+}

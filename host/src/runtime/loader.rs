@@ -1,0 +1,263 @@
+//! Loading components: compile (or find in the cache), check imports
+//! against grants, link and pre-instantiate.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+use super::compile_cache::{CacheOutcome, CompileCache, content_hash};
+use super::state::HostState;
+use crate::capabilities::{self, Capability};
+use crate::manifest::ComponentSpec;
+
+/// Per-component execution limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ComponentLimits {
+    pub memory_bytes: usize,
+    pub timeout: Duration,
+}
+
+impl Default for ComponentLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 128 << 20,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A component ready to serve: compiled, checked, linked, pre-instantiated.
+pub struct LoadedComponent {
+    pub name: Arc<str>,
+    /// The namespace of its cache keys, blob keys and graph labels.
+    pub namespace: Arc<str>,
+    /// Content hash of the `.wasm` (hex SHA-256).
+    pub version: String,
+    pub pre: ProxyPre<HostState>,
+    pub limits: ComponentLimits,
+    pub loaded_at: SystemTime,
+    pub cache: CacheOutcome,
+    /// The `wide` tables the component declared, by name.
+    pub wide_tables: Arc<crate::capabilities::wide::TableSet>,
+    /// The `.wasm` itself, kept for rollbacks and fleet deploys.
+    pub wasm: Bytes,
+}
+
+impl LoadedComponent {
+    /// The short version shown in headers and logs.
+    pub fn short_version(&self) -> &str {
+        short(&self.version)
+    }
+
+    /// The same component, serving again from now (after a rollback).
+    pub fn reinstated(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            version: self.version.clone(),
+            pre: self.pre.clone(),
+            limits: self.limits,
+            loaded_at: SystemTime::now(),
+            cache: self.cache,
+            wide_tables: self.wide_tables.clone(),
+            wasm: self.wasm.clone(),
+        }
+    }
+}
+
+/// The first twelve hex digits of a version, as headers and logs show it.
+pub fn short(version: &str) -> &str {
+    &version[..version.len().min(12)]
+}
+
+/// Why a component could not be loaded; the old version (if any) keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "component {component}: cannot read {path}: {source} (build it with tooling/build-components)"
+    )]
+    Read {
+        component: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("component {component}: not a valid WebAssembly component: {source:#}")]
+    Compile {
+        component: String,
+        source: anyhow::Error,
+    },
+    #[error(
+        "component {component} imports {import}, but the manifest does not grant it \
+         (add \"{capability}\" to its grants)"
+    )]
+    Ungranted {
+        component: String,
+        import: String,
+        capability: Capability,
+    },
+    #[error("component {component} imports {import}, which Summer does not provide")]
+    UnknownImport { component: String, import: String },
+    #[error("component {component} cannot be linked: {source:#}")]
+    Link {
+        component: String,
+        source: anyhow::Error,
+    },
+    #[error(
+        "component {component} does not export wasi:http/incoming-handler; \
+         build it for the summer:platform/handler world"
+    )]
+    NotAHandler { component: String },
+}
+
+/// A compiled component whose imports are within its grants.
+pub struct CheckedComponent {
+    pub component: Component,
+    pub cache: CacheOutcome,
+    /// Content hash of the `.wasm` (hex SHA-256).
+    pub version: String,
+}
+
+/// Compiles and links components for one engine.
+#[derive(Clone)]
+pub struct Loader {
+    engine: Engine,
+    cache: CompileCache,
+}
+
+impl Loader {
+    pub fn new(engine: Engine, cache: CompileCache) -> Self {
+        Self { engine, cache }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads the handler component `spec` describes, from its file.
+    pub fn load(&self, spec: &ComponentSpec) -> Result<LoadedComponent, LoadError> {
+        self.load_bytes(spec, read_source(spec)?)
+    }
+
+    /// Loads `wasm` as a version of the handler component `spec` describes.
+    pub fn load_bytes(
+        &self,
+        spec: &ComponentSpec,
+        wasm: Bytes,
+    ) -> Result<LoadedComponent, LoadError> {
+        let checked = self.check(spec, &wasm)?;
+        let pre = self.link(&checked.component, &spec.name, &spec.grants)?;
+        Ok(LoadedComponent {
+            version: checked.version,
+            name: spec.name.as_str().into(),
+            namespace: spec.namespace.as_str().into(),
+            pre,
+            limits: spec.limits,
+            loaded_at: SystemTime::now(),
+            cache: checked.cache,
+            wide_tables: Default::default(),
+            wasm,
+        })
+    }
+
+    /// Reads and compiles (or finds in the cache) the component of `spec`,
+    /// and checks its imports against its grants.
+    pub fn compile(&self, spec: &ComponentSpec) -> Result<CheckedComponent, LoadError> {
+        self.check(spec, &read_source(spec)?)
+    }
+
+    /// Compiles (or finds in the cache) `wasm` and checks its imports
+    /// against the grants of `spec`.
+    fn check(&self, spec: &ComponentSpec, wasm: &[u8]) -> Result<CheckedComponent, LoadError> {
+        let name = &spec.name;
+        let (component, cache) =
+            self.cache
+                .load(&self.engine, wasm)
+                .map_err(|source| LoadError::Compile {
+                    component: name.clone(),
+                    source,
+                })?;
+        check_imports(&self.engine, &component, name, &spec.grants)?;
+        Ok(CheckedComponent {
+            component,
+            cache,
+            version: content_hash(wasm),
+        })
+    }
+
+    fn link(
+        &self,
+        component: &Component,
+        name: &str,
+        grants: &BTreeSet<Capability>,
+    ) -> Result<ProxyPre<HostState>, LoadError> {
+        let link_error = |source: anyhow::Error| LoadError::Link {
+            component: name.to_owned(),
+            source,
+        };
+        let mut linker = Linker::<HostState>::new(&self.engine);
+        wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| link_error(e.into()))?;
+        capabilities::add_to_linker(&mut linker, grants).map_err(link_error)?;
+        let instance_pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| link_error(e.into()))?;
+        ProxyPre::new(instance_pre).map_err(|_| LoadError::NotAHandler {
+            component: name.to_owned(),
+        })
+    }
+}
+
+/// The `.wasm` file of `spec`.
+pub fn read_source(spec: &ComponentSpec) -> Result<Bytes, LoadError> {
+    std::fs::read(&spec.source)
+        .map(Bytes::from)
+        .map_err(|source| LoadError::Read {
+            component: spec.name.clone(),
+            path: spec.source.clone(),
+            source,
+        })
+}
+
+/// Refuses Summer imports the manifest does not grant, naming the import.
+fn check_imports(
+    engine: &Engine,
+    component: &Component,
+    name: &str,
+    grants: &BTreeSet<Capability>,
+) -> Result<(), LoadError> {
+    for (import, _) in component.component_type().imports(engine) {
+        if !import.starts_with("summer:") {
+            continue;
+        }
+        // Shared types, and the progress reports a seed component makes
+        // (which only `summer seed` links), need no grant.
+        if import.starts_with("summer:platform/types@")
+            || import.starts_with("summer:platform/progress@")
+        {
+            continue;
+        }
+        match Capability::from_import(import) {
+            Some(capability) if grants.contains(&capability) => {}
+            Some(capability) => {
+                return Err(LoadError::Ungranted {
+                    component: name.to_owned(),
+                    import: import.to_owned(),
+                    capability,
+                });
+            }
+            None => {
+                return Err(LoadError::UnknownImport {
+                    component: name.to_owned(),
+                    import: import.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
