@@ -4,7 +4,8 @@
 
 mod support;
 
-use support::admin::{TOKEN, admin_as, token_env, version_of};
+use support::admin::{TOKEN, admin_as, token_env};
+use support::wasm::version_of;
 use support::{Server, components_dir, get, write_manifest};
 
 fn start(env: &[(String, String)]) -> (tempfile::TempDir, Server) {

@@ -5,80 +5,14 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::admin::{
-    TOKEN, admin, built, copy_built, deploy, served_by, token_env, variant, version_of,
-};
-use support::{Reply, Server, components_dir, get};
-
-/// A host serving the `faults` component from a copy of its `.wasm` in a
-/// temporary directory (so a test may replace the file).
-struct Host {
-    dir: tempfile::TempDir,
-    server: Option<Server>,
-    manifest: PathBuf,
-    source: PathBuf,
-}
-
-impl Host {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let source = copy_built("faults.wasm", dir.path());
-        let manifest = dir.path().join("summer.toml");
-        std::fs::write(
-            &manifest,
-            format!(
-                "[[component]]\nname = \"faults\"\nsource = {:?}\nroutes = [\"/faults/{{kind}}\"]\n",
-                source.display().to_string()
-            ),
-        )
-        .unwrap();
-        let mut host = Self {
-            dir,
-            server: None,
-            manifest,
-            source,
-        };
-        host.restart();
-        host
-    }
-
-    fn restart(&mut self) {
-        if let Some(server) = self.server.take() {
-            assert!(server.stop().success());
-        }
-        let data = self.dir.path().join("data");
-        let server = Server::try_start_with_env(&data, &self.manifest, &[token_env()])
-            .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
-        self.server = Some(server);
-    }
-
-    fn server(&self) -> &Server {
-        self.server.as_ref().unwrap()
-    }
-
-    /// The `x-summer-component` of a `GET /faults/ok`.
-    fn serving(&self) -> String {
-        let reply = get(&self.server().url("/faults/ok"));
-        assert_eq!(reply.status, 200, "{}", reply.raw);
-        reply.header("x-summer-component").unwrap().to_owned()
-    }
-
-    /// Runs `summer SUBCOMMAND ARGS` against this host.
-    fn cli(&self, subcommand: &str, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_summer"))
-            .arg(subcommand)
-            .args(args)
-            .env("SUMMER_URL", &self.server().base)
-            .env("SUMMER_ADMIN_TOKEN", TOKEN)
-            .output()
-            .unwrap()
-    }
-}
+use support::admin::{Host, admin, built, deploy, served_by};
+use support::wasm::{variant, version_of};
+use support::{Reply, components_dir, get};
 
 /// Writes `bytes` to `path` the way a build tool does: beside it, then
 /// renamed over it.

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 
 use super::App;
 
-/// How long the files must stay quiet before a change is acted on.
-const SETTLE: Duration = Duration::from_millis(100);
+/// How long a watched file must stay quiet before its change is acted on.
+const SETTLE: Duration = Duration::from_millis(50);
 
 /// Starts watching for the life of the process.
 pub fn spawn(app: Arc<App>) -> Result<()> {
@@ -79,15 +79,16 @@ async fn watch_loop(
     mut received: mpsc::UnboundedReceiver<PathBuf>,
 ) {
     while let Some(first) = received.recv().await {
+        let watched = watched_files(&app, &manifest_path).await;
+        if !watched.contains(&first) {
+            continue;
+        }
         let mut changed = BTreeSet::from([first]);
-        loop {
-            tokio::time::sleep(SETTLE).await;
-            let before = changed.len();
-            while let Ok(path) = received.try_recv() {
+        let mut quiet_from = tokio::time::Instant::now() + SETTLE;
+        while let Ok(Some(path)) = tokio::time::timeout_at(quiet_from, received.recv()).await {
+            if watched.contains(&path) {
                 changed.insert(path);
-            }
-            if changed.len() == before {
-                break;
+                quiet_from = tokio::time::Instant::now() + SETTLE;
             }
         }
         if changed.contains(&manifest_path) {
@@ -103,6 +104,13 @@ async fn watch_loop(
             }
         }
     }
+}
+
+/// The manifest and every component's file.
+async fn watched_files(app: &App, manifest_path: &Path) -> BTreeSet<PathBuf> {
+    let manifest = app.deployer().manifest().await;
+    let sources = manifest.components.iter().map(|c| absolute(&c.source));
+    sources.chain([manifest_path.to_owned()]).collect()
 }
 
 /// The components whose files are among `changed`.

@@ -95,6 +95,15 @@ impl Fleet {
         ready
             .await
             .context("the fleet subscription ended before it began")?;
+        for notice in fleet.recorded_versions().await? {
+            if let Err(e) = fleet.apply(&notice).await {
+                tracing::warn!(
+                    component = %notice.component,
+                    "kept the manifest's version, not the fleet's {}: {e:#}",
+                    short(&notice.version)
+                );
+            }
+        }
         tracing::info!(fleet = name, host = %fleet.host, "joined the fleet");
         Ok(fleet)
     }
@@ -164,8 +173,9 @@ impl Fleet {
         }
     }
 
-    /// One subscription: adopts the recorded versions once subscribed, then
-    /// queues notices and passes confirmations on until the connection ends.
+    /// One subscription: signals the first, or catches up with the recorded
+    /// versions after a reconnection; then queues notices and passes
+    /// confirmations on until the connection ends.
     async fn subscribe(
         self: &Arc<Self>,
         client: &redis::Client,
@@ -175,9 +185,15 @@ impl Fleet {
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(self.key("deploys")).await?;
         pubsub.subscribe(self.key("confirmations")).await?;
-        self.adopt_recorded_versions(queue).await?;
-        if let Some(subscribed) = subscribed.take() {
-            let _ = subscribed.send(());
+        match subscribed.take() {
+            Some(subscribed) => {
+                let _ = subscribed.send(());
+            }
+            None => {
+                for notice in self.recorded_versions().await? {
+                    let _ = queue.send(notice);
+                }
+            }
         }
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
@@ -199,24 +215,28 @@ impl Fleet {
         anyhow::bail!("the connection closed")
     }
 
-    /// Queues the fleet's recorded version of each component that differs
-    /// from the one serving here.
-    async fn adopt_recorded_versions(&self, queue: &mpsc::UnboundedSender<Notice>) -> Result<()> {
+    /// The fleet's recorded version of each component that differs from
+    /// the one serving here, as notices to apply (with no one to confirm to).
+    async fn recorded_versions(&self) -> Result<Vec<Notice>> {
         let mut publisher = self.publisher.clone();
-        let recorded: Vec<(String, String)> = publisher.hgetall(self.key("versions")).await?;
+        let recorded: Vec<(String, String)> = publisher
+            .hgetall(self.key("versions"))
+            .await
+            .context("reading the fleet's versions")?;
         let routing = self.deployer.registry().current();
-        for (component, version) in recorded {
-            let serving = routing.get(&component).map(|c| c.version.clone());
-            if serving.is_some_and(|v| v != version) {
-                let _ = queue.send(Notice {
-                    id: uuid::Uuid::new_v4(),
-                    origin: String::new(),
-                    component,
-                    version,
-                });
-            }
-        }
-        Ok(())
+        let differing = recorded.into_iter().filter(|(component, version)| {
+            routing
+                .get(component)
+                .is_some_and(|serving| &serving.version != version)
+        });
+        Ok(differing
+            .map(|(component, version)| Notice {
+                id: uuid::Uuid::new_v4(),
+                origin: String::new(),
+                component,
+                version,
+            })
+            .collect())
     }
 
     /// Applies notices one at a time, in the order they arrived.

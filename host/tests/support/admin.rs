@@ -3,9 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
-use super::{Reply, Server, components_dir, send_request};
+use super::wasm::version_of;
+use super::{Reply, Server, components_dir, get, send_request};
 
 /// The admin token test servers run with.
 pub const TOKEN: &str = "admin-test-token-81c2";
@@ -47,40 +46,6 @@ pub fn built(file: &str) -> Vec<u8> {
     std::fs::read(components_dir().join(file)).unwrap()
 }
 
-/// `wasm` with a custom section named after `tag` appended: the same
-/// component, with another version (content hash).
-pub fn variant(wasm: &[u8], tag: &str) -> Vec<u8> {
-    let name = format!("summer-test-{tag}");
-    let mut payload = leb128(name.len());
-    payload.extend_from_slice(name.as_bytes());
-    let mut out = wasm.to_vec();
-    out.push(0); // custom section
-    out.extend(leb128(payload.len()));
-    out.extend(payload);
-    out
-}
-
-fn leb128(mut n: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// The version Summer gives `wasm`: its SHA-256 in hex.
-pub fn version_of(wasm: &[u8]) -> String {
-    Sha256::digest(wasm)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The response header value naming `component` at the version of `wasm`.
 pub fn served_by(component: &str, wasm: &[u8]) -> String {
     format!("{component}@{}", &version_of(wasm)[..12])
@@ -105,4 +70,78 @@ pub fn set_source(manifest: &Path, name: &str, source: &Path) {
         .unwrap();
     component.insert("source".into(), source.display().to_string().into());
     std::fs::write(manifest, toml::to_string(&table).unwrap()).unwrap();
+}
+
+/// A host serving the `faults` component from a copy of its `.wasm` in a
+/// temporary directory (so a test may replace the file).
+pub struct Host {
+    pub dir: tempfile::TempDir,
+    server: Option<Server>,
+    pub manifest: PathBuf,
+    pub source: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Host {
+    pub fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// Starts the host with `env` added to the admin token.
+    pub fn start_with_env(env: &[(String, String)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let source = copy_built("faults.wasm", dir.path());
+        let manifest = dir.path().join("summer.toml");
+        std::fs::write(
+            &manifest,
+            format!(
+                "[[component]]\nname = \"faults\"\nsource = {:?}\nroutes = [\"/faults/{{kind}}\"]\n",
+                source.display().to_string()
+            ),
+        )
+        .unwrap();
+        let mut env = env.to_vec();
+        env.push(token_env());
+        let mut host = Self {
+            dir,
+            server: None,
+            manifest,
+            source,
+            env,
+        };
+        host.restart();
+        host
+    }
+
+    pub fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            assert!(server.stop().success());
+        }
+        let data = self.dir.path().join("data");
+        let server = Server::try_start_with_env(&data, &self.manifest, &self.env)
+            .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+        self.server = Some(server);
+    }
+
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+
+    /// The `x-summer-component` of a `GET /faults/ok`.
+    pub fn serving(&self) -> String {
+        let reply = get(&self.server().url("/faults/ok"));
+        assert_eq!(reply.status, 200, "{}", reply.raw);
+        reply.header("x-summer-component").unwrap().to_owned()
+    }
+
+    /// Runs `summer SUBCOMMAND ARGS` against this host.
+    pub fn cli(&self, subcommand: &str, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_summer"))
+            .arg(subcommand)
+            .args(args)
+            .env("SUMMER_URL", &self.server().base)
+            .env("SUMMER_ADMIN_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod wasm;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
