@@ -143,3 +143,30 @@ fn report_fleet(fleet: &Value) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fleet(reached: u64, confirmations: Value) -> Value {
+        json!({ "fleet": "f", "reached": reached, "confirmations": confirmations })
+    }
+
+    #[test]
+    fn a_fleet_deploy_succeeds_only_when_every_reached_host_switched() {
+        assert!(report_fleet(&Value::Null).is_ok());
+        let switched = json!([{ "host": "a/1" }, { "host": "b/2" }]);
+        assert!(report_fleet(&fleet(2, switched.clone())).is_ok());
+        let missing = report_fleet(&fleet(3, switched)).unwrap_err();
+        assert!(
+            missing.to_string().contains("1 did not answer"),
+            "{missing}"
+        );
+        let failed = json!([{ "host": "a/1" }, { "host": "b/2", "error": "no such component" }]);
+        let failed = report_fleet(&fleet(2, failed)).unwrap_err();
+        assert!(failed.to_string().contains("1 host(s) failed"), "{failed}");
+        let unannounced = report_fleet(&json!({ "error": "redis is down" })).unwrap_err();
+        assert!(unannounced.to_string().contains("redis is down"));
+    }
+}

@@ -112,7 +112,7 @@ async fn serve(listen: config::Listen, settings: Settings) -> Result<()> {
     }
     let app = Arc::new(app);
     if !listen.no_watch {
-        app.watch()?;
+        app.watch().await?;
     }
     let listener = TcpListener::bind((listen.host, listen.port))
         .await

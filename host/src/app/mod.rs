@@ -109,8 +109,10 @@ impl App {
     }
 
     /// Watches the manifest and the components' files for changes.
-    pub fn watch(self: &Arc<Self>) -> Result<()> {
-        watch::spawn(self.clone()).context("watching the component files")
+    pub async fn watch(self: &Arc<Self>) -> Result<()> {
+        watch::spawn(self.clone())
+            .await
+            .context("watching the component files")
     }
 
     /// The admin API's token; `None` when the admin API is off.

@@ -17,8 +17,9 @@ use super::App;
 /// How long a watched file must stay quiet before its change is acted on.
 const SETTLE: Duration = Duration::from_millis(50);
 
-/// Starts watching for the life of the process.
-pub fn spawn(app: Arc<App>) -> Result<()> {
+/// Starts watching for the life of the process; every file is watched
+/// when this returns.
+pub async fn spawn(app: Arc<App>) -> Result<()> {
     let (changes, received) = mpsc::unbounded_channel();
     let watcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
@@ -35,10 +36,8 @@ pub fn spawn(app: Arc<App>) -> Result<()> {
         dirs: BTreeSet::new(),
     };
     let manifest_path = absolute(app.deployer().manifest_path());
-    tokio::spawn(async move {
-        watching.cover(&app, &manifest_path).await;
-        watch_loop(app, watching, manifest_path, received).await;
-    });
+    watching.cover(&app, &manifest_path).await;
+    tokio::spawn(watch_loop(app, watching, manifest_path, received));
     Ok(())
 }
 

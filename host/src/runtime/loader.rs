@@ -87,9 +87,11 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("component {component}: not a valid WebAssembly component: {source:#}")]
+    #[error("component {component}: {origin} is not a valid WebAssembly component: {source:#}")]
     Compile {
         component: String,
+        /// The file, or "the new version" for one sent to the host.
+        origin: String,
         source: anyhow::Error,
     },
     #[error(
@@ -141,16 +143,25 @@ impl Loader {
 
     /// Loads the handler component `spec` describes, from its file.
     pub fn load(&self, spec: &ComponentSpec) -> Result<LoadedComponent, LoadError> {
-        self.load_bytes(spec, read_source(spec)?)
+        self.load_from(spec, read_source(spec)?, &spec.source.display().to_string())
     }
 
-    /// Loads `wasm` as a version of the handler component `spec` describes.
+    /// Loads `wasm` as a new version of the handler component `spec` describes.
     pub fn load_bytes(
         &self,
         spec: &ComponentSpec,
         wasm: Bytes,
     ) -> Result<LoadedComponent, LoadError> {
-        let checked = self.check(spec, &wasm)?;
+        self.load_from(spec, wasm, "the new version")
+    }
+
+    fn load_from(
+        &self,
+        spec: &ComponentSpec,
+        wasm: Bytes,
+        origin: &str,
+    ) -> Result<LoadedComponent, LoadError> {
+        let checked = self.check(spec, &wasm, origin)?;
         let pre = self.link(&checked.component, &spec.name, &spec.grants)?;
         Ok(LoadedComponent {
             version: checked.version,
@@ -168,18 +179,25 @@ impl Loader {
     /// Reads and compiles (or finds in the cache) the component of `spec`,
     /// and checks its imports against its grants.
     pub fn compile(&self, spec: &ComponentSpec) -> Result<CheckedComponent, LoadError> {
-        self.check(spec, &read_source(spec)?)
+        let origin = spec.source.display().to_string();
+        self.check(spec, &read_source(spec)?, &origin)
     }
 
     /// Compiles (or finds in the cache) `wasm` and checks its imports
     /// against the grants of `spec`.
-    fn check(&self, spec: &ComponentSpec, wasm: &[u8]) -> Result<CheckedComponent, LoadError> {
+    fn check(
+        &self,
+        spec: &ComponentSpec,
+        wasm: &[u8],
+        origin: &str,
+    ) -> Result<CheckedComponent, LoadError> {
         let name = &spec.name;
         let (component, cache) =
             self.cache
                 .load(&self.engine, wasm)
                 .map_err(|source| LoadError::Compile {
                     component: name.clone(),
+                    origin: origin.to_owned(),
                     source,
                 })?;
         check_imports(&self.engine, &component, name, &spec.grants)?;

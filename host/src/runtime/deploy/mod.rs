@@ -195,7 +195,8 @@ impl Deployer {
             .ok_or_else(|| DeployError::NoEarlierVersion(name.to_owned()))?;
         let component = Arc::new(earlier.reinstated());
         let previous = self.registry.switch(component.clone());
-        self.saved.record(&spec, &component);
+        self.saved
+            .record(&spec, &component.version, &component.wasm);
         let swap = Swap {
             component: name.to_owned(),
             version: component.version.clone(),
@@ -272,7 +273,7 @@ impl Deployer {
         }
         match trigger {
             Trigger::File => self.saved.forget(&spec.name),
-            _ => self.saved.record(spec, &component),
+            _ => self.saved.record(spec, &component.version, &component.wasm),
         }
         let swap = Swap {
             component: spec.name.clone(),

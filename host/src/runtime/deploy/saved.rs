@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::ComponentSpec;
 use crate::runtime::compile_cache::content_hash;
-use crate::runtime::loader::{LoadedComponent, short};
+use crate::runtime::loader::short;
 
 /// The saved deployments, one `.wasm` and one record per component.
 #[derive(Clone, Debug)]
@@ -60,21 +60,21 @@ impl SavedDeployments {
         Ok(Some(wasm.into()))
     }
 
-    /// Saves `component` as the deployed version of `spec`, or forgets the
-    /// saved one when it is the file's own version. A failure is logged: the
-    /// swap itself has happened.
-    pub fn record(&self, spec: &ComponentSpec, component: &LoadedComponent) {
+    /// Saves `wasm` (of `version`) as the deployed version of `spec`, or
+    /// forgets the saved one when it is the file's own version. A failure is
+    /// logged: the swap itself has happened.
+    pub fn record(&self, spec: &ComponentSpec, version: &str, wasm: &[u8]) {
         let Some(file_version) = file_version(&spec.source) else {
             return self.forget(&spec.name);
         };
-        if file_version == component.version {
+        if file_version == version {
             return self.forget(&spec.name);
         }
         let record = Record {
-            version: component.version.clone(),
+            version: version.to_owned(),
             file_version,
         };
-        if let Err(e) = self.write(&spec.name, &component.wasm, &record) {
+        if let Err(e) = self.write(&spec.name, wasm, &record) {
             tracing::warn!(
                 component = %spec.name,
                 "deployed, but it will not survive a restart: {e:#}"
@@ -132,4 +132,74 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(&temporary, bytes)
         .with_context(|| format!("writing {}", temporary.display()))?;
     std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(dir: &Path) -> ComponentSpec {
+        let manifest = format!(
+            "[[component]]\nname = \"users\"\nsource = {:?}\nroutes = [\"/users\"]\n",
+            dir.join("users.wasm").display().to_string()
+        );
+        let path = dir.join("summer.toml");
+        std::fs::write(&path, manifest).unwrap();
+        crate::manifest::Manifest::load(&path).unwrap().components[0].clone()
+    }
+
+    fn saved_in(dir: &Path) -> SavedDeployments {
+        SavedDeployments::new(dir.join("deployments"))
+    }
+
+    #[test]
+    fn a_deployment_is_served_again_while_the_file_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(dir.path());
+        std::fs::write(&spec.source, b"file version").unwrap();
+        let saved = saved_in(dir.path());
+        saved.record(&spec, &content_hash(b"deployed"), b"deployed");
+        let again = saved.take_over(&spec).unwrap();
+        assert_eq!(again.as_deref(), Some(&b"deployed"[..]));
+        assert_eq!(
+            saved.take_over(&spec).unwrap().as_deref(),
+            Some(&b"deployed"[..])
+        );
+    }
+
+    #[test]
+    fn a_file_changed_since_the_deployment_wins_and_the_deployment_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(dir.path());
+        std::fs::write(&spec.source, b"file version").unwrap();
+        let saved = saved_in(dir.path());
+        saved.record(&spec, &content_hash(b"deployed"), b"deployed");
+        std::fs::write(&spec.source, b"rebuilt").unwrap();
+        assert!(saved.take_over(&spec).unwrap().is_none());
+        std::fs::write(&spec.source, b"file version").unwrap();
+        assert!(saved.take_over(&spec).unwrap().is_none(), "not forgotten");
+    }
+
+    #[test]
+    fn deploying_the_files_own_version_saves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(dir.path());
+        std::fs::write(&spec.source, b"file version").unwrap();
+        let saved = saved_in(dir.path());
+        saved.record(&spec, &content_hash(b"deployed"), b"deployed");
+        saved.record(&spec, &content_hash(b"file version"), b"file version");
+        assert!(saved.take_over(&spec).unwrap().is_none());
+        assert!(!dir.path().join("deployments/users.wasm").exists());
+    }
+
+    #[test]
+    fn a_saved_wasm_that_does_not_match_its_record_is_not_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(dir.path());
+        std::fs::write(&spec.source, b"file version").unwrap();
+        let saved = saved_in(dir.path());
+        saved.record(&spec, &content_hash(b"deployed"), b"deployed");
+        std::fs::write(dir.path().join("deployments/users.wasm"), b"tampered").unwrap();
+        assert!(saved.take_over(&spec).unwrap().is_none());
+    }
 }
