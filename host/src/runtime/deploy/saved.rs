@@ -138,42 +138,49 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn spec(dir: &Path) -> ComponentSpec {
-        let manifest = format!(
-            "[[component]]\nname = \"users\"\nsource = {:?}\nroutes = [\"/users\"]\n",
-            dir.join("users.wasm").display().to_string()
-        );
-        let path = dir.join("summer.toml");
-        std::fs::write(&path, manifest).unwrap();
-        crate::manifest::Manifest::load(&path).unwrap().components[0].clone()
+    /// A component whose file holds "file version", with "deployed" saved
+    /// as its deployment.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        spec: ComponentSpec,
+        saved: SavedDeployments,
     }
 
-    fn saved_in(dir: &Path) -> SavedDeployments {
-        SavedDeployments::new(dir.join("deployments"))
+    fn deployed_over_file() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = format!(
+            "[[component]]\nname = \"users\"\nsource = {:?}\nroutes = [\"/users\"]\n",
+            dir.path().join("users.wasm").display().to_string()
+        );
+        let path = dir.path().join("summer.toml");
+        std::fs::write(&path, manifest).unwrap();
+        let spec = crate::manifest::Manifest::load(&path).unwrap().components[0].clone();
+        std::fs::write(&spec.source, b"file version").unwrap();
+        let saved = SavedDeployments::new(dir.path().join("deployments"));
+        saved.record(&spec, &content_hash(b"deployed"), b"deployed");
+        Fixture { dir, spec, saved }
     }
 
     #[test]
     fn a_deployment_is_served_again_while_the_file_is_unchanged() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = spec(dir.path());
-        std::fs::write(&spec.source, b"file version").unwrap();
-        let saved = saved_in(dir.path());
-        saved.record(&spec, &content_hash(b"deployed"), b"deployed");
-        let again = saved.take_over(&spec).unwrap();
-        assert_eq!(again.as_deref(), Some(&b"deployed"[..]));
-        assert_eq!(
-            saved.take_over(&spec).unwrap().as_deref(),
-            Some(&b"deployed"[..])
-        );
+        let Fixture {
+            dir: _dir,
+            spec,
+            saved,
+        } = deployed_over_file();
+        for _ in 0..2 {
+            let again = saved.take_over(&spec).unwrap();
+            assert_eq!(again.as_deref(), Some(&b"deployed"[..]));
+        }
     }
 
     #[test]
     fn a_file_changed_since_the_deployment_wins_and_the_deployment_is_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = spec(dir.path());
-        std::fs::write(&spec.source, b"file version").unwrap();
-        let saved = saved_in(dir.path());
-        saved.record(&spec, &content_hash(b"deployed"), b"deployed");
+        let Fixture {
+            dir: _dir,
+            spec,
+            saved,
+        } = deployed_over_file();
         std::fs::write(&spec.source, b"rebuilt").unwrap();
         assert!(saved.take_over(&spec).unwrap().is_none());
         std::fs::write(&spec.source, b"file version").unwrap();
@@ -182,11 +189,7 @@ mod tests {
 
     #[test]
     fn deploying_the_files_own_version_saves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = spec(dir.path());
-        std::fs::write(&spec.source, b"file version").unwrap();
-        let saved = saved_in(dir.path());
-        saved.record(&spec, &content_hash(b"deployed"), b"deployed");
+        let Fixture { dir, spec, saved } = deployed_over_file();
         saved.record(&spec, &content_hash(b"file version"), b"file version");
         assert!(saved.take_over(&spec).unwrap().is_none());
         assert!(!dir.path().join("deployments/users.wasm").exists());
@@ -194,11 +197,7 @@ mod tests {
 
     #[test]
     fn a_saved_wasm_that_does_not_match_its_record_is_not_served() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = spec(dir.path());
-        std::fs::write(&spec.source, b"file version").unwrap();
-        let saved = saved_in(dir.path());
-        saved.record(&spec, &content_hash(b"deployed"), b"deployed");
+        let Fixture { dir, spec, saved } = deployed_over_file();
         std::fs::write(dir.path().join("deployments/users.wasm"), b"tampered").unwrap();
         assert!(saved.take_over(&spec).unwrap().is_none());
     }
