@@ -86,7 +86,12 @@ struct RawComponent {
 struct RawLimits {
     memory_mib: Option<u32>,
     timeout_ms: Option<u64>,
+    body_kib: Option<u64>,
+    concurrency: Option<u32>,
 }
+
+/// The most requests a component may serve at once (the engine's instance pool).
+pub const MAX_CONCURRENCY: u32 = 1000;
 
 /// The largest memory limit a manifest may set (the engine's per-memory cap).
 pub const MAX_MEMORY_MIB: u32 = 1024;
@@ -105,6 +110,17 @@ impl RawLimits {
                 bail!("limits.timeout_ms must be at least 1");
             }
             limits.timeout = std::time::Duration::from_millis(ms);
+        }
+        if let Some(kib) = self.body_kib {
+            limits.max_body_bytes = kib
+                .checked_mul(1024)
+                .ok_or_else(|| anyhow::anyhow!("limits.body_kib {kib} is too large"))?;
+        }
+        if let Some(concurrency) = self.concurrency {
+            if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+                bail!("limits.concurrency must be from 1 to {MAX_CONCURRENCY}, not {concurrency}");
+            }
+            limits.concurrency = concurrency;
         }
         Ok(limits)
     }
@@ -315,6 +331,28 @@ mod tests {
         );
         assert!(users.grants.contains(&Capability::Sql));
         assert_eq!(users.routes.len(), 2);
+    }
+
+    #[test]
+    fn body_and_concurrency_limits_are_read_and_bounded() {
+        let with_limits = |limits: &str| {
+            parse(&format!(
+                "[[component]]\nname = \"a\"\nsource = \"a.wasm\"\nroutes = [\"/a\"]\nlimits = {{ {limits} }}\n"
+            ))
+        };
+        let m = with_limits("body_kib = 2, concurrency = 3").unwrap();
+        assert_eq!(m.components[0].limits.max_body_bytes, 2048);
+        assert_eq!(m.components[0].limits.concurrency, 3);
+        let defaults = with_limits("").unwrap().components[0].limits;
+        assert_eq!(defaults, ComponentLimits::default());
+        for bad in [
+            "concurrency = 0",
+            "concurrency = 1001",
+            "body_kib = 18014398509481984",
+        ] {
+            let err = with_limits(bad).unwrap_err();
+            assert!(format!("{err:#}").contains("limits."), "{bad}: {err:#}");
+        }
     }
 
     #[test]

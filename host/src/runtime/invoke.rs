@@ -10,6 +10,9 @@ use wasmtime::{Store, Trap};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::admission;
 use super::engine::ticks_for;
 use super::loader::LoadedComponent;
 use super::state::HostState;
@@ -26,9 +29,12 @@ pub async fn invoke(
     backends: Backends,
     request: Request<Incoming>,
 ) -> Response<ResponseBody> {
-    let mut response = match run(&component, backends, request).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
+    let mut response = match admission::admit(&component) {
+        Some(permit) => match run(&component, backends, request, permit).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(),
+        },
+        None => admission::busy(&component),
     };
     let served_by = format!("{}@{}", component.name, component.short_version());
     if let Ok(value) = HeaderValue::from_str(&served_by) {
@@ -41,7 +47,9 @@ async fn run(
     component: &Arc<LoadedComponent>,
     backends: Backends,
     request: Request<Incoming>,
+    permit: OwnedSemaphorePermit,
 ) -> Result<Response<ResponseBody>, HttpError> {
+    let (request, body_exceeded) = admission::cap_body(component, request)?;
     let limits = component.limits;
     let engine = component.pre.engine();
     let state = HostState::new(backends, component);
@@ -68,6 +76,7 @@ async fn run(
 
     let pre = component.pre.clone();
     let task = tokio::spawn(async move {
+        let _permit = permit;
         let proxy = pre.instantiate_async(&mut store).await?;
         proxy
             .wasi_http_incoming_handler()
@@ -75,7 +84,11 @@ async fn run(
             .await
     });
 
-    match tokio::time::timeout(limits.timeout, receiver).await {
+    let outcome = tokio::time::timeout(limits.timeout, receiver).await;
+    if body_exceeded.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(admission::body_too_large(component));
+    }
+    match outcome {
         Ok(Ok(Ok(response))) => Ok(response),
         Ok(Ok(Err(code))) => {
             tracing::warn!(component = %component.name, "component answered with error code {code:?}");

@@ -21,6 +21,10 @@ use crate::manifest::ComponentSpec;
 pub struct ComponentLimits {
     pub memory_bytes: usize,
     pub timeout: Duration,
+    /// The largest request body the component is handed.
+    pub max_body_bytes: u64,
+    /// How many requests it serves at once; more get 503.
+    pub concurrency: u32,
 }
 
 impl Default for ComponentLimits {
@@ -28,6 +32,8 @@ impl Default for ComponentLimits {
         Self {
             memory_bytes: 128 << 20,
             timeout: Duration::from_secs(30),
+            max_body_bytes: 16 << 20,
+            concurrency: 500,
         }
     }
 }
@@ -47,6 +53,9 @@ pub struct LoadedComponent {
     pub wide_tables: Arc<crate::capabilities::wide::TableSet>,
     /// The `.wasm` itself, kept for rollbacks and fleet deploys.
     pub wasm: Bytes,
+    /// Admits at most `limits.concurrency` requests at once, across the
+    /// component's versions.
+    pub gate: super::admission::Gate,
 }
 
 impl LoadedComponent {
@@ -67,6 +76,7 @@ impl LoadedComponent {
             cache: self.cache,
             wide_tables: self.wide_tables.clone(),
             wasm: self.wasm.clone(),
+            gate: self.gate.clone(),
         }
     }
 }
@@ -173,6 +183,7 @@ impl Loader {
             cache: checked.cache,
             wide_tables: Default::default(),
             wasm,
+            gate: super::admission::gate(spec.limits.concurrency),
         })
     }
 

@@ -2,6 +2,7 @@
 //! registry requests are routed by, hot swap and fleet deploys, per-request
 //! store state and invocation.
 
+pub mod admission;
 pub mod compile_cache;
 pub mod deploy;
 pub mod engine;

@@ -582,6 +582,16 @@ pub fn put(url: &str, body: &[u8]) -> Reply {
     reply(agent().put(url).send(body))
 }
 
+/// PUTs raw bytes with no `Content-Length` (chunked).
+pub fn put_chunked(url: &str, body: &[u8]) -> Reply {
+    let reader = std::io::Cursor::new(body.to_vec());
+    reply(
+        agent()
+            .put(url)
+            .send(ureq::SendBody::from_owned_reader(reader)),
+    )
+}
+
 /// PUTs raw bytes with a content type.
 pub fn put_typed(url: &str, content_type: &str, body: &[u8]) -> Reply {
     reply(

@@ -169,7 +169,11 @@ impl Deployer {
         if let Some(current) = current.as_ref().filter(|c| c.version == version) {
             return Ok(unchanged(current, started, trigger));
         }
-        let component = load(&self.loader, &self.backends, &spec, Some(wasm)).await?;
+        let mut component = load(&self.loader, &self.backends, &spec, Some(wasm)).await?;
+        if let Some(current) = current.filter(|c| c.limits == component.limits) {
+            // Versions of one component share its concurrency limit.
+            component.gate = current.gate.clone();
+        }
         let swap = self.switch(&mut state, &spec, Arc::new(component), trigger, started);
         Ok(swap)
     }
