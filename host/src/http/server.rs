@@ -1,5 +1,5 @@
-//! The hyper accept loop: HTTP/1.1 with keep-alive, a header read time-out,
-//! and graceful shutdown that lets in-flight requests finish.
+//! The hyper accept loop: HTTP/1.1 with keep-alive, a header read time-out
+//! and size limit, and graceful shutdown that lets in-flight requests finish.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +14,9 @@ use tokio::net::TcpListener;
 
 use crate::app::App;
 
+/// The most bytes of request line and headers a client may send; more is
+/// a 431.
+const MAX_HEAD_BYTES: usize = 64 << 10;
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests.
@@ -47,6 +50,7 @@ pub async fn serve(
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_buf_size(MAX_HEAD_BYTES)
             .keep_alive(true)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
