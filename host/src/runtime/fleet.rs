@@ -22,8 +22,10 @@ use crate::capabilities::blob::BlobBackend;
 
 /// How long a deploy waits for the other hosts' confirmations.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long to wait before reconnecting a lost subscription.
-const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// The first wait before reconnecting a lost subscription; it doubles
+/// while reconnecting fails, up to the longest.
+const RECONNECT_FIRST: Duration = Duration::from_secs(1);
+const RECONNECT_LONGEST: Duration = Duration::from_secs(30);
 /// The chunk size of blob reads.
 const READ_CHUNK: usize = 1 << 20;
 
@@ -165,11 +167,18 @@ impl Fleet {
         let (queue, notices) = mpsc::unbounded_channel();
         tokio::spawn(self.clone().apply_notices(notices));
         let mut subscribed = Some(subscribed);
+        let mut delay = RECONNECT_FIRST;
         loop {
-            if let Err(e) = self.subscribe(&client, &queue, &mut subscribed).await {
-                tracing::warn!(fleet = %self.name, "fleet subscription lost: {e:#}");
+            let started = std::time::Instant::now();
+            let ended = self.subscribe(&client, &queue, &mut subscribed).await;
+            if started.elapsed() > RECONNECT_LONGEST {
+                delay = RECONNECT_FIRST;
             }
-            tokio::time::sleep(RECONNECT_DELAY).await;
+            if let Err(e) = ended {
+                tracing::warn!(fleet = %self.name, "fleet subscription lost: {e:#}; retrying in {delay:?}");
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RECONNECT_LONGEST);
         }
     }
 
