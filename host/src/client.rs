@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use crate::runtime::loader::short;
+
 /// Which host to talk to, and the token that lets us.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Target {
@@ -94,14 +96,14 @@ impl Target {
 /// Prints a swap and the fleet's confirmations; fails when a host of the
 /// fleet did not follow.
 fn report_swap(reply: &Value) -> Result<()> {
-    let short = |v: &Value| v.as_str().map(|s| s[..s.len().min(12)].to_owned());
+    let short_of = |v: &Value| v.as_str().map(|s| short(s).to_owned());
     let component = reply["component"].as_str().unwrap_or("?");
-    let version = short(&reply["version"]).unwrap_or_default();
+    let version = short_of(&reply["version"]).unwrap_or_default();
     if reply["changed"] == Value::Bool(false) {
         println!("{component}: version {version} is already serving");
         return Ok(());
     }
-    let previous = short(&reply["previous"]).unwrap_or_else(|| "nothing".to_owned());
+    let previous = short_of(&reply["previous"]).unwrap_or_else(|| "nothing".to_owned());
     println!(
         "{component}: now serving {version} (was {previous}), swapped in {:.1} ms",
         reply["took_ms"].as_f64().unwrap_or_default()

@@ -39,6 +39,7 @@ impl Default for ComponentLimits {
 }
 
 /// A component ready to serve: compiled, checked, linked, pre-instantiated.
+#[derive(Clone)]
 pub struct LoadedComponent {
     pub name: Arc<str>,
     /// The namespace of its cache keys, blob keys and graph labels.
@@ -67,16 +68,8 @@ impl LoadedComponent {
     /// The same component, serving again from now (after a rollback).
     pub fn reinstated(&self) -> Self {
         Self {
-            name: self.name.clone(),
-            namespace: self.namespace.clone(),
-            version: self.version.clone(),
-            pre: self.pre.clone(),
-            limits: self.limits,
             loaded_at: SystemTime::now(),
-            cache: self.cache,
-            wide_tables: self.wide_tables.clone(),
-            wasm: self.wasm.clone(),
-            gate: self.gate.clone(),
+            ..self.clone()
         }
     }
 }
