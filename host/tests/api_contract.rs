@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use support::{Reply, Server, delete, get, get_bytes, patch_json, post, post_json, send, upload};
+use support::{
+    Reply, Server, all_pages, delete, get, get_bytes, patch_json, post, post_json, send, upload,
+};
 
 /// Gives the storage component a namespace of its own, so that its listing
 /// starts empty even on a blob store other tests (and runs) share.
@@ -56,35 +58,6 @@ fn new_group(server: &Server, name: &str) -> String {
 
 fn unknown_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-/// Follows `next_cursor` from `path` with page size `limit`; every item.
-fn all_pages(server: &Server, path: &str, limit: u32) -> Vec<Value> {
-    let separator = if path.contains('?') { '&' } else { '?' };
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..1000 {
-        let mut url = server.url(&format!("{path}{separator}limit={limit}"));
-        if let Some(c) = &cursor {
-            url.push_str(&format!("&cursor={c}"));
-        }
-        let page = ok(get(&url));
-        let page_items = page["items"].as_array().unwrap();
-        assert!(page_items.len() <= limit as usize, "{page}");
-        items.extend(page_items.iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(next) => {
-                assert_eq!(
-                    page_items.len(),
-                    limit as usize,
-                    "a short page with a cursor"
-                );
-                cursor = Some(next.to_owned());
-            }
-            None => return items,
-        }
-    }
-    panic!("{path} never ended");
 }
 
 fn ids(items: &[Value]) -> Vec<String> {

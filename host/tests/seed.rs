@@ -63,18 +63,7 @@ fn summary(stdout: &str) -> BTreeMap<(String, String), u64> {
 }
 
 fn all(server: &Server, path: &str) -> Vec<Value> {
-    let separator = if path.contains('?') { '&' } else { '?' };
-    let mut items = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = get(&server.url(&format!("{path}{separator}limit=100{cursor}")));
-        assert_eq!(page.status, 200, "{path}: {}", page.raw);
-        items.extend(page.body["items"].as_array().unwrap().iter().cloned());
-        match page.body["next_cursor"].as_str() {
-            Some(next) => cursor = format!("&cursor={next}"),
-            None => return items,
-        }
-    }
+    support::all_pages(server, path, 100)
 }
 
 fn ids(items: &[Value]) -> BTreeSet<String> {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::Capability;
 use super::bindings::summer::platform::types as wit;
 
 /// What went wrong in a capability call, as the guest will see it.
@@ -56,6 +57,18 @@ impl CapabilityError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
+    }
+
+    /// An error reported by the server behind `capability`. When the server
+    /// is down or slow the message starts with the capability's name, so
+    /// the client's 503 or 504 says which one is missing.
+    pub fn from_server(capability: Capability, kind: ErrorKind, detail: impl fmt::Display) -> Self {
+        let message = match kind {
+            ErrorKind::Unavailable => format!("{capability} is unavailable: {detail}"),
+            ErrorKind::Timeout => format!("{capability} timed out: {detail}"),
+            _ => detail.to_string(),
+        };
+        Self::new(kind, message)
     }
 }
 

@@ -118,6 +118,18 @@ impl Backends {
         })
     }
 
+    /// Closes every backend's connections (SQLite files are checkpointed,
+    /// PostgreSQL sessions end), for a clean exit after the last request.
+    pub async fn close(&self) {
+        tokio::join!(
+            self.sql.close(),
+            self.cache.close(),
+            self.blob.close(),
+            self.wide.close(),
+            self.graph.close(),
+        );
+    }
+
     /// A line per capability naming the backend it got, for the start-up log.
     pub fn describe(&self) -> Vec<(Capability, String)> {
         vec![

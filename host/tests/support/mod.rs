@@ -484,6 +484,23 @@ impl Server {
         terminate(&mut self.child, STOP_TIMEOUT)
             .unwrap_or_else(|| panic!("summer did not exit within {STOP_TIMEOUT:?} of SIGTERM"))
     }
+
+    /// Sends SIGTERM without waiting.
+    pub fn signal_stop(&self) {
+        send_sigterm(&self.child);
+    }
+
+    /// Waits for the exit of a server told to stop.
+    pub fn wait(mut self) -> ExitStatus {
+        wait_for_exit(&mut self.child, STOP_TIMEOUT)
+            .unwrap_or_else(|| panic!("summer did not exit within {STOP_TIMEOUT:?}"))
+    }
+}
+
+fn send_sigterm(child: &Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
 }
 
 /// How long a server may take to exit after SIGTERM before it is killed.
@@ -492,9 +509,13 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(40);
 /// Sends SIGTERM and waits up to `patience` for the exit; kills the process
 /// and returns `None` if it is still running then.
 fn terminate(child: &mut Child, patience: Duration) -> Option<ExitStatus> {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    send_sigterm(child);
+    wait_for_exit(child, patience)
+}
+
+/// Waits up to `patience` for the exit; kills the process and returns
+/// `None` if it is still running then.
+fn wait_for_exit(child: &mut Child, patience: Duration) -> Option<ExitStatus> {
     let deadline = std::time::Instant::now() + patience;
     while std::time::Instant::now() < deadline {
         if let Some(status) = child.try_wait().unwrap() {
@@ -552,21 +573,24 @@ fn agent() -> ureq::Agent {
 }
 
 fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
-    let mut response = response.expect("HTTP request failed");
+    read_reply(response.expect("HTTP request failed")).expect("reading the response failed")
+}
+
+fn read_reply(mut response: ureq::http::Response<ureq::Body>) -> Result<Reply, ureq::Error> {
     let status = response.status().as_u16();
     let headers = response
         .headers()
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
         .collect();
-    let raw = response.body_mut().read_to_string().unwrap();
+    let raw = response.body_mut().read_to_string()?;
     let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-    Reply {
+    Ok(Reply {
         status,
         headers,
         body,
         raw,
-    }
+    })
 }
 
 pub fn get(url: &str) -> Reply {
@@ -637,6 +661,42 @@ pub fn post_json(url: &str, body: &Value) -> Reply {
 /// Sends a request built by the caller.
 pub fn send_request(request: ureq::http::Request<Vec<u8>>) -> Reply {
     reply(agent().run(request))
+}
+
+/// Sends a request built by the caller; a failure to connect or to read
+/// the answer is an `Err` instead of a panic.
+pub fn try_send_request(request: ureq::http::Request<Vec<u8>>) -> Result<Reply, ureq::Error> {
+    read_reply(agent().run(request)?)
+}
+
+/// Every item of the list at `path`, page by page (`limit` per page).
+pub fn all_pages(server: &Server, path: &str, limit: u32) -> Vec<Value> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..1000 {
+        let mut url = server.url(&format!("{path}{separator}limit={limit}"));
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page = get(&url);
+        assert_eq!(page.status, 200, "GET {url}: {}", page.raw);
+        let page_items = page.body["items"].as_array().unwrap();
+        assert!(page_items.len() <= limit as usize, "{}", page.raw);
+        items.extend(page_items.iter().cloned());
+        match page.body["next_cursor"].as_str() {
+            Some(next) => {
+                assert_eq!(
+                    page_items.len(),
+                    limit as usize,
+                    "a short page with a cursor"
+                );
+                cursor = Some(next.to_owned());
+            }
+            None => return items,
+        }
+    }
+    panic!("{path} never ended");
 }
 
 /// Sends `body` with `method` and, when given, a content type.

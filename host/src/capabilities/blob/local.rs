@@ -111,6 +111,10 @@ impl BlobBackend for LocalBackend {
         format!("embedded directory ({})", self.store.root.display())
     }
 
+    async fn close(&self) {
+        self.store.index.close().await;
+    }
+
     async fn create(
         &self,
         key: &str,

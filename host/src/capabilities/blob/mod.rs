@@ -33,6 +33,9 @@ pub trait BlobBackend: Send + Sync {
     /// A short description for logs.
     fn describe(&self) -> String;
 
+    /// Closes the backend's connections at shutdown, after the last request.
+    async fn close(&self) {}
+
     /// Starts writing `key`; nothing is visible until the writer finishes.
     async fn create(
         &self,

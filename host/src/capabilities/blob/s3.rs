@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
 use super::{BlobBackend, BlobReader, BlobWriter, Listing, ObjectInfo};
-use crate::capabilities::{CapabilityError, ErrorKind};
+use crate::capabilities::{Capability, CapabilityError, ErrorKind};
 use crate::config::StorageSettings;
 
 /// Bytes buffered before a part is uploaded (S3's minimum part is 5 MiB).
@@ -98,7 +98,11 @@ where
         },
         _ => ErrorKind::Internal,
     };
-    CapabilityError::new(kind, format!("s3: {}", DisplayErrorContext(error)))
+    CapabilityError::from_server(
+        Capability::Blob,
+        kind,
+        format!("s3: {}", DisplayErrorContext(error)),
+    )
 }
 
 /// The info of `key` from the headers of a GET or HEAD response.
@@ -397,7 +401,11 @@ impl BlobReader for S3Reader {
                 match self.body.next().await {
                     Some(Ok(chunk)) => self.pending = chunk,
                     Some(Err(e)) => {
-                        return Err(CapabilityError::unavailable(format!("s3 read: {e}")));
+                        return Err(CapabilityError::from_server(
+                            Capability::Blob,
+                            ErrorKind::Unavailable,
+                            format!("s3 read: {e}"),
+                        ));
                     }
                     None => break,
                 }

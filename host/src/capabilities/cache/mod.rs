@@ -25,6 +25,9 @@ pub trait CacheBackend: Send + Sync {
     /// A short description for logs.
     fn describe(&self) -> String;
 
+    /// Closes the backend's connections at shutdown, after the last request.
+    async fn close(&self) {}
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CapabilityError>;
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, CapabilityError>;

@@ -9,7 +9,7 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::CacheBackend;
-use crate::capabilities::{CapabilityError, ErrorKind};
+use crate::capabilities::{Capability, CapabilityError, ErrorKind};
 
 /// How long one command may take before the call fails with `timeout`.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -61,7 +61,7 @@ fn classify(error: &redis::RedisError) -> CapabilityError {
     } else {
         ErrorKind::Internal
     };
-    CapabilityError::new(kind, error.to_string())
+    CapabilityError::from_server(Capability::Cache, kind, error)
 }
 
 fn millis(ttl: Duration) -> u64 {

@@ -248,6 +248,10 @@ impl GraphBackend for EmbeddedBackend {
         format!("embedded graph store ({})", self.path.display())
     }
 
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn merge(
         &self,
         nodes: Vec<Node>,

@@ -68,6 +68,9 @@ pub trait GraphBackend: Send + Sync {
     /// A short description for logs.
     fn describe(&self) -> String;
 
+    /// Closes the backend's connections at shutdown, after the last request.
+    async fn close(&self) {}
+
     /// Merges the nodes, then the relationships, in one transaction. A
     /// relationship whose node does not exist fails the whole call with
     /// `not-found`. Null properties remove the property.

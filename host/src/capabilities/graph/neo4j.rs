@@ -15,7 +15,7 @@ use super::{
     Direction, GraphBackend, KEY_PROPERTY, Node, NodeRef, Properties, Relationship, Suggestion,
     Value,
 };
-use crate::capabilities::{CapabilityError, ErrorKind};
+use crate::capabilities::{Capability, CapabilityError, ErrorKind};
 use crate::config::Neo4jSettings;
 
 /// The Neo4j graph backend.
@@ -390,5 +390,5 @@ fn classify(error: neo4rs::Error) -> CapabilityError {
         E::AuthenticationError(_) => ErrorKind::Denied,
         _ => ErrorKind::Internal,
     };
-    CapabilityError::new(kind, error.to_string())
+    CapabilityError::from_server(Capability::Graph, kind, error)
 }

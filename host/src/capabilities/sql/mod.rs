@@ -15,6 +15,10 @@ macro_rules! sqlx_backend {
                 self.description()
             }
 
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
             async fn query(
                 &self,
                 statement: &str,
@@ -96,7 +100,7 @@ pub use sqlite::{SqliteBackend, begin_immediate, open_pool as open_sqlite_pool};
 
 pub use super::bindings::summer::platform::sql::Rows;
 pub use super::bindings::summer::platform::types::Value;
-use super::{CapabilityError, ErrorKind};
+use super::{Capability, CapabilityError, ErrorKind};
 use crate::config::Settings;
 
 /// A relational database that components reach through `summer:platform/sql`.
@@ -106,6 +110,9 @@ use crate::config::Settings;
 pub trait SqlBackend: Send + Sync {
     /// A short description for logs, e.g. `sqlite (data/summer.db)`.
     fn describe(&self) -> String;
+
+    /// Closes the backend's connections at shutdown, after the last request.
+    async fn close(&self) {}
 
     /// Runs a statement that returns rows.
     async fn query(&self, statement: &str, params: Vec<Value>) -> Result<Rows, CapabilityError>;
@@ -159,15 +166,19 @@ pub(crate) fn classify(error: sqlx::Error) -> CapabilityError {
                 _ if is_unavailable_code(&code) => ErrorKind::Unavailable,
                 _ => ErrorKind::Invalid,
             };
-            CapabilityError::new(kind, db.message().to_owned())
+            CapabilityError::from_server(Capability::Sql, kind, db.message())
         }
-        sqlx::Error::PoolTimedOut => {
-            CapabilityError::new(ErrorKind::Timeout, "timed out waiting for a connection")
-        }
+        sqlx::Error::PoolTimedOut => CapabilityError::from_server(
+            Capability::Sql,
+            ErrorKind::Timeout,
+            "no connection was free in time",
+        ),
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => CapabilityError::unavailable(error.to_string()),
+        | sqlx::Error::WorkerCrashed => {
+            CapabilityError::from_server(Capability::Sql, ErrorKind::Unavailable, error)
+        }
         sqlx::Error::ColumnDecode { .. }
         | sqlx::Error::Decode(_)
         | sqlx::Error::Encode(_)

@@ -13,7 +13,7 @@ use sqlx::postgres::{
 use sqlx::{Column, Executor, Row, TypeInfo, ValueRef};
 
 use super::{Rows, SqlBackend, SqlTransaction, Value, canonical_uuid, classify};
-use crate::capabilities::CapabilityError;
+use crate::capabilities::{Capability, CapabilityError, ErrorKind};
 use crate::config::PostgresSettings;
 
 /// How long a request waits for a free connection before it fails.
@@ -72,10 +72,11 @@ impl PostgresBackend {
     /// but a 503 when the server does not accept connections at all.
     async fn acquire_failed(&self, error: sqlx::Error) -> CapabilityError {
         if matches!(error, sqlx::Error::PoolTimedOut) && !self.accepts_connections().await {
-            return CapabilityError::unavailable(format!(
-                "PostgreSQL at {} cannot be reached",
-                self.target
-            ));
+            return CapabilityError::from_server(
+                Capability::Sql,
+                ErrorKind::Unavailable,
+                format!("PostgreSQL at {} cannot be reached", self.target),
+            );
         }
         classify(error)
     }

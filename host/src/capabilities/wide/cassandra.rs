@@ -14,7 +14,7 @@ use scylla::value::{CqlValue, Row};
 
 use super::keys::encode_all;
 use super::{ColumnType, Scan, TableSchema, TypedRow, Value, WideBackend};
-use crate::capabilities::{CapabilityError, ErrorKind};
+use crate::capabilities::{Capability, CapabilityError, ErrorKind};
 use crate::config::CassandraSettings;
 
 /// Prepared statements kept per session.
@@ -450,5 +450,5 @@ fn classify(error: ExecutionError) -> CapabilityError {
         }
         _ => ErrorKind::Internal,
     };
-    CapabilityError::new(kind, error.to_string())
+    CapabilityError::from_server(Capability::Wide, kind, error)
 }

@@ -91,6 +91,10 @@ impl WideBackend for EmbeddedBackend {
         format!("embedded ordered store ({})", self.path.display())
     }
 
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn declare(&self, table: &TableSchema) -> Result<()> {
         let mut tx = begin_immediate(&self.pool).await?;
         let stored: Option<String> =

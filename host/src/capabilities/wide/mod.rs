@@ -48,6 +48,9 @@ pub trait WideBackend: Send + Sync {
     /// A short description for logs.
     fn describe(&self) -> String;
 
+    /// Closes the backend's connections at shutdown, after the last request.
+    async fn close(&self) {}
+
     /// Creates the table of a declaration, or brings an existing one up to
     /// it (new columns only); refuses changes to keys or types.
     async fn declare(&self, table: &TableSchema) -> Result<()>;
