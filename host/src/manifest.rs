@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::capabilities::Capability;
 use crate::http::router::{RoutePattern, RouteTable};
 use crate::runtime::loader::ComponentLimits;
+use crate::runtime::outbound::OutboundHosts;
 
 /// A parsed and checked manifest; every path in it is absolute.
 #[derive(Clone, Debug)]
@@ -36,6 +37,8 @@ pub struct ComponentSpec {
     /// Files declaring the component's `wide` tables, created when it loads.
     pub wide_tables: Vec<PathBuf>,
     pub limits: ComponentLimits,
+    /// Where it may send HTTP requests; nowhere by default.
+    pub allowed_outbound_hosts: std::sync::Arc<OutboundHosts>,
 }
 
 impl ComponentSpec {
@@ -48,6 +51,7 @@ impl ComponentSpec {
             && self.sql_migrations == other.sql_migrations
             && self.wide_tables == other.wide_tables
             && self.limits == other.limits
+            && self.allowed_outbound_hosts == other.allowed_outbound_hosts
     }
 }
 
@@ -79,6 +83,8 @@ struct RawComponent {
     wide: Option<RawWide>,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    allowed_outbound_hosts: Vec<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -276,6 +282,8 @@ impl ComponentSpec {
             .limits
             .resolve()
             .with_context(|| format!("in component {:?}", raw.name))?;
+        let allowed_outbound_hosts = OutboundHosts::parse(&raw.allowed_outbound_hosts)
+            .with_context(|| format!("in component {:?}", raw.name))?;
         Ok(Self {
             name: raw.name,
             source: base.join(raw.source),
@@ -285,6 +293,7 @@ impl ComponentSpec {
             sql_migrations,
             wide_tables,
             limits,
+            allowed_outbound_hosts: allowed_outbound_hosts.into(),
         })
     }
 }

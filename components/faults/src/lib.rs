@@ -2,7 +2,9 @@
 //! takes down only its own request: `GET /faults/{kind}` with kind `ok`,
 //! `trap` (panics), `loop` (never returns), `alloc` (grows memory until
 //! the limit refuses) or `slow` (sleeps `?ms=`, at most 1000, before
-//! answering, so requests stay in flight).
+//! answering, so requests stay in flight); `fetch?url=` makes an outgoing
+//! request and answers with its status and body, to test the outbound
+//! allow-list.
 
 use summer_sdk::http::{Request, Response};
 use summer_sdk::{ApiError, Params, Router};
@@ -20,6 +22,7 @@ fn fault(request: &Request, params: &Params) -> Result<Response, ApiError> {
         "trap" => panic!("asked to trap"),
         "loop" => spin_forever(),
         "alloc" => exhaust_memory(),
+        "fetch" => fetch(request),
         other => Err(ApiError::not_found(format!("no fault named {other}"))),
     }
 }
@@ -35,6 +38,20 @@ fn answer_slowly(request: &Request) -> Result<Response, ApiError> {
     };
     std::thread::sleep(std::time::Duration::from_millis(ms));
     Response::json(200, &serde_json::json!({ "ok": true, "slept_ms": ms }))
+}
+
+fn fetch(request: &Request) -> Result<Response, ApiError> {
+    let url = request
+        .query_param("url")?
+        .ok_or_else(|| ApiError::invalid("url is required"))?;
+    let answer = summer_sdk::outbound::get(&url)?;
+    Response::json(
+        200,
+        &serde_json::json!({
+            "status": answer.status,
+            "body": String::from_utf8_lossy(&answer.body),
+        }),
+    )
 }
 
 fn spin_forever() -> ! {

@@ -6,6 +6,7 @@
 //! - [`ApiError`]: the JSON error shape `{"error":{"code":"...","message":"..."}}`;
 //! - [`sql`], [`wide`], [`graph`], [`cache`] and [`blob`]: typed access to
 //!   Summer's capabilities;
+//! - [`outbound`]: HTTP requests to the hosts the manifest allows;
 //! - [`multipart`]: streaming `multipart/form-data` for uploads, and
 //!   [`http::Response::with_stream`] for bodies sent without holding them whole;
 //! - [`seed`]: the entry point and progress reports of a seed component;
@@ -32,6 +33,7 @@ mod error;
 pub mod graph;
 pub mod http;
 pub mod multipart;
+pub mod outbound;
 mod router;
 pub mod seed;
 pub mod sql;

@@ -57,6 +57,8 @@ pub struct LoadedComponent {
     /// Admits at most `limits.concurrency` requests at once, across the
     /// component's versions.
     pub gate: super::admission::Gate,
+    /// Where it may send HTTP requests.
+    pub outbound: Arc<super::outbound::OutboundHosts>,
 }
 
 impl LoadedComponent {
@@ -108,6 +110,12 @@ pub enum LoadError {
     },
     #[error("component {component} imports {import}, which Summer does not provide")]
     UnknownImport { component: String, import: String },
+    #[error(
+        "component {component} imports {import}, but components get no filesystem, sockets \
+         or environment: keep data in Summer's capabilities (sql, cache, blob, wide, graph) and \
+         reach other services over HTTP (allowed_outbound_hosts in the manifest)"
+    )]
+    Sandboxed { component: String, import: String },
     #[error("component {component} cannot be linked: {source:#}")]
     Link {
         component: String,
@@ -177,6 +185,7 @@ impl Loader {
             wide_tables: Default::default(),
             wasm,
             gate: super::admission::gate(spec.limits.concurrency),
+            outbound: spec.allowed_outbound_hosts.clone(),
         })
     }
 
@@ -246,7 +255,11 @@ pub fn read_source(spec: &ComponentSpec) -> Result<Bytes, LoadError> {
         })
 }
 
-/// Refuses Summer imports the manifest does not grant, naming the import.
+/// WASI interfaces the sandbox never offers.
+const SANDBOXED_IMPORTS: [&str; 3] = ["wasi:filesystem/", "wasi:sockets/", "wasi:cli/environment"];
+
+/// Refuses Summer imports the manifest does not grant, and the WASI
+/// interfaces of the filesystem, sockets and environment, naming the import.
 fn check_imports(
     engine: &Engine,
     component: &Component,
@@ -254,6 +267,15 @@ fn check_imports(
     grants: &BTreeSet<Capability>,
 ) -> Result<(), LoadError> {
     for (import, _) in component.component_type().imports(engine) {
+        if SANDBOXED_IMPORTS
+            .iter()
+            .any(|denied| import.starts_with(denied))
+        {
+            return Err(LoadError::Sandboxed {
+                component: name.to_owned(),
+                import: import.to_owned(),
+            });
+        }
         if !import.starts_with("summer:") {
             continue;
         }
@@ -282,4 +304,56 @@ fn check_imports(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn imports_of(interface: &str) -> Result<(), LoadError> {
+        let engine = Engine::default();
+        let wat = format!("(component (import \"{interface}\" (instance)))");
+        let component = Component::new(&engine, wat).unwrap();
+        check_imports(&engine, &component, "c", &BTreeSet::new())
+    }
+
+    #[test]
+    fn filesystem_sockets_and_environment_are_refused_by_name() {
+        for interface in [
+            "wasi:filesystem/types@0.2.6",
+            "wasi:filesystem/preopens@0.2.6",
+            "wasi:sockets/tcp@0.2.6",
+            "wasi:sockets/ip-name-lookup@0.2.6",
+            "wasi:cli/environment@0.2.6",
+        ] {
+            let error = imports_of(interface).unwrap_err();
+            assert!(
+                matches!(error, LoadError::Sandboxed { .. }),
+                "{interface}: {error}"
+            );
+            assert!(error.to_string().contains(interface), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_proxy_worlds_interfaces_pass() {
+        for interface in ["wasi:http/outgoing-handler@0.2.6", "wasi:cli/stdout@0.2.6"] {
+            assert!(imports_of(interface).is_ok(), "{interface}");
+        }
+    }
+
+    #[test]
+    fn ungranted_capabilities_are_refused_by_name() {
+        let error = imports_of("summer:platform/sql@0.1.0").unwrap_err();
+        assert!(
+            matches!(
+                error,
+                LoadError::Ungranted {
+                    capability: Capability::Sql,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
 }

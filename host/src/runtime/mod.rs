@@ -9,6 +9,7 @@ pub mod engine;
 pub mod fleet;
 mod invoke;
 pub mod loader;
+pub mod outbound;
 pub mod registry;
 pub mod state;
 

@@ -4,48 +4,67 @@
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use std::sync::Arc;
 
 use super::loader::LoadedComponent;
+use super::outbound::{OutboundHosts, OutboundPolicy};
 use crate::capabilities::blob::BlobView;
 use crate::capabilities::graph::GraphView;
 use crate::capabilities::wide::{TableSet, WideView};
 use crate::capabilities::{Backends, CapabilityState, cache::CacheView, sql::SqlView};
 
+/// What a component's sandbox is made of.
+pub struct Sandbox {
+    pub component: Arc<str>,
+    /// The namespace of its cache keys, blob keys and graph labels.
+    pub namespace: Arc<str>,
+    pub wide_tables: Arc<TableSet>,
+    pub memory_bytes: usize,
+    pub outbound: Arc<OutboundHosts>,
+}
+
 /// The data of one request's `Store`.
 pub struct HostState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    hooks: DenyOutgoing,
+    hooks: OutboundPolicy,
     table: ResourceTable,
     backends: Backends,
-    namespace: std::sync::Arc<str>,
-    wide_tables: std::sync::Arc<TableSet>,
+    namespace: Arc<str>,
+    wide_tables: Arc<TableSet>,
     pub(crate) limits: StoreLimits,
     /// Where a seed component's progress goes (seed runs only).
     pub(crate) progress: Option<std::sync::Arc<crate::seed::Progress>>,
 }
 
 impl HostState {
-    /// A sandbox with no filesystem, no environment, no sockets and no
-    /// outgoing HTTP; stdout and stderr go to the host's.
+    /// The sandbox of one request to `component`.
     pub fn new(backends: Backends, component: &LoadedComponent) -> Self {
         Self::sandbox(
             backends,
-            component.namespace.clone(),
-            component.wide_tables.clone(),
-            component.limits.memory_bytes,
+            Sandbox {
+                component: component.name.clone(),
+                namespace: component.namespace.clone(),
+                wide_tables: component.wide_tables.clone(),
+                memory_bytes: component.limits.memory_bytes,
+                outbound: component.outbound.clone(),
+            },
         )
     }
 
-    /// The same sandbox for any component: its namespace, its wide tables
-    /// and its memory limit.
-    pub fn sandbox(
-        backends: Backends,
-        namespace: std::sync::Arc<str>,
-        wide_tables: std::sync::Arc<TableSet>,
-        memory_bytes: usize,
-    ) -> Self {
+    /// A sandbox with no filesystem, no environment and no sockets (the
+    /// linker offers none of them), outgoing HTTP only to the allowed
+    /// hosts; stdout and stderr go to the host's.
+    pub fn sandbox(backends: Backends, sandbox: Sandbox) -> Self {
+        let Sandbox {
+            component,
+            namespace,
+            wide_tables,
+            memory_bytes,
+            outbound,
+        } = sandbox;
         let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(memory_bytes)
@@ -54,7 +73,10 @@ impl HostState {
         Self {
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: DenyOutgoing,
+            hooks: OutboundPolicy {
+                component,
+                allowed: outbound,
+            },
             table: ResourceTable::new(),
             backends,
             namespace,
@@ -119,25 +141,5 @@ impl CapabilityState for HostState {
             backend: &self.backends.wide,
             tables: &self.wide_tables,
         }
-    }
-}
-
-/// Refuses every outgoing HTTP request: components get no network unless a
-/// later grant allows specific hosts.
-struct DenyOutgoing;
-
-type SendResult = wasmtime_wasi_http::Result<(
-    http::Response<wasmtime_wasi_http::WasiBody>,
-    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-)>;
-
-impl WasiHttpHooks for DenyOutgoing {
-    fn send_request(
-        &mut self,
-        _request: http::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-    ) -> Box<dyn Future<Output = SendResult> + Send> {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
     }
 }

@@ -19,7 +19,7 @@ use crate::manifest::Manifest;
 use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::engine::{EngineLimits, build_engine};
 use crate::runtime::loader::Loader;
-use crate::runtime::state::HostState;
+use crate::runtime::state::{HostState, Sandbox};
 use bindings::Seeder;
 
 pub use bindings::exports::summer::platform::seed::{Outcome, Plan, Written};
@@ -115,9 +115,13 @@ pub async fn run(settings: &Settings, plan: Plan, progress: Arc<Progress>) -> Re
 
     let mut state = HostState::sandbox(
         backends,
-        spec.namespace.as_str().into(),
-        Arc::new(tables),
-        spec.limits.memory_bytes,
+        Sandbox {
+            component: spec.name.as_str().into(),
+            namespace: spec.namespace.as_str().into(),
+            wide_tables: Arc::new(tables),
+            memory_bytes: spec.limits.memory_bytes,
+            outbound: spec.allowed_outbound_hosts.clone(),
+        },
     );
     state.progress = Some(progress.clone());
     let mut store = Store::new(&engine, state);
