@@ -49,7 +49,7 @@ async fn run(
     request: Request<Incoming>,
     permit: OwnedSemaphorePermit,
 ) -> Result<Response<ResponseBody>, HttpError> {
-    let (request, body_exceeded) = admission::cap_body(component, request)?;
+    let (request, body_watch) = admission::cap_body(component, request)?;
     let limits = component.limits;
     let engine = component.pre.engine();
     let state = HostState::new(backends, component);
@@ -85,8 +85,9 @@ async fn run(
     });
 
     let outcome = tokio::time::timeout(limits.timeout, receiver).await;
-    if body_exceeded.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(admission::body_too_large(component));
+    if let Some(error) = body_watch.error(component) {
+        task.abort();
+        return Err(error);
     }
     match outcome {
         Ok(Ok(Ok(response))) => Ok(response),
