@@ -119,7 +119,19 @@ async fn serve(listen: config::Listen, settings: Settings) -> Result<()> {
         .with_context(|| format!("binding {}:{}", listen.host, listen.port))?;
     let address = listener.local_addr()?;
     println!("summer listening on http://{address}");
-    summer::http::serve(listener, app, shutdown_signal()).await
+    summer::http::serve(listener, app.clone(), shutdown_signal()).await?;
+    close_backends(&app).await;
+    Ok(())
+}
+
+/// How long closing the database connections may take at exit.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+async fn close_backends(app: &App) {
+    match tokio::time::timeout(CLOSE_GRACE, app.backends().close()).await {
+        Ok(()) => tracing::info!("database connections closed"),
+        Err(_) => tracing::warn!("database connections still open after {CLOSE_GRACE:?}; exiting"),
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,7 +1,10 @@
 //! Stopping and starting `summer serve` keeps the data and reuses the
-//! compiled components.
+//! compiled components; stopping drains in-flight requests and closes the
+//! databases.
 
 mod support;
+
+use std::time::Duration;
 
 use serde_json::json;
 use support::{FreshDatabase, TestServer, get, post_json};
@@ -51,4 +54,49 @@ fn survive_a_restart(database: Option<FreshDatabase>) {
         &json!({ "name": "Grace", "email": "grace@example.org" }),
     );
     duplicate.assert_error(409, "conflict");
+}
+
+/// On SIGTERM the host stops accepting connections, finishes the request in
+/// flight, closes its database connections (SQLite's write-ahead log is
+/// checkpointed away) and exits cleanly.
+#[test]
+fn sigterm_finishes_in_flight_requests_then_closes_the_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = support::write_manifest(dir.path(), |_| {});
+    support::add_faults_component(&manifest, 64, 5_000);
+    let data = dir.path().join("data");
+    let server = support::Server::try_start(&data, &manifest)
+        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    let created = post_json(
+        &server.url("/users"),
+        &json!({ "name": "Ada", "email": "ada@example.org" }),
+    );
+    assert_eq!(created.status, 201, "{}", created.raw);
+    assert!(
+        data.join("summer.db-wal").exists(),
+        "SQLite runs with a WAL"
+    );
+
+    let slow = server.url("/faults/slow?ms=1000");
+    let in_flight = std::thread::spawn(move || get(&slow));
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal_stop();
+    std::thread::sleep(Duration::from_millis(200));
+    let address = server.base.trim_start_matches("http://").to_owned();
+    assert!(
+        std::net::TcpStream::connect(&address).is_err(),
+        "a new connection was accepted after SIGTERM"
+    );
+
+    let answered = in_flight.join().unwrap();
+    assert_eq!(answered.status, 200, "{}", answered.raw);
+    assert_eq!(answered.body["slept_ms"], 1000);
+    let log_path = data.with_extension("log");
+    assert!(server.wait().success(), "summer did not exit cleanly");
+    let log = std::fs::read_to_string(log_path).unwrap();
+    assert!(log.contains("database connections closed"), "{log}");
+    assert!(
+        !data.join("summer.db-wal").exists(),
+        "the SQLite pool was not closed:\n{log}"
+    );
 }

@@ -60,7 +60,8 @@ pub async fn serve(
             }
         });
     }
-    tracing::info!("shutting down: waiting for in-flight requests");
+    drop(listener);
+    tracing::info!("shutting down: no new connections, waiting for in-flight requests");
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()
