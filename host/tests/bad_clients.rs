@@ -12,24 +12,6 @@ use std::time::Duration;
 
 use support::{Databases, Server, TestServer, get};
 
-/// Sends `request` as raw bytes and returns the status of the answer (0 if
-/// the host closed the connection without one).
-fn raw_status(server: &Server, request: &[u8]) -> u16 {
-    let address = server.base.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(15)))
-        .unwrap();
-    let _ = stream.write_all(request);
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer);
-    text.strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0)
-}
-
 fn assert_still_serves(server: &Server) {
     assert_eq!(get(&server.url("/users")).status, 200);
 }
@@ -66,7 +48,7 @@ fn malformed_requests_get_4xx_and_the_host_keeps_serving() {
         ),
     ];
     for (what, request, expected) in cases {
-        let status = raw_status(&server, &request);
+        let status = support::raw_status(&server, &request);
         assert!(expected.contains(&status), "{what}: answered {status}");
         assert_still_serves(&server);
     }

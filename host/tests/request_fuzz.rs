@@ -4,41 +4,16 @@
 //! Summer-Trip component. Each gets an HTTP answer below 500, and
 //! afterwards the host still serves and the stored data is intact.
 
+#[path = "support/rng.rs"]
+mod rng;
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
+use rng::Rng;
 use serde_json::json;
-use support::{Databases, Server, TestServer, get, post_json};
+use support::{Databases, TestServer, get, post_json};
 
 /// How many requests are sent (set SUMMER_FUZZ_CASES for a longer run).
 const DEFAULT_CASES: usize = 10_000;
-
-/// A small deterministic generator (xorshift64*), so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T: ?Sized>(&mut self, items: &'a [&'a T]) -> &'a T {
-        items[self.below(items.len())]
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
 
 const METHODS: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "BREW", "get",
@@ -154,12 +129,12 @@ const CONTENT_TYPES: &[&str] = &[
 
 /// One generated request, as bytes on the wire.
 fn request(rng: &mut Rng) -> Vec<u8> {
-    let method = rng.pick(METHODS);
+    let method = *rng.pick(METHODS);
     let path = path(rng);
     let body = body(rng);
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n");
     if !body.is_empty() || rng.chance(20) {
-        head.push_str(&format!("Content-Type: {}\r\n", rng.pick(CONTENT_TYPES)));
+        head.push_str(&format!("Content-Type: {}\r\n", *rng.pick(CONTENT_TYPES)));
     }
     match rng.below(10) {
         0 => head.push_str("Transfer-Encoding: chunked\r\n"),
@@ -179,18 +154,18 @@ fn request(rng: &mut Rng) -> Vec<u8> {
 }
 
 fn path(rng: &mut Rng) -> String {
-    let template = rng.pick(TEMPLATES);
+    let template = *rng.pick(TEMPLATES);
     let mut path = String::new();
     for (i, part) in template.split("{}").enumerate() {
         if i > 0 {
-            path.push_str(rng.pick(SEGMENTS));
+            path.push_str(rng.pick::<&str>(SEGMENTS));
         }
         path.push_str(part);
     }
     if rng.chance(10) {
         path.push_str(&"/x".repeat(rng.below(200)));
     }
-    path.push_str(rng.pick(QUERIES));
+    path.push_str(rng.pick::<&str>(QUERIES));
     // Spaces would end the request target; what hyper refuses is fine too.
     path.replace(' ', "%20")
 }
@@ -216,24 +191,6 @@ fn body(rng: &mut Rng) -> Vec<u8> {
     body
 }
 
-/// Sends raw bytes; the status of the answer, or 0 if the connection closed
-/// without one.
-fn send(server: &Server, bytes: &[u8]) -> u16 {
-    let address = server.base.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let _ = stream.write_all(bytes);
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer);
-    text.strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn mutated_requests_never_fail_the_host() {
     let server = TestServer::start(Databases::Embedded);
@@ -251,7 +208,7 @@ fn mutated_requests_never_fail_the_host() {
     let mut by_status = std::collections::BTreeMap::<u16, usize>::new();
     for case in 0..cases {
         let bytes = request(&mut rng);
-        let status = send(&server, &bytes);
+        let status = support::raw_status(&server, &bytes);
         *by_status.entry(status).or_default() += 1;
         assert!(
             (100..500).contains(&status),

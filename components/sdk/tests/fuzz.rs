@@ -3,32 +3,16 @@
 //! the query decoder. Every input ends in a response or a 4xx `ApiError`;
 //! none panics (a panic in a component is a trap, a 500).
 
+#[path = "../../../host/tests/support/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use serde::Deserialize;
 use summer_sdk::http::{Method, Request, Response};
 use summer_sdk::{ApiError, Params, Router};
 
 /// How many inputs each property is tried with.
 const CASES: usize = 20_000;
-
-/// A small deterministic generator (xorshift64*), so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 /// Bytes that tend to break parsers.
 const NASTY: &[&[u8]] = &[

@@ -748,3 +748,22 @@ pub fn upload(server: &Server, filename: &str, content_type: &str, content: &[u8
         &body,
     )
 }
+
+/// Sends `request` as raw bytes over TCP and returns the status of the
+/// answer (0 if the host closed the connection without one).
+pub fn raw_status(server: &Server, request: &[u8]) -> u16 {
+    use std::io::{Read, Write};
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    text.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
