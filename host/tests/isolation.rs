@@ -1,5 +1,6 @@
 //! A component that traps, loops or exhausts its memory fails its own
 //! request with a JSON error; the host and every other route keep serving.
+//! A huge response streams through without the host holding it.
 
 mod support;
 
@@ -82,3 +83,53 @@ on_both_databases!(
     exhausting_memory_is_a_500_and_the_host_stays_up,
     faults_in_a_row_do_not_leak_instances,
 );
+
+/// The peak resident memory of process `pid`, in MiB.
+fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib / 1024
+}
+
+#[test]
+fn a_huge_response_streams_through_in_bounded_memory() {
+    const MIB: u64 = 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = support::write_manifest(dir.path(), |_| {});
+    add_faults_component(&manifest, 16, 120_000);
+    let server = Server::try_start(&dir.path().join("data"), &manifest)
+        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    let before = peak_rss_mib(server.pid());
+
+    let started = Instant::now();
+    let mut response = ureq::get(&server.url(&format!("/faults/huge?mib={MIB}")))
+        .call()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+    let mut buffer = vec![0u8; 1 << 20];
+    let (mut total, mut all_x) = (0u64, true);
+    loop {
+        let n = std::io::Read::read(&mut reader, &mut buffer).unwrap();
+        if n == 0 {
+            break;
+        }
+        all_x &= buffer[..n].iter().all(|b| *b == b'x');
+        total += n as u64;
+    }
+    let took = started.elapsed();
+    assert_eq!(total, MIB << 20, "the body was cut short");
+    assert!(all_x, "the body changed on the way");
+    let after = peak_rss_mib(server.pid());
+    println!(
+        "{MIB} MiB streamed in {:.2} s ({:.0} MiB/s); host peak RSS {before} MiB before, {after} MiB after",
+        took.as_secs_f64(),
+        MIB as f64 / took.as_secs_f64()
+    );
+    assert!(
+        after < before + 64,
+        "the host's peak memory grew from {before} to {after} MiB"
+    );
+    assert_host_still_serves(&server);
+}

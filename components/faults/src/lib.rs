@@ -2,7 +2,8 @@
 //! takes down only its own request: `GET /faults/{kind}` with kind `ok`,
 //! `trap` (panics), `loop` (never returns), `alloc` (grows memory until
 //! the limit refuses) or `slow` (sleeps `?ms=`, at most 1000, before
-//! answering, so requests stay in flight); `fetch?url=` makes an outgoing
+//! answering, so requests stay in flight); `huge?mib=` streams a response
+//! of that many MiB (at most 4096); `fetch?url=` makes an outgoing
 //! request and answers with its status and body, to test the outbound
 //! allow-list.
 
@@ -23,6 +24,7 @@ fn fault(request: &Request, params: &Params) -> Result<Response, ApiError> {
         "loop" => spin_forever(),
         "alloc" => exhaust_memory(),
         "fetch" => fetch(request),
+        "huge" => huge_response(request),
         other => Err(ApiError::not_found(format!("no fault named {other}"))),
     }
 }
@@ -38,6 +40,19 @@ fn answer_slowly(request: &Request) -> Result<Response, ApiError> {
     };
     std::thread::sleep(std::time::Duration::from_millis(ms));
     Response::json(200, &serde_json::json!({ "ok": true, "slept_ms": ms }))
+}
+
+fn huge_response(request: &Request) -> Result<Response, ApiError> {
+    let mib: u64 = request
+        .query_param("mib")?
+        .and_then(|mib| mib.parse().ok())
+        .filter(|mib| *mib <= 4096)
+        .ok_or_else(|| ApiError::invalid("mib must be a whole number up to 4096"))?;
+    let length = mib << 20;
+    let body = std::io::Read::take(std::io::repeat(b'x'), length);
+    Ok(Response::new(200)
+        .with_header("content-type", "application/octet-stream")
+        .with_stream(length, body))
 }
 
 fn fetch(request: &Request) -> Result<Response, ApiError> {

@@ -485,6 +485,11 @@ impl Server {
             .unwrap_or_else(|| panic!("summer did not exit within {STOP_TIMEOUT:?} of SIGTERM"))
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM without waiting.
     pub fn signal_stop(&self) {
         send_sigterm(&self.child);
