@@ -344,25 +344,29 @@ fn read_request(request: &IncomingRequest) -> Result<Request, ApiError> {
     let body = request
         .consume()
         .map_err(|()| ApiError::internal("the request body was already taken"))?;
-    let stream = body
-        .stream()
+    let reader = IncomingBodyReader::open(body)
         .map_err(|()| ApiError::internal("the request body stream was already taken"))?;
-    let mut parsed = Request::streaming(
-        method,
-        &path_and_query,
-        IncomingBodyReader {
-            stream: Some(stream),
-            body: Some(body),
-        },
-    );
+    let mut parsed = Request::streaming(method, &path_and_query, reader);
     parsed.headers = headers;
     Ok(parsed)
 }
 
-/// Reads an incoming body; finishes it when dropped.
-struct IncomingBodyReader {
+/// Reads an incoming body (of a request, or of an outbound response);
+/// finishes it when dropped.
+pub(crate) struct IncomingBodyReader {
     stream: Option<wasip2::io::streams::InputStream>,
     body: Option<IncomingBody>,
+}
+
+impl IncomingBodyReader {
+    /// A reader of `body`; `Err` if its stream was already taken.
+    pub(crate) fn open(body: IncomingBody) -> Result<Self, ()> {
+        let stream = body.stream()?;
+        Ok(Self {
+            stream: Some(stream),
+            body: Some(body),
+        })
+    }
 }
 
 impl Read for IncomingBodyReader {

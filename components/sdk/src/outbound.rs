@@ -15,6 +15,7 @@ use wasip2::http::outgoing_handler;
 use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
 
 use crate::ApiError;
+use crate::http::IncomingBodyReader;
 
 /// The largest response body read into memory.
 pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
@@ -94,16 +95,13 @@ pub fn send(
     let incoming = response
         .consume()
         .map_err(|()| failed("no response body"))?;
+    let reader =
+        IncomingBodyReader::open(incoming).map_err(|()| failed("no response body stream"))?;
     let mut body = Vec::new();
-    {
-        let stream = incoming
-            .stream()
-            .map_err(|()| failed("no response body stream"))?;
-        stream
-            .take(MAX_RESPONSE_BYTES as u64 + 1)
-            .read_to_end(&mut body)
-            .map_err(failed)?;
-    }
+    reader
+        .take(MAX_RESPONSE_BYTES as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(failed)?;
     if body.len() > MAX_RESPONSE_BYTES {
         return Err(failed(format!(
             "the response body is over {MAX_RESPONSE_BYTES} bytes"

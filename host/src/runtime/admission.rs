@@ -23,7 +23,7 @@ use crate::http::error::HttpError;
 const RETRY_AFTER_SECONDS: u32 = 1;
 
 /// How long a request body may go without a byte while the component waits.
-pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The concurrency gate of one component, shared by its versions.
 pub type Gate = Arc<Semaphore>;
@@ -58,7 +58,7 @@ pub fn busy(component: &LoadedComponent) -> Response<ResponseBody> {
 
 /// What became of a request body the component read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BodyVerdict {
+enum BodyVerdict {
     Fine = 0,
     /// More than the component's limit was sent (413).
     TooLarge = 1,
@@ -71,7 +71,7 @@ pub enum BodyVerdict {
 pub struct BodyWatch(AtomicU8);
 
 impl BodyWatch {
-    pub fn verdict(&self) -> BodyVerdict {
+    fn verdict(&self) -> BodyVerdict {
         match self.0.load(Ordering::SeqCst) {
             1 => BodyVerdict::TooLarge,
             2 => BodyVerdict::Stalled,
@@ -134,7 +134,7 @@ fn body_stalled() -> HttpError {
 }
 
 /// The 413 of a request body over the component's limit.
-pub fn body_too_large(component: &LoadedComponent) -> HttpError {
+fn body_too_large(component: &LoadedComponent) -> HttpError {
     HttpError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",

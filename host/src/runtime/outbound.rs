@@ -1,7 +1,6 @@
 //! Outgoing HTTP from components: the manifest's `allowed_outbound_hosts`
 //! per component, and the `wasi:http` hook that sends only to those.
 
-use std::fmt;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
@@ -17,7 +16,6 @@ pub struct OutboundHosts {
 /// scheme may be `*`, the host `*` or `*.domain`, and the port `*`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct HostRule {
-    text: String,
     scheme: Pattern,
     host: Pattern,
     port: PortRule,
@@ -57,21 +55,13 @@ impl OutboundHosts {
             "https" => Some(443),
             _ => None,
         });
-        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         self.rules
             .iter()
-            .any(|rule| rule.allows(scheme, host, port))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-}
-
-impl fmt::Display for OutboundHosts {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let texts: Vec<&str> = self.rules.iter().map(|r| r.text.as_str()).collect();
-        write!(f, "{}", texts.join(", "))
+            .any(|rule| rule.allows(scheme, &host, port))
     }
 }
 
@@ -103,23 +93,18 @@ impl HostRule {
             _ if host.contains('*') || host.is_empty() => return Err(expected()),
             _ => Pattern::Exact(host.to_ascii_lowercase()),
         };
-        Ok(Self {
-            text: entry.to_owned(),
-            scheme,
-            host,
-            port,
-        })
+        Ok(Self { scheme, host, port })
     }
 
+    /// Whether the rule covers `scheme://host:port`; `host` is lowercase.
     fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         let scheme_ok = match &self.scheme {
             Pattern::Exact(s) => s == scheme,
             _ => scheme == "http" || scheme == "https",
         };
-        let host = host.to_ascii_lowercase();
         let host_ok = match &self.host {
             Pattern::Any => true,
-            Pattern::Exact(h) => *h == host,
+            Pattern::Exact(h) => h == host,
             Pattern::Subdomain(suffix) => host.ends_with(suffix.as_str()),
         };
         let port_ok = match self.port {

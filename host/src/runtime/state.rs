@@ -36,7 +36,7 @@ pub struct HostState {
     wide_tables: Arc<TableSet>,
     pub(crate) limits: StoreLimits,
     /// Where a seed component's progress goes (seed runs only).
-    pub(crate) progress: Option<std::sync::Arc<crate::seed::Progress>>,
+    pub(crate) progress: Option<Arc<crate::seed::Progress>>,
 }
 
 impl HostState {
