@@ -121,34 +121,30 @@ struct Record {
     last_ok: BTreeMap<Op, Instant>,
 }
 
-/// The phase the clients are in: which capability, if any, is down.
-struct Phase {
-    stopped: Option<&'static str>,
-}
-
 fn fault_under_load(service: &'static str, capability: &'static str) {
     let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     services("up", service);
     let server = Arc::new(TestServer::start(Databases::Real));
     let people = Arc::new(create_people(&server));
     let record = Arc::new(Mutex::new(Record::default()));
-    let phase = Arc::new(Mutex::new(Phase { stopped: None }));
+    // Which capability, if any, is down: what the clients judge answers by.
+    let stopped = Arc::new(Mutex::new(None));
     let running = Arc::new(AtomicBool::new(true));
     let clients: Vec<_> = (0..CLIENTS_PER_OP * Op::ALL.len())
         .map(|n| {
-            let (server, people, record, phase, running) = (
+            let (server, people, record, stopped, running) = (
                 server.clone(),
                 people.clone(),
                 record.clone(),
-                phase.clone(),
+                stopped.clone(),
                 running.clone(),
             );
-            thread::spawn(move || client(n, &server, &people, &record, &phase, &running))
+            thread::spawn(move || client(n, &server, &people, &record, &stopped, &running))
         })
         .collect();
 
     thread::sleep(BEFORE_STOP);
-    phase.lock().unwrap().stopped = Some(capability);
+    *stopped.lock().unwrap() = Some(capability);
     let guard = Stopped::new(service);
     let down_since = Instant::now();
     thread::sleep(WHILE_DOWN);
@@ -156,7 +152,7 @@ fn fault_under_load(service: &'static str, capability: &'static str) {
     guard.restart();
     let back_at = Instant::now();
     let recovered_in = wait_for_recovery(&record, back_at);
-    phase.lock().unwrap().stopped = None;
+    *stopped.lock().unwrap() = None;
     if capability == "cache" {
         wait_for_cache_hits(&server, &people[0]);
     }
@@ -328,7 +324,7 @@ fn client(
     server: &Server,
     people: &[String],
     record: &Mutex<Record>,
-    phase: &Mutex<Phase>,
+    stopped: &Mutex<Option<&'static str>>,
     running: &AtomicBool,
 ) {
     let conversation = uuid::Uuid::now_v7().to_string();
@@ -339,7 +335,7 @@ fn client(
         let other = &people[(step + 1 + n) % people.len()];
         step += 1;
         let (reply, ack) = perform(op, server, person, other, &conversation, step);
-        let stopped = phase.lock().unwrap().stopped;
+        let stopped = *stopped.lock().unwrap();
         let outcome = judge(op, &reply, stopped);
         let mut record = record.lock().unwrap();
         *record.counts.entry((op, outcome)).or_default() += 1;
