@@ -208,6 +208,17 @@ pub struct StorageSettings {
         default_value = "us-east-1"
     )]
     pub region: String,
+
+    /// Seconds one S3 request may take, retries included, before the call
+    /// fails with `timeout`; keep it below the components' time limit so a
+    /// hung server is reported as such.
+    #[arg(
+        id = "storage-timeout-secs",
+        long = "storage-timeout-secs",
+        env = "STORAGE_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub timeout_secs: u64,
 }
 
 /// Redis for the `cache` capability. Without a host, `cache` uses the

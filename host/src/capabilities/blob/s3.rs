@@ -7,12 +7,14 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
+use std::time::Duration;
 
 use super::{BlobBackend, BlobReader, BlobWriter, Listing, ObjectInfo};
 use crate::capabilities::{Capability, CapabilityError, ErrorKind};
@@ -23,6 +25,8 @@ const PART_SIZE: usize = 8 << 20;
 /// HEAD requests in flight at once while listing (listings carry no content type).
 const LIST_HEADS_IN_FLIGHT: usize = 16;
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+/// How long opening a connection to the S3 server may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The S3 backend.
 pub struct S3Backend {
@@ -53,6 +57,7 @@ impl S3Backend {
             .region(Region::new(settings.region.clone()))
             .credentials_provider(credentials)
             .force_path_style(true)
+            .timeout_config(timeouts(settings))
             .build();
         let backend = Self {
             client: Client::from_conf(config),
@@ -81,6 +86,15 @@ impl S3Backend {
             Err(e) => Err(classify(&e)),
         }
     }
+}
+
+/// Connecting gets a short bound of its own; a whole request, retries
+/// included, gets the configured one.
+fn timeouts(settings: &StorageSettings) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_timeout(Duration::from_secs(settings.timeout_secs.max(1)))
+        .build()
 }
 
 fn classify<E>(error: &SdkError<E, HttpResponse>) -> CapabilityError
@@ -414,5 +428,49 @@ impl BlobReader for S3Reader {
             out.extend_from_slice(&self.pending.split_to(take));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// A server that accepts connections and never answers, the way an S3
+    /// server stuck on its own storage behaves.
+    async fn hung_server() -> (u16, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        (port, task)
+    }
+
+    #[tokio::test]
+    async fn a_hung_server_is_a_timeout_within_the_configured_bound() {
+        let (port, server) = hung_server().await;
+        let settings = StorageSettings {
+            endpoint: Some("127.0.0.1".into()),
+            port,
+            access_key: "key".into(),
+            secret_key: "secret".into(),
+            bucket: "summer".into(),
+            region: "us-east-1".into(),
+            timeout_secs: 1,
+        };
+        let started = Instant::now();
+        let error = S3Backend::connect(&settings, "127.0.0.1")
+            .await
+            .err()
+            .expect("a server that never answers cannot be connected to");
+        let elapsed = started.elapsed();
+        server.abort();
+        assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+        let message = format!("{error:#}");
+        assert!(message.contains("blob timed out"), "{message}");
     }
 }
