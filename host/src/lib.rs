@@ -5,6 +5,7 @@
 //!   and fleet deploys, invocation
 //! - [`app`]: the running host, its file watcher
 //! - [`capabilities`]: what components import, one module per capability
+//! - [`observe`]: metrics, request ids, logs
 //! - [`seed`]: `summer seed`, running a seed component over the backends
 //! - [`manifest`] and [`config`]: what to run and how
 //! - [`client`]: `summer deploy`, `rollback` and `reload` against a host
@@ -15,5 +16,6 @@ pub mod client;
 pub mod config;
 pub mod http;
 pub mod manifest;
+pub mod observe;
 pub mod runtime;
 pub mod seed;

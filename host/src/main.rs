@@ -6,11 +6,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 use summer::app::App;
 use summer::config::{self, Settings};
 use summer::manifest::Manifest;
+use summer::observe::logs::LogFormat;
 
 /// Summer serves REST routes with sandboxed WebAssembly components.
 #[derive(Parser)]
@@ -18,6 +18,15 @@ use summer::manifest::Manifest;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written (which ones: RUST_LOG, e.g. `summer=debug`).
+    #[arg(
+        long,
+        global = true,
+        env = "SUMMER_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -79,13 +88,8 @@ struct SeedArgs {
 
 fn main() -> Result<()> {
     config::load_dotenv().context("reading .env")?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("SUMMER_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    summer::observe::logs::init(cli.log_format);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let outcome = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args.listen, args.settings)),

@@ -121,6 +121,26 @@ struct Record {
     last_ok: BTreeMap<Op, Instant>,
 }
 
+/// `/readyz` with `capability` down: 503 (200 `degraded` for the cache, which
+/// reads can do without), that backend not ready, the others ready.
+fn assert_readiness(reply: &Reply, capability: &str) {
+    let expected = if capability == "cache" {
+        (200, "degraded")
+    } else {
+        (503, "not ready")
+    };
+    assert_eq!(
+        (reply.status, reply.body["status"].as_str().unwrap()),
+        expected,
+        "{}",
+        reply.raw
+    );
+    for (name, report) in reply.body["backends"].as_object().unwrap() {
+        let ready = report["ready"].as_bool().unwrap();
+        assert_eq!(ready, name != capability, "{name}: {report}");
+    }
+}
+
 fn fault_under_load(service: &'static str, capability: &'static str) {
     let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     services("up", service);
@@ -149,10 +169,17 @@ fn fault_under_load(service: &'static str, capability: &'static str) {
     let down_since = Instant::now();
     thread::sleep(WHILE_DOWN);
     let answering_while_down = ops_ok_since(&record, down_since);
+    let readiness_while_down = get(&server.url("/readyz"));
     guard.restart();
     let back_at = Instant::now();
     let recovered_in = wait_for_recovery(&record, back_at);
     *stopped.lock().unwrap() = None;
+    assert_readiness(&readiness_while_down, capability);
+    assert_eq!(
+        get(&server.url("/readyz")).status,
+        200,
+        "not ready again after the restart"
+    );
     if capability == "cache" {
         wait_for_cache_hits(&server, &people[0]);
     }

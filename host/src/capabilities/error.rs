@@ -31,6 +31,21 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// The kind as a metric label: `not_found`, `timeout`, ...
+    pub fn as_label(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Denied => "denied",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
 /// An error from a capability backend; crosses into the guest as `types.error`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{kind}: {message}")]

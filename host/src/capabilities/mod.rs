@@ -31,13 +31,16 @@ pub mod wide;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use tracing::Instrument;
 use wasmtime::component::Linker;
 
 pub use error::{CapabilityError, ErrorKind};
 
 use crate::config::Settings;
+use crate::observe::metrics::{BackendName, metrics};
 
 /// A capability a component may be granted in the manifest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
@@ -98,6 +101,7 @@ pub struct Backends {
     pub blob: Arc<dyn blob::BlobBackend>,
     pub wide: Arc<dyn wide::WideBackend>,
     pub graph: Arc<dyn graph::GraphBackend>,
+    pub names: Arc<BackendNames>,
 }
 
 impl Backends {
@@ -109,12 +113,22 @@ impl Backends {
         let blob = blob::open_backend(settings).await?;
         let wide = wide::open_backend(settings).await?;
         let graph = graph::open_backend(settings).await?;
+        let name =
+            |capability, backend: String| BackendName::from_description(capability, &backend);
+        let names = Arc::new(BackendNames {
+            sql: name(Capability::Sql, sql.describe()),
+            cache: name(Capability::Cache, cache.describe()),
+            blob: name(Capability::Blob, blob.describe()),
+            wide: name(Capability::Wide, wide.describe()),
+            graph: name(Capability::Graph, graph.describe()),
+        });
         Ok(Self {
             sql,
             cache,
             blob,
             wide,
             graph,
+            names,
         })
     }
 
@@ -130,6 +144,34 @@ impl Backends {
         );
     }
 
+    /// Probes every backend at once, each bounded by `READY_TIMEOUT`.
+    pub async fn readiness(&self) -> Vec<Readiness> {
+        let (sql, cache, blob, wide, graph) = tokio::join!(
+            probe(self.sql.ping()),
+            probe(self.cache.ping()),
+            probe(self.blob.ping()),
+            probe(self.wide.ping()),
+            probe(self.graph.ping()),
+        );
+        self.describe()
+            .into_iter()
+            .map(|(capability, backend)| {
+                let outcome = match capability {
+                    Capability::Sql => sql.clone(),
+                    Capability::Cache => cache.clone(),
+                    Capability::Blob => blob.clone(),
+                    Capability::Wide => wide.clone(),
+                    Capability::Graph => graph.clone(),
+                };
+                Readiness {
+                    capability,
+                    backend,
+                    outcome,
+                }
+            })
+            .collect()
+    }
+
     /// A line per capability naming the backend it got, for the start-up log.
     pub fn describe(&self) -> Vec<(Capability, String)> {
         vec![
@@ -140,6 +182,76 @@ impl Backends {
             (Capability::Blob, self.blob.describe()),
         ]
     }
+}
+
+/// How long a readiness probe waits for a backend.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One backend's answer to a readiness probe: how long it took, or why not.
+#[derive(Clone, Debug)]
+pub struct Readiness {
+    pub capability: Capability,
+    pub backend: String,
+    pub outcome: Result<Duration, CapabilityError>,
+}
+
+async fn probe(
+    ping: impl Future<Output = Result<(), CapabilityError>>,
+) -> Result<Duration, CapabilityError> {
+    let started = Instant::now();
+    match tokio::time::timeout(READY_TIMEOUT, ping).await {
+        Ok(Ok(())) => Ok(started.elapsed()),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(CapabilityError::new(
+            ErrorKind::Timeout,
+            format!("no answer within {READY_TIMEOUT:?}"),
+        )),
+    }
+}
+
+/// The backend of each capability as metrics and spans name it.
+#[derive(Clone, Debug)]
+pub struct BackendNames {
+    pub sql: BackendName,
+    pub cache: BackendName,
+    pub blob: BackendName,
+    pub wide: BackendName,
+    pub graph: BackendName,
+}
+
+/// Runs one capability call a guest made: in its own span (a child of the
+/// request's), timed and counted by outcome.
+pub(crate) async fn observed<T>(
+    backend: &BackendName,
+    operation: &'static str,
+    call: impl Future<Output = Result<T, CapabilityError>>,
+) -> Result<T, CapabilityError> {
+    let span = tracing::debug_span!(
+        "capability",
+        capability = %backend.capability,
+        backend = %backend.name,
+        operation
+    );
+    let started = Instant::now();
+    let result = call.instrument(span.clone()).await;
+    let took = started.elapsed();
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.kind.as_label(),
+    };
+    metrics().call(backend, operation, outcome);
+    metrics().call_took(backend, took);
+    span.in_scope(|| tracing::debug!(took_us = took.as_micros() as u64, outcome, "called"));
+    result
+}
+
+/// [`observed`], with the result in the form the guest receives it.
+pub(crate) async fn guest_call<T>(
+    backend: &BackendName,
+    operation: &'static str,
+    call: impl Future<Output = Result<T, CapabilityError>>,
+) -> wasmtime::Result<Result<T, bindings::summer::platform::types::Error>> {
+    Ok(observed(backend, operation, call).await.map_err(Into::into))
 }
 
 /// Store data that can hand out the per-capability views the bindings need.

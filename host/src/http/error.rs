@@ -57,16 +57,24 @@ pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<
 
 /// A response whose body is JSON text already.
 pub fn json_bytes_response(status: StatusCode, bytes: Bytes) -> Response<ResponseBody> {
+    bytes_response(status, "application/json", bytes)
+}
+
+/// A response with a body of `content_type`.
+pub fn bytes_response(
+    status: StatusCode,
+    content_type: &'static str,
+    bytes: Bytes,
+) -> Response<ResponseBody> {
     let mut response = Response::new(
         Full::new(bytes)
             .map_err(|never| match never {})
             .boxed_unsync(),
     );
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 

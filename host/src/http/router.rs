@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Segment {
@@ -27,7 +28,7 @@ impl Segment {
 /// A route pattern from the manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoutePattern {
-    raw: String,
+    raw: Arc<str>,
     segments: Vec<Segment>,
 }
 
@@ -52,7 +53,7 @@ impl FromStr for RoutePattern {
             .ok_or_else(|| fail("must start with '/'"))?;
         if rest.is_empty() {
             return Ok(Self {
-                raw: raw.to_owned(),
+                raw: raw.into(),
                 segments: Vec::new(),
             });
         }
@@ -62,7 +63,7 @@ impl FromStr for RoutePattern {
             segments.push(parse_segment(part, i + 1 == parts.len()).map_err(fail)?);
         }
         Ok(Self {
-            raw: raw.to_owned(),
+            raw: raw.into(),
             segments,
         })
     }
@@ -94,6 +95,11 @@ fn parse_segment(part: &str, last: bool) -> Result<Segment, &'static str> {
 }
 
 impl RoutePattern {
+    /// The pattern as the manifest wrote it.
+    pub fn as_shared(&self) -> &Arc<str> {
+        &self.raw
+    }
+
     /// The pattern with parameter names erased: two routes with the same
     /// canonical form would match the same paths.
     pub fn canonical(&self) -> String {
@@ -160,12 +166,12 @@ impl RouteTable {
         Self { entries }
     }
 
-    /// The component that serves `path`, if any.
-    pub fn resolve(&self, path: &str) -> Option<&str> {
+    /// The route matching `path`, if any, and the component it leads to.
+    pub fn resolve(&self, path: &str) -> Option<(&RoutePattern, &str)> {
         self.entries
             .iter()
             .find(|(pattern, _)| pattern.matches(path))
-            .map(|(_, component)| component.as_str())
+            .map(|(pattern, component)| (pattern, component.as_str()))
     }
 
     /// Every route with its component, in matching order.
@@ -222,17 +228,20 @@ mod tests {
             ("/users/{id}/friends", "friends"),
             ("/users/me", "me"),
         ]);
-        assert_eq!(t.resolve("/users/me"), Some("me"));
-        assert_eq!(t.resolve("/users/7"), Some("users"));
-        assert_eq!(t.resolve("/users/7/friends"), Some("friends"));
-        assert_eq!(t.resolve("/groups"), Some("fallback"));
+        assert_eq!(t.resolve("/users/me").map(|(_, c)| c), Some("me"));
+        assert_eq!(t.resolve("/users/7").map(|(_, c)| c), Some("users"));
+        assert_eq!(
+            t.resolve("/users/7/friends").map(|(_, c)| c),
+            Some("friends")
+        );
+        assert_eq!(t.resolve("/groups").map(|(_, c)| c), Some("fallback"));
     }
 
     #[test]
     fn unknown_path_resolves_to_nothing() {
         let t = table(&[("/users", "users")]);
-        assert_eq!(t.resolve("/nope"), None);
-        assert_eq!(t.resolve("/users/1"), None);
+        assert_eq!(t.resolve("/nope").map(|(_, c)| c), None);
+        assert_eq!(t.resolve("/users/1").map(|(_, c)| c), None);
     }
 
     #[test]

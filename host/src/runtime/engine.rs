@@ -37,6 +37,7 @@ const TABLES_PER_COMPONENT: u32 = 4;
 pub fn build_engine(limits: EngineLimits) -> Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
     let n = limits.max_instances;
+    crate::observe::metrics::metrics().set_instance_slots(n);
     pool.total_component_instances(n)
         .total_core_instances(n * CORE_INSTANCES_PER_COMPONENT)
         .total_memories(n * MEMORIES_PER_COMPONENT)

@@ -11,6 +11,7 @@ use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
 use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
 
 use super::admission;
 use super::engine::ticks_for;
@@ -19,6 +20,7 @@ use super::state::HostState;
 use crate::capabilities::Backends;
 use crate::http::ResponseBody;
 use crate::http::error::HttpError;
+use crate::observe::metrics::metrics;
 
 /// The response header naming the component version that answered.
 pub const VERSION_HEADER: &str = "x-summer-component";
@@ -75,14 +77,19 @@ async fn run(
         .map_err(handoff_failed)?;
 
     let pre = component.pre.clone();
-    let task = tokio::spawn(async move {
-        let _permit = permit;
-        let proxy = pre.instantiate_async(&mut store).await?;
-        proxy
-            .wasi_http_incoming_handler()
-            .call_handle(&mut store, req, out)
-            .await
-    });
+    let name = component.name.clone();
+    let task = tokio::spawn(
+        async move {
+            let _permit = permit;
+            let _in_use = metrics().instance_in_use(&name);
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, req, out)
+                .await
+        }
+        .in_current_span(),
+    );
 
     let outcome = tokio::time::timeout(limits.timeout, receiver).await;
     if let Some(error) = body_watch.error(component) {

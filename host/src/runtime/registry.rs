@@ -36,9 +36,10 @@ impl Routing {
         }
     }
 
-    /// The component serving `path`, if a route matches.
-    pub fn resolve(&self, path: &str) -> Option<Arc<LoadedComponent>> {
-        self.routes.resolve(path).and_then(|name| self.get(name))
+    /// The route matching `path` and the component serving it, if any.
+    pub fn resolve(&self, path: &str) -> Option<(Arc<str>, Arc<LoadedComponent>)> {
+        let (route, name) = self.routes.resolve(path)?;
+        Some((route.as_shared().clone(), self.get(name)?))
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<LoadedComponent>> {

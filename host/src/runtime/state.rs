@@ -110,6 +110,7 @@ impl CapabilityState for HostState {
     fn sql(&mut self) -> SqlView<'_> {
         SqlView {
             backend: &self.backends.sql,
+            meter: &self.backends.names.sql,
             table: &mut self.table,
         }
     }
@@ -117,6 +118,7 @@ impl CapabilityState for HostState {
     fn cache(&mut self) -> CacheView<'_> {
         CacheView {
             backend: &self.backends.cache,
+            meter: &self.backends.names.cache,
             namespace: &self.namespace,
         }
     }
@@ -124,6 +126,7 @@ impl CapabilityState for HostState {
     fn blob(&mut self) -> BlobView<'_> {
         BlobView {
             backend: &self.backends.blob,
+            meter: &self.backends.names.blob,
             namespace: &self.namespace,
             table: &mut self.table,
         }
@@ -132,6 +135,7 @@ impl CapabilityState for HostState {
     fn graph(&mut self) -> GraphView<'_> {
         GraphView {
             backend: &self.backends.graph,
+            meter: &self.backends.names.graph,
             namespace: &self.namespace,
         }
     }
@@ -139,6 +143,7 @@ impl CapabilityState for HostState {
     fn wide(&mut self) -> WideView<'_> {
         WideView {
             backend: &self.backends.wide,
+            meter: &self.backends.names.wide,
             tables: &self.wide_tables,
         }
     }

@@ -12,7 +12,8 @@ use super::{
     check_key,
 };
 use crate::capabilities::bindings::summer::platform::{blob as wit, types::Error};
-use crate::capabilities::{CapabilityError, CapabilityState};
+use crate::capabilities::{CapabilityError, CapabilityState, guest_call, observed};
+use crate::observe::metrics::BackendName;
 
 /// A guest's object being written.
 pub struct WriterHandle(Box<dyn BlobWriter>);
@@ -23,6 +24,7 @@ pub struct ReaderHandle(Box<dyn BlobReader>);
 /// What the `blob` host functions need from the store.
 pub struct BlobView<'a> {
     pub backend: &'a Arc<dyn BlobBackend>,
+    pub meter: &'a BackendName,
     /// Prefix that confines keys to one component.
     pub namespace: &'a str,
     pub table: &'a mut ResourceTable,
@@ -123,25 +125,31 @@ impl wit::Host for BlobView<'_> {
         key: String,
         content_type: String,
     ) -> GuestResult<Resource<WriterHandle>> {
-        match self.scope().create(&key, &content_type).await {
+        match observed(
+            self.meter,
+            "create",
+            self.scope().create(&key, &content_type),
+        )
+        .await
+        {
             Ok(writer) => Ok(Ok(self.table.push(WriterHandle(writer))?)),
             Err(e) => Ok(Err(e.into())),
         }
     }
 
     async fn open(&mut self, key: String) -> GuestResult<Resource<ReaderHandle>> {
-        match self.scope().open(&key).await {
+        match observed(self.meter, "open", self.scope().open(&key)).await {
             Ok(reader) => Ok(Ok(self.table.push(ReaderHandle(reader))?)),
             Err(e) => Ok(Err(e.into())),
         }
     }
 
     async fn head(&mut self, key: String) -> GuestResult<Option<ObjectInfo>> {
-        Ok(self.scope().head(&key).await.map_err(Into::into))
+        guest_call(self.meter, "head", self.scope().head(&key)).await
     }
 
     async fn delete(&mut self, key: String) -> GuestResult<bool> {
-        Ok(self.scope().delete(&key).await.map_err(Into::into))
+        guest_call(self.meter, "delete", self.scope().delete(&key)).await
     }
 
     async fn list(
@@ -150,20 +158,20 @@ impl wit::Host for BlobView<'_> {
         limit: u32,
         cursor: Option<String>,
     ) -> GuestResult<Listing> {
-        let listed = self.scope().list(&prefix, limit, cursor).await;
-        Ok(listed.map_err(Into::into))
+        let scope = self.scope();
+        guest_call(self.meter, "list", scope.list(&prefix, limit, cursor)).await
     }
 }
 
 impl wit::HostWriter for BlobView<'_> {
     async fn write(&mut self, writer: Resource<WriterHandle>, chunk: Vec<u8>) -> GuestResult<()> {
         let handle = self.table.get_mut(&writer)?;
-        Ok(handle.0.write(&chunk).await.map_err(Into::into))
+        guest_call(self.meter, "writer.write", handle.0.write(&chunk)).await
     }
 
     async fn finish(&mut self, writer: Resource<WriterHandle>) -> GuestResult<ObjectInfo> {
         let handle = self.table.delete(writer)?;
-        let finished = handle.0.finish().await;
+        let finished = observed(self.meter, "writer.finish", handle.0.finish()).await;
         Ok(finished
             .map(|info| self.scope().unprefixed(info))
             .map_err(Into::into))
@@ -185,7 +193,7 @@ impl wit::HostReader for BlobView<'_> {
     async fn read(&mut self, reader: Resource<ReaderHandle>, max: u32) -> GuestResult<Vec<u8>> {
         let handle = self.table.get_mut(&reader)?;
         let max = max.min(MAX_READ_BYTES) as usize;
-        Ok(handle.0.read(max).await.map_err(Into::into))
+        guest_call(self.meter, "reader.read", handle.0.read(max)).await
     }
 
     async fn drop(&mut self, reader: Resource<ReaderHandle>) -> wasmtime::Result<()> {

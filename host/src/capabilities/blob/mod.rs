@@ -36,6 +36,11 @@ pub trait BlobBackend: Send + Sync {
     /// Closes the backend's connections at shutdown, after the last request.
     async fn close(&self) {}
 
+    /// A round trip to the store, for readiness checks.
+    async fn ping(&self) -> Result<(), CapabilityError> {
+        self.head("summer-ready-probe").await.map(drop)
+    }
+
     /// Starts writing `key`; nothing is visible until the writer finishes.
     async fn create(
         &self,

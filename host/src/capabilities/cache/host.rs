@@ -7,7 +7,8 @@ use anyhow::Result;
 use wasmtime::component::{HasData, Linker};
 
 use super::{CacheBackend, ttl_from_ms};
-use crate::capabilities::{CapabilityError, CapabilityState};
+use crate::capabilities::{CapabilityError, CapabilityState, guest_call};
+use crate::observe::metrics::{BackendName, metrics};
 
 /// The most entries one `set-many` may carry.
 const MAX_ENTRIES: usize = 1000;
@@ -16,6 +17,7 @@ use crate::capabilities::bindings::summer::platform::{cache as wit, types::Error
 /// What the `cache` host functions need from the store.
 pub struct CacheView<'a> {
     pub backend: &'a Arc<dyn CacheBackend>,
+    pub meter: &'a BackendName,
     /// Prefix that confines keys to one component.
     pub namespace: &'a str,
 }
@@ -40,14 +42,30 @@ pub fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
 
 type GuestResult<T> = wasmtime::Result<Result<T, Error>>;
 
+/// Counts the hits and misses of one read in the cache metrics.
+fn count_lookups(values: &[Option<Vec<u8>>]) {
+    let hits = values.iter().filter(|v| v.is_some()).count() as u64;
+    metrics().cache_lookups(hits, values.len() as u64 - hits);
+}
+
 impl wit::Host for CacheView<'_> {
     async fn get(&mut self, key: String) -> GuestResult<Option<Vec<u8>>> {
-        Ok(self.backend.get(&self.key(&key)).await.map_err(Into::into))
+        let found = async {
+            let value = self.backend.get(&self.key(&key)).await?;
+            count_lookups(std::slice::from_ref(&value));
+            Ok(value)
+        };
+        guest_call(self.meter, "get", found).await
     }
 
     async fn get_many(&mut self, keys: Vec<String>) -> GuestResult<Vec<Option<Vec<u8>>>> {
         let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        Ok(self.backend.get_many(&keys).await.map_err(Into::into))
+        let found = async {
+            let values = self.backend.get_many(&keys).await?;
+            count_lookups(&values);
+            Ok(values)
+        };
+        guest_call(self.meter, "get-many", found).await
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: Option<u64>) -> GuestResult<()> {
@@ -55,11 +73,12 @@ impl wit::Host for CacheView<'_> {
             Ok(ttl) => ttl,
             Err(e) => return Ok(Err(e.into())),
         };
-        Ok(self
-            .backend
-            .set(&self.key(&key), value, ttl)
-            .await
-            .map_err(Into::into))
+        guest_call(
+            self.meter,
+            "set",
+            self.backend.set(&self.key(&key), value, ttl),
+        )
+        .await
     }
 
     async fn set_many(
@@ -79,35 +98,24 @@ impl wit::Host for CacheView<'_> {
             .into_iter()
             .map(|(key, value)| (self.key(&key), value))
             .collect();
-        Ok(self
-            .backend
-            .set_many(entries, ttl)
-            .await
-            .map_err(Into::into))
+        guest_call(self.meter, "set-many", self.backend.set_many(entries, ttl)).await
     }
 
     async fn delete(&mut self, key: String) -> GuestResult<bool> {
-        Ok(self
-            .backend
-            .delete(&self.key(&key))
-            .await
-            .map_err(Into::into))
+        guest_call(self.meter, "delete", self.backend.delete(&self.key(&key))).await
     }
 
     async fn exists(&mut self, key: String) -> GuestResult<bool> {
-        Ok(self
-            .backend
-            .exists(&self.key(&key))
-            .await
-            .map_err(Into::into))
+        guest_call(self.meter, "exists", self.backend.exists(&self.key(&key))).await
     }
 
     async fn incr(&mut self, key: String, delta: i64) -> GuestResult<i64> {
-        Ok(self
-            .backend
-            .incr(&self.key(&key), delta)
-            .await
-            .map_err(Into::into))
+        guest_call(
+            self.meter,
+            "incr",
+            self.backend.incr(&self.key(&key), delta),
+        )
+        .await
     }
 
     async fn expire(&mut self, key: String, ttl_ms: u64) -> GuestResult<bool> {
@@ -115,10 +123,11 @@ impl wit::Host for CacheView<'_> {
             Ok(ttl) => ttl,
             Err(e) => return Ok(Err(e.into())),
         };
-        Ok(self
-            .backend
-            .expire(&self.key(&key), ttl)
-            .await
-            .map_err(Into::into))
+        guest_call(
+            self.meter,
+            "expire",
+            self.backend.expire(&self.key(&key), ttl),
+        )
+        .await
     }
 }

@@ -28,6 +28,11 @@ pub trait CacheBackend: Send + Sync {
     /// Closes the backend's connections at shutdown, after the last request.
     async fn close(&self) {}
 
+    /// A round trip to the store, for readiness checks.
+    async fn ping(&self) -> Result<(), CapabilityError> {
+        self.exists("summer:ready-probe").await.map(drop)
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CapabilityError>;
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, CapabilityError>;

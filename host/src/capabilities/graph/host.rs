@@ -12,11 +12,13 @@ use super::{
     checked_properties,
 };
 use crate::capabilities::bindings::summer::platform::{graph as wit, types::Error};
-use crate::capabilities::{CapabilityError, CapabilityState};
+use crate::capabilities::{CapabilityError, CapabilityState, guest_call};
+use crate::observe::metrics::BackendName;
 
 /// What the `graph` host functions need from the store.
 pub struct GraphView<'a> {
     pub backend: &'a Arc<dyn GraphBackend>,
+    pub meter: &'a BackendName,
     /// The calling component's namespace; labels and kinds are prefixed with it.
     pub namespace: &'a str,
 }
@@ -196,37 +198,34 @@ impl GraphView<'_> {
 
 impl wit::Host for GraphView<'_> {
     async fn merge_node(&mut self, node: wit::Node) -> GuestResult<()> {
-        Ok(self
-            .merge_batch_checked(vec![node], Vec::new())
-            .await
-            .map_err(Into::into))
+        guest_call(
+            self.meter,
+            "merge-node",
+            self.merge_batch_checked(vec![node], Vec::new()),
+        )
+        .await
     }
 
     async fn get_node(&mut self, node: wit::NodeRef) -> GuestResult<Option<wit::Node>> {
-        let outcome = match self.node_ref(node) {
-            Ok(node) => self
-                .backend
-                .get_node(&node)
-                .await
-                .map(|n| n.map(|n| self.out_node(n))),
-            Err(e) => Err(e),
+        let found = async {
+            let node = self.backend.get_node(&self.node_ref(node)?).await?;
+            Ok(node.map(|n| self.out_node(n)))
         };
-        Ok(outcome.map_err(Into::into))
+        guest_call(self.meter, "get-node", found).await
     }
 
     async fn delete_node(&mut self, node: wit::NodeRef) -> GuestResult<bool> {
-        let outcome = match self.node_ref(node) {
-            Ok(node) => self.backend.delete_node(&node).await,
-            Err(e) => Err(e),
-        };
-        Ok(outcome.map_err(Into::into))
+        let deleted = async { self.backend.delete_node(&self.node_ref(node)?).await };
+        guest_call(self.meter, "delete-node", deleted).await
     }
 
     async fn merge_relationship(&mut self, relationship: wit::Relationship) -> GuestResult<()> {
-        Ok(self
-            .merge_batch_checked(Vec::new(), vec![relationship])
-            .await
-            .map_err(Into::into))
+        guest_call(
+            self.meter,
+            "merge-relationship",
+            self.merge_batch_checked(Vec::new(), vec![relationship]),
+        )
+        .await
     }
 
     async fn delete_relationship(
@@ -243,7 +242,7 @@ impl wit::Host for GraphView<'_> {
                 .delete_relationship(&source, &kind, &target)
                 .await
         };
-        Ok(outcome.await.map_err(Into::into))
+        guest_call(self.meter, "delete-relationship", outcome).await
     }
 
     async fn neighbours(
@@ -253,10 +252,12 @@ impl wit::Host for GraphView<'_> {
         direction: wit::Direction,
         limit: u32,
     ) -> GuestResult<Vec<wit::Node>> {
-        Ok(self
-            .neighbours_checked(node, kind, direction, limit)
-            .await
-            .map_err(Into::into))
+        guest_call(
+            self.meter,
+            "neighbours",
+            self.neighbours_checked(node, kind, direction, limit),
+        )
+        .await
     }
 
     async fn suggest(
@@ -266,10 +267,12 @@ impl wit::Host for GraphView<'_> {
         hops: u32,
         limit: u32,
     ) -> GuestResult<Vec<wit::Suggestion>> {
-        Ok(self
-            .suggest_checked(node, kind, hops, limit)
-            .await
-            .map_err(Into::into))
+        guest_call(
+            self.meter,
+            "suggest",
+            self.suggest_checked(node, kind, hops, limit),
+        )
+        .await
     }
 
     async fn shortest_path(
@@ -279,10 +282,12 @@ impl wit::Host for GraphView<'_> {
         kind: String,
         max_hops: u32,
     ) -> GuestResult<Option<Vec<wit::NodeRef>>> {
-        Ok(self
-            .shortest_path_checked(source, target, kind, max_hops)
-            .await
-            .map_err(Into::into))
+        guest_call(
+            self.meter,
+            "shortest-path",
+            self.shortest_path_checked(source, target, kind, max_hops),
+        )
+        .await
     }
 
     async fn merge_batch(
@@ -290,9 +295,11 @@ impl wit::Host for GraphView<'_> {
         nodes: Vec<wit::Node>,
         relationships: Vec<wit::Relationship>,
     ) -> GuestResult<()> {
-        Ok(self
-            .merge_batch_checked(nodes, relationships)
-            .await
-            .map_err(Into::into))
+        guest_call(
+            self.meter,
+            "merge-batch",
+            self.merge_batch_checked(nodes, relationships),
+        )
+        .await
     }
 }

@@ -71,6 +71,15 @@ pub trait GraphBackend: Send + Sync {
     /// Closes the backend's connections at shutdown, after the last request.
     async fn close(&self) {}
 
+    /// A round trip to the database, for readiness checks.
+    async fn ping(&self) -> Result<(), CapabilityError> {
+        let probe = NodeRef {
+            label: "SummerReadyProbe".to_owned(),
+            key: "probe".to_owned(),
+        };
+        self.get_node(&probe).await.map(drop)
+    }
+
     /// Merges the nodes, then the relationships, in one transaction. A
     /// relationship whose node does not exist fails the whole call with
     /// `not-found`. Null properties remove the property.

@@ -7,8 +7,9 @@ use anyhow::Result;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use super::{Rows, SqlBackend, SqlTransaction, Value};
-use crate::capabilities::CapabilityState;
 use crate::capabilities::bindings::summer::platform::{sql as wit, types::Error};
+use crate::capabilities::{CapabilityState, guest_call, observed};
+use crate::observe::metrics::BackendName;
 
 /// A guest's open transaction, kept in the store's resource table.
 pub struct TransactionHandle(Box<dyn SqlTransaction>);
@@ -16,6 +17,7 @@ pub struct TransactionHandle(Box<dyn SqlTransaction>);
 /// What the `sql` host functions need from the store.
 pub struct SqlView<'a> {
     pub backend: &'a Arc<dyn SqlBackend>,
+    pub meter: &'a BackendName,
     pub table: &'a mut ResourceTable,
 }
 
@@ -35,23 +37,20 @@ type GuestResult<T> = wasmtime::Result<Result<T, Error>>;
 
 impl wit::Host for SqlView<'_> {
     async fn query(&mut self, statement: String, params: Vec<Value>) -> GuestResult<Rows> {
-        Ok(self
-            .backend
-            .query(&statement, params)
-            .await
-            .map_err(Into::into))
+        guest_call(self.meter, "query", self.backend.query(&statement, params)).await
     }
 
     async fn execute(&mut self, statement: String, params: Vec<Value>) -> GuestResult<u64> {
-        Ok(self
-            .backend
-            .execute(&statement, params)
-            .await
-            .map_err(Into::into))
+        guest_call(
+            self.meter,
+            "execute",
+            self.backend.execute(&statement, params),
+        )
+        .await
     }
 
     async fn begin(&mut self) -> GuestResult<Resource<TransactionHandle>> {
-        match self.backend.begin().await {
+        match observed(self.meter, "begin", self.backend.begin()).await {
             Ok(tx) => Ok(Ok(self.table.push(TransactionHandle(tx))?)),
             Err(e) => Ok(Err(e.into())),
         }
@@ -66,7 +65,12 @@ impl wit::HostTransaction for SqlView<'_> {
         params: Vec<Value>,
     ) -> GuestResult<Rows> {
         let tx = self.table.get_mut(&tx)?;
-        Ok(tx.0.query(&statement, params).await.map_err(Into::into))
+        guest_call(
+            self.meter,
+            "transaction.query",
+            tx.0.query(&statement, params),
+        )
+        .await
     }
 
     async fn execute(
@@ -76,12 +80,17 @@ impl wit::HostTransaction for SqlView<'_> {
         params: Vec<Value>,
     ) -> GuestResult<u64> {
         let tx = self.table.get_mut(&tx)?;
-        Ok(tx.0.execute(&statement, params).await.map_err(Into::into))
+        guest_call(
+            self.meter,
+            "transaction.execute",
+            tx.0.execute(&statement, params),
+        )
+        .await
     }
 
     async fn commit(&mut self, tx: Resource<TransactionHandle>) -> GuestResult<()> {
         let tx = self.table.delete(tx)?;
-        Ok(tx.0.commit().await.map_err(Into::into))
+        guest_call(self.meter, "transaction.commit", tx.0.commit()).await
     }
 
     async fn drop(&mut self, tx: Resource<TransactionHandle>) -> wasmtime::Result<()> {

@@ -114,6 +114,11 @@ pub trait SqlBackend: Send + Sync {
     /// Closes the backend's connections at shutdown, after the last request.
     async fn close(&self) {}
 
+    /// A round trip to the database, for readiness checks.
+    async fn ping(&self) -> Result<(), CapabilityError> {
+        self.query("SELECT 1", Vec::new()).await.map(drop)
+    }
+
     /// Runs a statement that returns rows.
     async fn query(&self, statement: &str, params: Vec<Value>) -> Result<Rows, CapabilityError>;
 

@@ -193,6 +193,15 @@ impl WideBackend for CassandraBackend {
         format!("cassandra at {} (keyspace {})", self.address, self.keyspace)
     }
 
+    async fn ping(&self) -> Result<(), CapabilityError> {
+        self.session
+            .get_session()
+            .query_unpaged("SELECT release_version FROM system.local", ())
+            .await
+            .map(drop)
+            .map_err(classify)
+    }
+
     async fn declare(&self, table: &TableSchema) -> Result<()> {
         match self.stored_declaration(table).await? {
             None => self.ddl(self.create_statement(table)).await?,

@@ -95,6 +95,14 @@ impl WideBackend for EmbeddedBackend {
         self.pool.close().await;
     }
 
+    async fn ping(&self) -> Result<(), CapabilityError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| CapabilityError::unavailable(format!("embedded wide store: {e}")))
+    }
+
     async fn declare(&self, table: &TableSchema) -> Result<()> {
         let mut tx = begin_immediate(&self.pool).await?;
         let stored: Option<String> =

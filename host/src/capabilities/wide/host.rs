@@ -9,11 +9,13 @@ use wasmtime::component::{HasData, Linker};
 
 use super::{MAX_ROWS, Order, PageRequest, TableSchema, TableSet, Value, WideBackend, scan_page};
 use crate::capabilities::bindings::summer::platform::{types::Error, wide as wit};
-use crate::capabilities::{CapabilityError, CapabilityState};
+use crate::capabilities::{CapabilityError, CapabilityState, guest_call};
+use crate::observe::metrics::BackendName;
 
 /// What the `wide` host functions need from the store.
 pub struct WideView<'a> {
     pub backend: &'a Arc<dyn WideBackend>,
+    pub meter: &'a BackendName,
     /// The tables the calling component declared.
     pub tables: &'a TableSet,
 }
@@ -112,26 +114,28 @@ impl WideView<'_> {
 
 impl wit::Host for WideView<'_> {
     async fn put(&mut self, table: String, row: wit::Cells) -> GuestResult<()> {
-        Ok(self.put_rows(&table, vec![row]).await.map_err(Into::into))
+        guest_call(self.meter, "put", self.put_rows(&table, vec![row])).await
     }
 
     async fn put_many(&mut self, table: String, rows: Vec<wit::Cells>) -> GuestResult<()> {
-        Ok(self.put_rows(&table, rows).await.map_err(Into::into))
+        guest_call(self.meter, "put-many", self.put_rows(&table, rows)).await
     }
 
     async fn get(&mut self, table: String, key: Vec<Value>) -> GuestResult<Option<wit::Cells>> {
-        Ok(self.get_row(&table, key).await.map_err(Into::into))
+        guest_call(self.meter, "get", self.get_row(&table, key)).await
     }
 
     async fn delete(&mut self, table: String, key: Vec<Value>) -> GuestResult<()> {
-        Ok(self.delete_row(&table, key).await.map_err(Into::into))
+        guest_call(self.meter, "delete", self.delete_row(&table, key)).await
     }
 
     async fn delete_partition(&mut self, table: String, partition: Vec<Value>) -> GuestResult<()> {
-        Ok(self
-            .delete_whole_partition(&table, partition)
-            .await
-            .map_err(Into::into))
+        guest_call(
+            self.meter,
+            "delete-partition",
+            self.delete_whole_partition(&table, partition),
+        )
+        .await
     }
 
     async fn scan(
@@ -140,9 +144,6 @@ impl wit::Host for WideView<'_> {
         partition: Vec<Value>,
         range: wit::Range,
     ) -> GuestResult<wit::Page> {
-        Ok(self
-            .scan_rows(&table, partition, range)
-            .await
-            .map_err(Into::into))
+        guest_call(self.meter, "scan", self.scan_rows(&table, partition, range)).await
     }
 }

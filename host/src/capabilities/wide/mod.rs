@@ -51,6 +51,9 @@ pub trait WideBackend: Send + Sync {
     /// Closes the backend's connections at shutdown, after the last request.
     async fn close(&self) {}
 
+    /// A round trip to the store, for readiness checks.
+    async fn ping(&self) -> Result<(), CapabilityError>;
+
     /// Creates the table of a declaration, or brings an existing one up to
     /// it (new columns only); refuses changes to keys or types.
     async fn declare(&self, table: &TableSchema) -> Result<()>;

@@ -209,7 +209,7 @@ impl Deployer {
             took: started.elapsed(),
             trigger: Trigger::Rollback,
         };
-        log_swap(&swap);
+        record_swap(&swap);
         Ok(swap)
     }
 
@@ -287,7 +287,7 @@ impl Deployer {
             took: started.elapsed(),
             trigger,
         };
-        log_swap(&swap);
+        record_swap(&swap);
         swap
     }
 }
@@ -311,7 +311,9 @@ fn unchanged(current: &LoadedComponent, started: Instant, trigger: Trigger) -> S
     }
 }
 
-fn log_swap(swap: &Swap) {
+/// Logs a swap and counts it in the metrics.
+fn record_swap(swap: &Swap) {
+    crate::observe::metrics::metrics().swap(&swap.component, swap.trigger.as_str());
     tracing::info!(
         component = %swap.component,
         version = short(&swap.version),

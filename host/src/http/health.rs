@@ -1,0 +1,62 @@
+//! The host's operational endpoints: `/healthz` (the process serves),
+//! `/readyz` (every backend answers) and `/metrics` (Prometheus).
+
+use http::{Response, StatusCode};
+
+use super::ResponseBody;
+use super::error::{bytes_response, json_response};
+use crate::capabilities::{Backends, Capability, Readiness};
+use crate::observe::metrics::{CONTENT_TYPE, metrics};
+
+/// `GET /healthz`: 200 while the process serves requests.
+pub fn liveness() -> Response<ResponseBody> {
+    json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: 200 when every backend answered its probe, else 503;
+/// the body reports each backend either way. The cache is the exception:
+/// without it reads go to the databases, so a missing cache is 200
+/// `degraded`, not a reason to take the host out of service.
+pub async fn readiness(backends: &Backends) -> Response<ResponseBody> {
+    let probes = backends.readiness().await;
+    let missing = |p: &&Readiness| p.outcome.is_err();
+    let needed_missing = probes
+        .iter()
+        .filter(missing)
+        .any(|p| p.capability != Capability::Cache);
+    let (status, word) = if needed_missing {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    } else if probes.iter().any(|p| missing(&p)) {
+        (StatusCode::OK, "degraded")
+    } else {
+        (StatusCode::OK, "ready")
+    };
+    let report: serde_json::Map<String, serde_json::Value> = probes
+        .iter()
+        .map(|probe| (probe.capability.to_string(), probe_report(probe)))
+        .collect();
+    json_response(
+        status,
+        &serde_json::json!({ "status": word, "backends": report }),
+    )
+}
+
+fn probe_report(probe: &Readiness) -> serde_json::Value {
+    match &probe.outcome {
+        Ok(took) => serde_json::json!({
+            "backend": probe.backend,
+            "ready": true,
+            "took_ms": took.as_secs_f64() * 1000.0,
+        }),
+        Err(e) => serde_json::json!({
+            "backend": probe.backend,
+            "ready": false,
+            "error": e.to_string(),
+        }),
+    }
+}
+
+/// `GET /metrics`: every metric in the OpenMetrics text format.
+pub fn metrics_text() -> Response<ResponseBody> {
+    bytes_response(StatusCode::OK, CONTENT_TYPE, metrics().render().into())
+}
