@@ -12,6 +12,11 @@ use summer::config::{self, Settings};
 use summer::manifest::Manifest;
 use summer::observe::logs::LogFormat;
 
+/// mimalloc: the host allocates and frees on every request (headers, body
+/// chunks, store data), where it is markedly faster than the system malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Summer serves REST routes with sandboxed WebAssembly components.
 #[derive(Parser)]
 #[command(name = "summer", version, about)]

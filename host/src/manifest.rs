@@ -39,6 +39,9 @@ pub struct ComponentSpec {
     pub limits: ComponentLimits,
     /// Where it may send HTTP requests; nowhere by default.
     pub allowed_outbound_hosts: std::sync::Arc<OutboundHosts>,
+    /// How many requests one instance may serve, one after another, before
+    /// it is dropped; 1 (the default) is a fresh instance per request.
+    pub instance_reuse: u32,
 }
 
 impl ComponentSpec {
@@ -52,6 +55,7 @@ impl ComponentSpec {
             && self.wide_tables == other.wide_tables
             && self.limits == other.limits
             && self.allowed_outbound_hosts == other.allowed_outbound_hosts
+            && self.instance_reuse == other.instance_reuse
     }
 }
 
@@ -85,6 +89,8 @@ struct RawComponent {
     limits: RawLimits,
     #[serde(default)]
     allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    instance_reuse: Option<u32>,
 }
 
 #[derive(Default, Deserialize)]
@@ -98,6 +104,9 @@ struct RawLimits {
 
 /// The most requests a component may serve at once (the engine's instance pool).
 pub const MAX_CONCURRENCY: u32 = 1000;
+
+/// The most requests one instance may serve before it is dropped.
+pub const MAX_INSTANCE_REUSE: u32 = 10_000;
 
 /// The largest memory limit a manifest may set (the engine's per-memory cap).
 pub const MAX_MEMORY_MIB: u32 = 1024;
@@ -284,6 +293,13 @@ impl ComponentSpec {
             .with_context(|| format!("in component {:?}", raw.name))?;
         let allowed_outbound_hosts = OutboundHosts::parse(&raw.allowed_outbound_hosts)
             .with_context(|| format!("in component {:?}", raw.name))?;
+        let instance_reuse = raw.instance_reuse.unwrap_or(1);
+        if !(1..=MAX_INSTANCE_REUSE).contains(&instance_reuse) {
+            bail!(
+                "component {:?}: instance_reuse must be from 1 to {MAX_INSTANCE_REUSE}, not {instance_reuse}",
+                raw.name
+            );
+        }
         Ok(Self {
             name: raw.name,
             source: base.join(raw.source),
@@ -294,6 +310,7 @@ impl ComponentSpec {
             wide_tables,
             limits,
             allowed_outbound_hosts: allowed_outbound_hosts.into(),
+            instance_reuse,
         })
     }
 }

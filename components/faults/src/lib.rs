@@ -5,7 +5,8 @@
 //! answering, so requests stay in flight); `huge?mib=` streams a response
 //! of that many MiB (at most 4096); `fetch?url=` makes an outgoing
 //! request and answers with its status and body, to test the outbound
-//! allow-list.
+//! allow-list; `count` answers how many requests this instance has served
+//! (1 unless the manifest lets instances be reused).
 
 use summer_sdk::http::{Request, Response};
 use summer_sdk::{ApiError, Params, Router};
@@ -25,8 +26,17 @@ fn fault(request: &Request, params: &Params) -> Result<Response, ApiError> {
         "alloc" => exhaust_memory(),
         "fetch" => fetch(request),
         "huge" => huge_response(request),
+        "count" => count(),
         other => Err(ApiError::not_found(format!("no fault named {other}"))),
     }
+}
+
+/// Requests this instance has served, this one included.
+static SERVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn count() -> Result<Response, ApiError> {
+    let served = SERVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    Response::json(200, &serde_json::json!({ "served": served }))
 }
 
 fn answer_slowly(request: &Request) -> Result<Response, ApiError> {

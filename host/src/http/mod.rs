@@ -75,7 +75,7 @@ async fn answer(app: &App, request: Request<Incoming>) -> Response<ResponseBody>
     let served = Served {
         route,
         component: component.name.clone(),
-        version: component.short_version().into(),
+        version: component.short.clone(),
     };
     let response = crate::runtime::invoke(component, app.backends().clone(), request).await;
     metrics().request(&served, response.status().as_u16(), started.elapsed());

@@ -1,12 +1,20 @@
 //! Running one HTTP request through a component: a fresh instance from the
-//! pre-instantiated component, with its deadline and memory limit, and the
-//! mapping of traps and time-outs to JSON errors.
+//! pre-instantiated component (or a waiting one, where the manifest opts in
+//! to reuse), with its deadline and memory limit, and the mapping of traps
+//! and time-outs to JSON errors.
 
 use std::sync::Arc;
 
-use http::{HeaderValue, Request, Response};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use hyper::body::{Body, Frame, SizeHint};
 use wasmtime::{Store, Trap};
+use wasmtime_wasi_http::Error as BodyError;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
@@ -16,6 +24,7 @@ use tracing::Instrument;
 use super::admission;
 use super::engine::ticks_for;
 use super::loader::LoadedComponent;
+use super::reuse::Instance;
 use super::state::HostState;
 use crate::capabilities::Backends;
 use crate::http::ResponseBody;
@@ -38,10 +47,9 @@ pub async fn invoke(
         },
         None => admission::busy(&component),
     };
-    let served_by = format!("{}@{}", component.name, component.short_version());
-    if let Ok(value) = HeaderValue::from_str(&served_by) {
-        response.headers_mut().insert(VERSION_HEADER, value);
-    }
+    response
+        .headers_mut()
+        .insert(VERSION_HEADER, component.served_by.clone());
     response
 }
 
@@ -53,51 +61,64 @@ async fn run(
 ) -> Result<Response<ResponseBody>, HttpError> {
     let (request, body_watch) = admission::cap_body(component, request)?;
     let limits = component.limits;
-    let engine = component.pre.engine();
-    let state = HostState::new(backends, component);
-    let mut store = Store::new(engine, state);
-    store.limiter(|state| &mut state.limits);
-    store.set_epoch_deadline(ticks_for(limits.timeout));
-    store.epoch_deadline_trap();
+    let mut instance = match component.reuse.as_ref().and_then(|reuse| reuse.take()) {
+        Some(warm) => warm,
+        None => Instance::fresh(new_store(component, backends)),
+    };
+    instance.store.set_epoch_deadline(ticks_for(limits.timeout));
 
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let handoff_failed = |e: wasmtime::Error| {
         tracing::error!(component = %component.name, "cannot pass the request in: {e:#}");
         HttpError::internal("the request could not be handed to the component")
     };
-    let req = store
-        .data_mut()
-        .http()
+    let mut http = instance.store.data_mut().http();
+    let req = http
         .new_incoming_request(Scheme::Http, request)
         .map_err(handoff_failed)?;
-    let out = store
-        .data_mut()
-        .http()
-        .new_response_outparam(sender)
-        .map_err(handoff_failed)?;
+    let out = http.new_response_outparam(sender).map_err(handoff_failed)?;
 
     let pre = component.pre.clone();
+    let reuse = component.reuse.clone();
     let name = component.name.clone();
     let task = tokio::spawn(
         async move {
             let _permit = permit;
             let _in_use = metrics().instance_in_use(&name);
-            let proxy = pre.instantiate_async(&mut store).await?;
+            let proxy = match instance.proxy.take() {
+                Some(proxy) => proxy,
+                None => pre.instantiate_async(&mut instance.store).await?,
+            };
             proxy
                 .wasi_http_incoming_handler()
-                .call_handle(&mut store, req, out)
-                .await
+                .call_handle(&mut instance.store, req, out)
+                .await?;
+            // Only an instance that answered cleanly may serve again.
+            if let Some(reuse) = reuse {
+                instance.proxy = Some(proxy);
+                reuse.give_back(instance);
+            }
+            wasmtime::Result::<()>::Ok(())
         }
         .in_current_span(),
     );
 
-    let outcome = tokio::time::timeout(limits.timeout, receiver).await;
+    let deadline = tokio::time::Instant::now() + limits.timeout;
+    let outcome = tokio::time::timeout_at(deadline, receiver).await;
     if let Some(error) = body_watch.error(component) {
         task.abort();
         return Err(error);
     }
     match outcome {
-        Ok(Ok(Ok(response))) => Ok(response),
+        Ok(Ok(Ok(response))) => {
+            match tokio::time::timeout_at(deadline, with_first_frame(response)).await {
+                Ok(response) => Ok(response),
+                Err(_elapsed) => {
+                    task.abort();
+                    Err(deadline_exceeded(component))
+                }
+            }
+        }
         Ok(Ok(Err(code))) => {
             tracing::warn!(component = %component.name, "component answered with error code {code:?}");
             Err(HttpError::internal(format!(
@@ -111,6 +132,75 @@ async fn run(
             Err(deadline_exceeded(component))
         }
     }
+}
+
+/// Waits for the first frame of the component's response body, so that
+/// the head and the first bytes leave in one write: a head sent on its own
+/// costs a system call and a packet of its own on every response.
+async fn with_first_frame(response: Response<ResponseBody>) -> Response<ResponseBody> {
+    let (parts, mut body) = response.into_parts();
+    if body.is_end_stream() {
+        return Response::from_parts(parts, body);
+    }
+    let body = match body.frame().await {
+        Some(first) => Prefetched {
+            first: Some(first),
+            rest: body,
+        }
+        .boxed_unsync(),
+        None => http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    };
+    Response::from_parts(parts, body)
+}
+
+/// A response body whose first frame has already arrived.
+struct Prefetched {
+    first: Option<Result<Frame<Bytes>, BodyError>>,
+    rest: ResponseBody,
+}
+
+impl Body for Prefetched {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.first.take() {
+            Some(first) => Poll::Ready(Some(first)),
+            None => Pin::new(&mut self.rest).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.first.is_none() && self.rest.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let rest = self.rest.size_hint();
+        let first = match &self.first {
+            Some(Ok(frame)) => frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => 0,
+        };
+        let mut hint = SizeHint::new();
+        hint.set_lower(rest.lower() + first);
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper + first);
+        }
+        hint
+    }
+}
+
+/// A store for one request to `component`, with its memory limit.
+fn new_store(component: &LoadedComponent, backends: Backends) -> Store<HostState> {
+    let state = HostState::new(backends, component);
+    let mut store = Store::new(component.pre.engine(), state);
+    store.limiter(|state| &mut state.limits);
+    store.epoch_deadline_trap();
+    store
 }
 
 /// The component ended without setting a response: a trap, an instantiation

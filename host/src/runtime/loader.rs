@@ -59,18 +59,26 @@ pub struct LoadedComponent {
     pub gate: super::admission::Gate,
     /// Where it may send HTTP requests.
     pub outbound: Arc<super::outbound::OutboundHosts>,
+    /// Its instances waiting to serve again, when the manifest opts in.
+    pub reuse: Option<Arc<super::reuse::Reuse>>,
+    /// The first twelve hex digits of `version`, as headers, logs and
+    /// metrics show it.
+    pub short: Arc<str>,
+    /// `name@short`, the value of the response header naming it.
+    pub served_by: http::HeaderValue,
 }
 
 impl LoadedComponent {
     /// The short version shown in headers and logs.
     pub fn short_version(&self) -> &str {
-        short(&self.version)
+        &self.short
     }
 
     /// The same component, serving again from now (after a rollback).
     pub fn reinstated(&self) -> Self {
         Self {
             loaded_at: SystemTime::now(),
+            reuse: self.reuse.as_ref().map(|r| Arc::new(r.renewed())),
             ..self.clone()
         }
     }
@@ -174,7 +182,14 @@ impl Loader {
     ) -> Result<LoadedComponent, LoadError> {
         let checked = self.check(spec, &wasm, origin)?;
         let pre = self.link(&checked.component, &spec.name, &spec.grants)?;
+        let short_version: Arc<str> = short(&checked.version).into();
+        let served_by = format!("{}@{short_version}", spec.name);
         Ok(LoadedComponent {
+            served_by: http::HeaderValue::from_str(&served_by).map_err(|_| LoadError::Link {
+                component: spec.name.clone(),
+                source: anyhow::anyhow!("the name cannot go in a response header"),
+            })?,
+            short: short_version,
             version: checked.version,
             name: spec.name.as_str().into(),
             namespace: spec.namespace.as_str().into(),
@@ -186,6 +201,10 @@ impl Loader {
             wasm,
             gate: super::admission::gate(spec.limits.concurrency),
             outbound: spec.allowed_outbound_hosts.clone(),
+            reuse: (spec.instance_reuse > 1).then(|| {
+                let reuse = super::reuse::Reuse::new(spec.instance_reuse, spec.limits.concurrency);
+                Arc::new(reuse)
+            }),
         })
     }
 

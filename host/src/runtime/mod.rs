@@ -11,6 +11,7 @@ mod invoke;
 pub mod loader;
 pub mod outbound;
 pub mod registry;
+pub mod reuse;
 pub mod state;
 
 pub use invoke::{VERSION_HEADER, invoke};

@@ -95,7 +95,16 @@ impl Registry {
 
     /// Makes `routing` the one new requests use.
     pub fn replace(&self, routing: Routing) {
-        self.current.store(Arc::new(routing));
+        let previous = self.current.swap(Arc::new(routing));
+        let current = self.current.load();
+        for old in previous.components.values() {
+            let kept = current
+                .get(&old.name)
+                .is_some_and(|new| Arc::ptr_eq(&new, old));
+            if !kept {
+                retire(old);
+            }
+        }
     }
 
     /// Puts `component` in place of its namesake for new requests; returns
@@ -103,6 +112,17 @@ impl Registry {
     pub fn switch(&self, component: Arc<LoadedComponent>) -> Option<Arc<LoadedComponent>> {
         let previous = self.current.load().get(&component.name);
         self.current.rcu(|routing| routing.with(component.clone()));
+        if let Some(previous) = &previous {
+            retire(previous);
+        }
         previous
+    }
+}
+
+/// Drops the waiting instances of a version that no longer serves new
+/// requests (requests it is serving finish on their own instances).
+fn retire(component: &LoadedComponent) {
+    if let Some(reuse) = &component.reuse {
+        reuse.retire();
     }
 }
