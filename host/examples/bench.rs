@@ -155,7 +155,7 @@ fn spawn(name: &'static str, command: &mut Command, log: &Path) -> Result<Runnin
 }
 
 /// `summer serve` with the hello component twice: fresh instances at
-/// `/hello`, reused ones at `/hello-reuse`.
+/// `/hello`, reused ones at `/hello/reuse`.
 fn start_summer(options: &Options, work: &Path, port: u16) -> Result<Running> {
     let hello = options.hello.display();
     let manifest = work.join("summer.toml");
@@ -163,7 +163,7 @@ fn start_summer(options: &Options, work: &Path, port: u16) -> Result<Running> {
         &manifest,
         format!(
             "[[component]]\nname = \"hello\"\nsource = \"{hello}\"\nroutes = [\"/hello\"]\n\n\
-             [[component]]\nname = \"hello-reuse\"\nsource = \"{hello}\"\nroutes = [\"/hello-reuse\"]\n\
+             [[component]]\nname = \"hello-reuse\"\nsource = \"{hello}\"\nroutes = [\"/hello/reuse\"]\n\
              instance_reuse = {REUSE}\n"
         ),
     )?;
@@ -398,35 +398,23 @@ fn main() -> Result<()> {
             &work.path().join("native.log"),
         )?,
     ];
-    let url = |port: u16, path: &str| format!("http://127.0.0.1:{port}{path}");
-    let targets = [
-        Target {
-            server: "summer",
-            mode: "fresh",
-            url: url(ports[0], "/hello"),
-        },
-        Target {
-            server: "summer",
-            mode: "reuse",
-            url: url(ports[0], "/hello-reuse"),
-        },
-        Target {
-            server: "wasmtime serve",
-            mode: "fresh",
-            url: url(ports[1], "/hello"),
-        },
-        Target {
-            server: "wasmtime serve",
-            mode: "reuse",
-            url: url(ports[2], "/hello"),
-        },
-        Target {
-            server: "native",
-            mode: "native",
-            url: url(ports[3], "/hello"),
-        },
+    // Each target: server, mode, which of `servers` serves it, path.
+    let plan = [
+        ("summer", "fresh", 0, "/hello"),
+        ("summer", "reuse", 0, "/hello/reuse"),
+        ("wasmtime serve", "fresh", 1, "/hello"),
+        ("wasmtime serve", "reuse", 2, "/hello"),
+        ("native", "native", 3, "/hello"),
     ];
-    let server_of = [0, 0, 1, 2, 3];
+    let targets: Vec<Target> = plan
+        .iter()
+        .map(|&(server, mode, index, path)| Target {
+            server,
+            mode,
+            url: format!("http://127.0.0.1:{}{path}", ports[index]),
+        })
+        .collect();
+    let server_of: Vec<usize> = plan.iter().map(|p| p.2).collect();
     let mut bodies = Vec::new();
     for (target, &server) in targets.iter().zip(&server_of) {
         bodies.push(wait_for(&target.url, &mut servers[server])?);

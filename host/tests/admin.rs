@@ -59,6 +59,7 @@ fn components_are_listed_with_their_versions() {
         names,
         [
             "groups",
+            "hello",
             "messages",
             "notifications",
             "social",

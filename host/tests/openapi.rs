@@ -186,6 +186,10 @@ fn check_object(
             None if schema["additionalProperties"] == false => {
                 return Err(format!("{at}: property {name} is not documented"));
             }
+            None if schema["additionalProperties"].is_object() => {
+                let extra = &schema["additionalProperties"];
+                check(document, extra, value, &format!("{at}.{name}"))?;
+            }
             None => {}
         }
     }
@@ -428,7 +432,7 @@ fn every_route_is_documented_and_every_documented_path_is_routed(_: &Server) {
         .flat_map(|c| c["routes"].as_array().unwrap().iter())
         .map(|r| pattern(r.as_str().unwrap()).canonical())
         .collect();
-    routed.extend(["/healthz".to_owned(), "/openapi.json".to_owned()]);
+    routed.extend(["/healthz", "/readyz", "/metrics", "/openapi.json"].map(str::to_owned));
     assert_eq!(documented, routed, "documented paths and routes differ");
 }
 
@@ -521,7 +525,7 @@ fn undocumented_methods_are_refused(server: &Server) {
     let fixtures = Fixtures::create(server);
     let paths = document["paths"].as_object().unwrap();
     for path in paths.keys() {
-        if path == "/healthz" || path == "/openapi.json" {
+        if ["/healthz", "/readyz", "/metrics", "/openapi.json"].contains(&path.as_str()) {
             continue;
         }
         let probe = Operation {

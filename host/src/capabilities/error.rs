@@ -19,15 +19,7 @@ pub enum ErrorKind {
 
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ErrorKind::NotFound => "not found",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Invalid => "invalid",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Denied => "denied",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Internal => "internal",
-        })
+        f.write_str(&self.as_label().replace('_', " "))
     }
 }
 
