@@ -146,28 +146,21 @@ impl Backends {
 
     /// Probes every backend at once, each bounded by `READY_TIMEOUT`.
     pub async fn readiness(&self) -> Vec<Readiness> {
-        let (sql, cache, blob, wide, graph) = tokio::join!(
+        // In the order of `describe`.
+        let (sql, wide, graph, cache, blob) = tokio::join!(
             probe(self.sql.ping()),
-            probe(self.cache.ping()),
-            probe(self.blob.ping()),
             probe(self.wide.ping()),
             probe(self.graph.ping()),
+            probe(self.cache.ping()),
+            probe(self.blob.ping()),
         );
         self.describe()
             .into_iter()
-            .map(|(capability, backend)| {
-                let outcome = match capability {
-                    Capability::Sql => sql.clone(),
-                    Capability::Cache => cache.clone(),
-                    Capability::Blob => blob.clone(),
-                    Capability::Wide => wide.clone(),
-                    Capability::Graph => graph.clone(),
-                };
-                Readiness {
-                    capability,
-                    backend,
-                    outcome,
-                }
+            .zip([sql, wide, graph, cache, blob])
+            .map(|((capability, backend), outcome)| Readiness {
+                capability,
+                backend,
+                outcome,
             })
             .collect()
     }

@@ -19,14 +19,14 @@ pub fn liveness() -> Response<ResponseBody> {
 /// `degraded`, not a reason to take the host out of service.
 pub async fn readiness(backends: &Backends) -> Response<ResponseBody> {
     let probes = backends.readiness().await;
-    let missing = |p: &&Readiness| p.outcome.is_err();
-    let needed_missing = probes
+    let down: Vec<Capability> = probes
         .iter()
-        .filter(missing)
-        .any(|p| p.capability != Capability::Cache);
-    let (status, word) = if needed_missing {
+        .filter(|p| p.outcome.is_err())
+        .map(|p| p.capability)
+        .collect();
+    let (status, word) = if down.iter().any(|c| *c != Capability::Cache) {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
-    } else if probes.iter().any(|p| missing(&p)) {
+    } else if !down.is_empty() {
         (StatusCode::OK, "degraded")
     } else {
         (StatusCode::OK, "ready")

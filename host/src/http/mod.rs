@@ -77,7 +77,7 @@ async fn answer(app: &App, request: Request<Incoming>) -> Response<ResponseBody>
         component: component.name.clone(),
         version: component.short.clone(),
     };
-    let response = crate::runtime::invoke(component, app.backends().clone(), request).await;
+    let response = crate::runtime::invoke(component, app.backends(), request).await;
     metrics().request(&served, response.status().as_u16(), started.elapsed());
     response
 }

@@ -37,7 +37,7 @@ pub const VERSION_HEADER: &str = "x-summer-component";
 /// Serves `request` with a fresh instance of `component`.
 pub async fn invoke(
     component: Arc<LoadedComponent>,
-    backends: Backends,
+    backends: &Backends,
     request: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let mut response = match admission::admit(&component) {
@@ -55,7 +55,7 @@ pub async fn invoke(
 
 async fn run(
     component: &Arc<LoadedComponent>,
-    backends: Backends,
+    backends: &Backends,
     request: Request<Incoming>,
     permit: OwnedSemaphorePermit,
 ) -> Result<Response<ResponseBody>, HttpError> {
@@ -63,7 +63,7 @@ async fn run(
     let limits = component.limits;
     let mut instance = match component.reuse.as_ref().and_then(|reuse| reuse.take()) {
         Some(warm) => warm,
-        None => Instance::fresh(new_store(component, backends)),
+        None => Instance::fresh(new_store(component, backends.clone())),
     };
     instance.store.set_epoch_deadline(ticks_for(limits.timeout));
 

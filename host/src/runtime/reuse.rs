@@ -107,9 +107,4 @@ impl Reuse {
         };
         drop(drained);
     }
-
-    /// How many instances are waiting.
-    pub fn idle_count(&self) -> usize {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
 }
