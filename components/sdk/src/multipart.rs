@@ -256,22 +256,10 @@ fn parameter(header: &str, name: &str) -> Option<String> {
     })
 }
 
-/// Where `needle` first occurs in `haystack`: candidates are found by its
-/// first byte (a fast scan), then compared whole.
+/// Where `needle` first occurs in `haystack` (a vectorised substring
+/// search: bodies are scanned for the boundary byte by byte otherwise).
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = *needle.first()?;
-    let mut from = 0;
-    while let Some(offset) = haystack[from..].iter().position(|b| *b == first) {
-        let at = from + offset;
-        if haystack.len() - at < needle.len() {
-            return None;
-        }
-        if haystack[at..].starts_with(needle) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
+    memchr::memmem::find(haystack, needle)
 }
 
 #[cfg(test)]

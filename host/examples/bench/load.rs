@@ -1,0 +1,255 @@
+//! What both benchmarks share: servers under test, wrk runs with a JSON
+//! summary, interleaved rounds with medians, and SVG bar charts.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+/// Load before each measured run, so every server starts it warm.
+pub const WARM_UP_SECONDS: u32 = 1;
+
+/// The variables that switch a capability to its real server.
+pub const REAL_BACKEND_VARIABLES: [&str; 5] = [
+    "DATABASE_HOST",
+    "REDIS_HOST",
+    "STORAGE_ENDPOINT",
+    "CASSANDRA_HOST",
+    "NEO4J_HOST",
+];
+
+/// wrk's summary of a run, one JSON line; appended to every load script.
+pub const WRK_REPORT: &str = r#"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%d,"duration_us":%d,"errors":%d,"non_2xx":%d,"p50_us":%d,"p99_us":%d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout,
+    e.status, latency:percentile(50), latency:percentile(99)))
+end
+"#;
+
+/// How hard and how long wrk loads each target.
+#[derive(Clone, Copy)]
+pub struct Load {
+    pub seconds: u32,
+    pub connections: u32,
+    pub rounds: usize,
+}
+
+impl Load {
+    pub fn describe(&self) -> String {
+        format!(
+            "wrk -t1 -c{} -d{}s per run after a {WARM_UP_SECONDS} s warm-up, {} interleaved rounds, medians; {} cores",
+            self.connections,
+            self.seconds,
+            self.rounds,
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        )
+    }
+}
+
+/// A server under test, killed when dropped.
+pub struct Running {
+    pub name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts `command` as a server, its stderr into `log`. Every server runs
+/// as in production: no backtraces captured on errors.
+pub fn spawn(name: &'static str, command: &mut Command, log: &Path) -> Result<Running> {
+    let child = command
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log)?)
+        .spawn()
+        .with_context(|| format!("starting {name}"))?;
+    Ok(Running {
+        name,
+        child,
+        log: log.to_owned(),
+    })
+}
+
+/// The body of `GET url` once the server answers 200, or an error after 60 s.
+pub fn wait_for(url: &str, server: &mut Running) -> Result<Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(body) = get(url) {
+            return Ok(body);
+        }
+        if let Some(status) = server.child.try_wait()? {
+            let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+            bail!("{} exited with {status}:\n{log}", server.name);
+        }
+        if Instant::now() > deadline {
+            bail!("{} did not answer {url} within 60 s", server.name);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A plain HTTP/1.1 GET; the body of a 200.
+pub fn get(url: &str) -> Result<Vec<u8>> {
+    let rest = url.strip_prefix("http://").context("an http:// url")?;
+    let (authority, path) = rest.split_once('/').context("a path")?;
+    let mut stream = TcpStream::connect(authority)?;
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n\r\n"
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("a response")?;
+    let head = String::from_utf8_lossy(&response[..split]);
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("{url}: {}", head.lines().next().unwrap_or_default());
+    }
+    Ok(response[split + 4..].to_vec())
+}
+
+/// One wrk run of `script` against `url`: its summary line as JSON, with
+/// the rate (`rps`) added.
+pub fn wrk(load: &Load, script: &Path, url: &str, seconds: u32) -> Result<Value> {
+    let output = Command::new("wrk")
+        .args(["-t1", &format!("-c{}", load.connections)])
+        .arg(format!("-d{seconds}s"))
+        .arg("-s")
+        .arg(script)
+        .arg(url)
+        .output()
+        .context("running wrk")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = BufReader::new(stdout.as_bytes())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("BENCH ").map(str::to_owned))
+        .with_context(|| format!("wrk printed no summary: {stdout}"))?;
+    let mut run: Value = serde_json::from_str(&line)?;
+    let requests = run["requests"].as_f64().unwrap_or(0.0);
+    let seconds = run["duration_us"].as_f64().unwrap_or(1.0) / 1e6;
+    run["rps"] = json!(requests / seconds);
+    Ok(run)
+}
+
+/// Prints one run as it finishes.
+pub fn log_run(round: usize, server: &str, what: &str, run: &Value) {
+    eprintln!(
+        "round {round} {server:<15} {what:<28} {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs",
+        run["rps"].as_f64().unwrap_or(0.0),
+        run["p50_us"],
+        run["p99_us"]
+    );
+}
+
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return 0.0;
+    }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// The medians of a target's runs, its failures summed, and the runs.
+pub fn summarize(mut fields: serde_json::Map<String, Value>, runs: Vec<Value>) -> Value {
+    let field = |name: &str| median(runs.iter().filter_map(|r| r[name].as_f64()).collect());
+    let failed: f64 = runs
+        .iter()
+        .map(|r| r["errors"].as_f64().unwrap_or(0.0) + r["non_2xx"].as_f64().unwrap_or(0.0))
+        .sum();
+    fields.insert("rps".into(), json!(field("rps")));
+    fields.insert("p50_us".into(), json!(field("p50_us")));
+    fields.insert("p99_us".into(), json!(field("p99_us")));
+    fields.insert("failed".into(), json!(failed));
+    fields.insert("runs".into(), json!(runs));
+    Value::Object(fields)
+}
+
+/// One bar of a chart.
+pub struct Bar {
+    pub label: String,
+    pub value: f64,
+    pub colour: &'static str,
+}
+
+/// The colour of a server's bars.
+pub fn colour(server: &str) -> &'static str {
+    match server {
+        "summer" => "#e07b00",
+        "native" => "#777",
+        _ => "#3b6fb6",
+    }
+}
+
+/// A horizontal bar chart as inline SVG, under an `<h2>` title.
+pub fn chart(title: &str, bars: &[Bar], unit: &str) -> String {
+    let max = bars.iter().map(|b| b.value).fold(1.0, f64::max);
+    let mut svg = format!(
+        "<h2>{title}</h2><svg width=\"860\" height=\"{}\" font-family=\"sans-serif\" font-size=\"13\">",
+        bars.len() * 28 + 10
+    );
+    for (i, bar) in bars.iter().enumerate() {
+        let width = 420.0 * bar.value / max;
+        let y = i * 28 + 5;
+        let _ = write!(
+            svg,
+            "<text x=\"0\" y=\"{}\">{}</text><rect x=\"330\" y=\"{y}\" width=\"{width:.1}\" height=\"20\" fill=\"{}\"/>\
+             <text x=\"{:.1}\" y=\"{}\">{:.0} {unit}</text>",
+            y + 15,
+            bar.label,
+            bar.colour,
+            335.0 + width,
+            y + 15,
+            bar.value
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Writes `report` as NAME.json and a page of `charts` as NAME.html to `out`.
+pub fn write_report(out: &Path, name: &str, report: &Value, charts: &str) -> Result<()> {
+    std::fs::create_dir_all(out)?;
+    let json_path = out.join(format!("{name}.json"));
+    let html_path = out.join(format!("{name}.html"));
+    std::fs::write(&json_path, serde_json::to_string_pretty(report)?)?;
+    let page = format!(
+        "<!doctype html><meta charset=\"utf-8\"><title>Summer {name} benchmark</title>\
+         <h1>Summer {name} benchmark</h1><p>{}</p>{charts}<pre>{}</pre>",
+        report["setup"].as_str().unwrap_or_default(),
+        serde_json::to_string_pretty(&report["ratios"]).unwrap_or_default()
+    );
+    std::fs::write(&html_path, page)?;
+    println!(
+        "report: {} and {}",
+        json_path.display(),
+        html_path.display()
+    );
+    Ok(())
+}
