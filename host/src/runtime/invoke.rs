@@ -81,55 +81,93 @@ async fn run(
     let pre = component.pre.clone();
     let reuse = component.reuse.clone();
     let name = component.name.clone();
-    let task = tokio::spawn(
-        async move {
-            let _permit = permit;
-            let _in_use = metrics().instance_in_use(&name);
-            let proxy = match instance.proxy.take() {
-                Some(proxy) => proxy,
-                None => pre.instantiate_async(&mut instance.store).await?,
-            };
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut instance.store, req, out)
-                .await?;
-            // Only an instance that answered cleanly may serve again.
-            if let Some(reuse) = reuse {
-                instance.proxy = Some(proxy);
-                reuse.give_back(instance);
-            }
-            wasmtime::Result::<()>::Ok(())
+    let job = async move {
+        let _permit = permit;
+        let _in_use = metrics().instance_in_use(&name);
+        let proxy = match instance.proxy.take() {
+            Some(proxy) => proxy,
+            None => pre.instantiate_async(&mut instance.store).await?,
+        };
+        proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut instance.store, req, out)
+            .await?;
+        // Only an instance that answered cleanly may serve again.
+        if let Some(reuse) = reuse {
+            instance.proxy = Some(proxy);
+            reuse.give_back(instance);
         }
-        .in_current_span(),
-    );
+        wasmtime::Result::<()>::Ok(())
+    };
+    // The instance runs in this task until its response head and first
+    // body frame are out, and only the rest of a longer body moves to a
+    // task of its own: no hand-over between tasks (and threads) on the way
+    // to the head. Dropping `job` stops the instance.
+    let mut job = Job::Running(Box::pin(job.in_current_span()));
 
     let deadline = tokio::time::Instant::now() + limits.timeout;
-    let outcome = tokio::time::timeout_at(deadline, receiver).await;
+    let head = tokio::time::timeout_at(deadline, job.alongside(receiver)).await;
     if let Some(error) = body_watch.error(component) {
-        task.abort();
         return Err(error);
     }
-    match outcome {
-        Ok(Ok(Ok(response))) => {
-            match tokio::time::timeout_at(deadline, with_first_frame(response)).await {
-                Ok(response) => Ok(response),
-                Err(_elapsed) => {
-                    task.abort();
-                    Err(deadline_exceeded(component))
-                }
-            }
-        }
+    let response = match head {
+        Ok(Ok(Ok(response))) => response,
         Ok(Ok(Err(code))) => {
             tracing::warn!(component = %component.name, "component answered with error code {code:?}");
-            Err(HttpError::internal(format!(
+            return Err(HttpError::internal(format!(
                 "component {} failed to produce a response",
                 component.name
-            )))
+            )));
         }
-        Ok(Err(_)) => Err(failure(component, task.await)),
-        Err(_elapsed) => {
-            task.abort();
-            Err(deadline_exceeded(component))
+        Ok(Err(_)) => return Err(failure(component, job.finish().await)),
+        Err(_elapsed) => return Err(deadline_exceeded(component)),
+    };
+    let first = tokio::time::timeout_at(deadline, job.alongside(with_first_frame(response)));
+    match first.await {
+        Ok(response) => {
+            job.detach();
+            Ok(response)
+        }
+        Err(_elapsed) => Err(deadline_exceeded(component)),
+    }
+}
+
+type Running = Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;
+
+/// An instance handling a request: still running, or done with an outcome.
+enum Job {
+    Running(Running),
+    Done(wasmtime::Result<()>),
+}
+
+impl Job {
+    /// Waits for `wanted` while the instance keeps running.
+    async fn alongside<F: Future>(&mut self, wanted: F) -> F::Output {
+        let mut wanted = std::pin::pin!(wanted);
+        loop {
+            let Job::Running(running) = self else {
+                return wanted.await;
+            };
+            tokio::select! {
+                biased;
+                output = &mut wanted => return output,
+                outcome = running => *self = Job::Done(outcome),
+            }
+        }
+    }
+
+    /// The instance's outcome, once it has ended.
+    async fn finish(self) -> wasmtime::Result<()> {
+        match self {
+            Job::Running(running) => running.await,
+            Job::Done(outcome) => outcome,
+        }
+    }
+
+    /// Leaves an instance still streaming its body to finish on its own.
+    fn detach(self) {
+        if let Job::Running(running) = self {
+            tokio::spawn(running);
         }
     }
 }
@@ -205,23 +243,13 @@ fn new_store(component: &LoadedComponent, backends: Backends) -> Store<HostState
 
 /// The component ended without setting a response: a trap, an instantiation
 /// failure, or a handler that returned without answering.
-fn failure(
-    component: &LoadedComponent,
-    outcome: Result<wasmtime::Result<()>, tokio::task::JoinError>,
-) -> HttpError {
-    let error = match outcome {
-        Ok(Ok(())) => {
-            tracing::warn!(component = %component.name, "handler returned without a response");
-            return HttpError::internal(format!(
-                "component {} returned without a response",
-                component.name
-            ));
-        }
-        Ok(Err(error)) => error,
-        Err(join) => {
-            tracing::error!(component = %component.name, "handler task failed: {join}");
-            return HttpError::internal(format!("component {} failed", component.name));
-        }
+fn failure(component: &LoadedComponent, outcome: wasmtime::Result<()>) -> HttpError {
+    let Err(error) = outcome else {
+        tracing::warn!(component = %component.name, "handler returned without a response");
+        return HttpError::internal(format!(
+            "component {} returned without a response",
+            component.name
+        ));
     };
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return deadline_exceeded(component);
