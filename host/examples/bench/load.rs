@@ -186,7 +186,7 @@ pub fn summarize(mut fields: serde_json::Map<String, Value>, runs: Vec<Value>) -
     fields.insert("rps".into(), json!(field("rps")));
     fields.insert("p50_us".into(), json!(field("p50_us")));
     fields.insert("p99_us".into(), json!(field("p99_us")));
-    fields.insert("failed".into(), json!(failed));
+    fields.insert("failed".into(), json!(failed as u64));
     fields.insert("runs".into(), json!(runs));
     Value::Object(fields)
 }
