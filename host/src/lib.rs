@@ -9,6 +9,7 @@
 //! - [`seed`]: `summer seed`, running a seed component over the backends
 //! - [`manifest`] and [`config`]: what to run and how
 //! - [`client`]: `summer deploy`, `rollback` and `reload` against a host
+//! - [`scaffold`]: `summer new`, a component crate from a template
 
 pub mod app;
 pub mod capabilities;
@@ -18,4 +19,5 @@ pub mod http;
 pub mod manifest;
 pub mod observe;
 pub mod runtime;
+pub mod scaffold;
 pub mod seed;

@@ -66,6 +66,12 @@ enum Command {
         #[command(flatten)]
         target: summer::client::Target,
     },
+    /// Start a new component: a crate from a template (a handler with one
+    /// route, written with the guest SDK; Cargo.toml for both
+    /// `tooling/build-components` and `cargo component build`; its WIT
+    /// world) and its entry in the manifest. A running host serves it as
+    /// soon as it is built.
+    New(summer::scaffold::NewComponent),
     /// Print the route table of a manifest, most specific route first.
     Routes {
         /// The manifest to read.
@@ -102,10 +108,28 @@ fn main() -> Result<()> {
         Command::Deploy { name, file, target } => summer::client::deploy(&target, &name, &file),
         Command::Rollback { name, target } => summer::client::rollback(&target, &name),
         Command::Reload { target } => summer::client::reload(&target),
+        Command::New(new) => new_component(&new),
         Command::Routes { manifest } => print_routes(&manifest),
     };
     runtime.shutdown_timeout(STRAGGLER_GRACE);
     outcome
+}
+
+/// `summer new`: writes the crate and the entry, then says what comes next.
+fn new_component(new: &summer::scaffold::NewComponent) -> Result<()> {
+    let made = new.create()?;
+    let dir = made.crate_dir.display();
+    println!(
+        "created {dir} (Cargo.toml, wit/world.wit, src/lib.rs) and its entry in {manifest}
+
+         next:
+           tooling/build-components {dir}    # or: cd {dir} && cargo component build --release
+           summer serve                       # a running host serves it as soon as it is built
+           curl localhost:3000{route}",
+        manifest = new.manifest.display(),
+        route = made.route,
+    );
+    Ok(())
 }
 
 /// How long exit waits for tasks still running after the server has

@@ -1,12 +1,14 @@
 //! Watches the manifest and every component's `.wasm`: a changed component
 //! file is swapped in (and announced to the fleet), a changed manifest
-//! reloaded. Bursts of events are settled before acting, so a file being
-//! written is read once it is complete.
+//! reloaded. A manifest whose reload was refused because a component it
+//! adds was not built yet is reloaded once that `.wasm` appears. Bursts of
+//! events are settled before acting, so a file being written is read once
+//! it is complete.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -16,6 +18,8 @@ use super::App;
 
 /// How long a watched file must stay quiet before its change is acted on.
 const SETTLE: Duration = Duration::from_millis(50);
+/// How often the files a refused manifest waits for are looked for.
+const PENDING_POLL: Duration = Duration::from_secs(1);
 
 /// Starts watching for the life of the process; every file is watched
 /// when this returns.
@@ -48,11 +52,10 @@ struct Watching {
 }
 
 impl Watching {
-    /// Watches the directories of the manifest and of every component file.
+    /// Watches the directories of the manifest and of every component file,
+    /// loaded or only named by the manifest on disk.
     async fn cover(&mut self, app: &App, manifest_path: &Path) {
-        let manifest = app.deployer().manifest().await;
-        let files = std::iter::once(manifest_path.to_owned())
-            .chain(manifest.components.iter().map(|c| absolute(&c.source)));
+        let files = watched_files(app, manifest_path).await;
         for file in files {
             let Some(dir) = file.parent().map(Path::to_owned) else {
                 continue;
@@ -77,7 +80,27 @@ async fn watch_loop(
     manifest_path: PathBuf,
     mut received: mpsc::UnboundedReceiver<PathBuf>,
 ) {
-    while let Some(first) = received.recv().await {
+    let mut tried = BTreeSet::new();
+    loop {
+        let first = tokio::select! {
+            path = received.recv() => match path {
+                Some(path) => path,
+                None => return,
+            },
+            // A folder that did not exist cannot be watched: look for the
+            // files a refused manifest waits for now and then.
+            () = tokio::time::sleep(PENDING_POLL) => {
+                let pending = not_yet_loaded(&app, &manifest_path).await;
+                let found: BTreeSet<(PathBuf, SystemTime)> =
+                    pending.into_iter().filter_map(modified).collect();
+                // Each version of a file is tried once, not every poll.
+                if !found.is_subset(&tried) {
+                    tried.extend(found);
+                    reload(&app, &mut watching, &manifest_path).await;
+                }
+                continue;
+            }
+        };
         let watched = watched_files(&app, &manifest_path).await;
         if !watched.contains(&first) {
             continue;
@@ -90,11 +113,9 @@ async fn watch_loop(
                 quiet_from = tokio::time::Instant::now() + SETTLE;
             }
         }
-        if changed.contains(&manifest_path) {
-            match app.reload_manifest().await {
-                Ok(_) => watching.cover(&app, &manifest_path).await,
-                Err(e) => tracing::error!("{e}"),
-            }
+        let pending = not_yet_loaded(&app, &manifest_path).await;
+        if changed.contains(&manifest_path) || !changed.is_disjoint(&pending) {
+            reload(&app, &mut watching, &manifest_path).await;
         }
         for name in components_at(&app, &changed).await {
             match app.deploy_file(&name).await {
@@ -105,11 +126,48 @@ async fn watch_loop(
     }
 }
 
-/// The manifest and every component's file.
+/// `file` with its modification time, if it exists.
+fn modified(file: PathBuf) -> Option<(PathBuf, SystemTime)> {
+    let time = std::fs::metadata(&file).and_then(|m| m.modified()).ok()?;
+    Some((file, time))
+}
+
+/// Re-reads the manifest and watches what it names.
+async fn reload(app: &App, watching: &mut Watching, manifest_path: &Path) {
+    if let Err(e) = app.reload_manifest().await {
+        tracing::error!("{e}");
+    }
+    watching.cover(app, manifest_path).await;
+}
+
+/// The manifest, every loaded component's file and the files of the
+/// components the manifest on disk names but the host has not loaded.
 async fn watched_files(app: &App, manifest_path: &Path) -> BTreeSet<PathBuf> {
     let manifest = app.deployer().manifest().await;
     let sources = manifest.components.iter().map(|c| absolute(&c.source));
-    sources.chain([manifest_path.to_owned()]).collect()
+    let mut files: BTreeSet<PathBuf> = sources.chain([manifest_path.to_owned()]).collect();
+    files.extend(not_yet_loaded(app, manifest_path).await);
+    files
+}
+
+/// Component files the manifest on disk names and the host has not loaded
+/// (its reload was refused, e.g. because one was not built yet).
+async fn not_yet_loaded(app: &App, manifest_path: &Path) -> BTreeSet<PathBuf> {
+    let Ok(on_disk) = crate::manifest::Manifest::load(manifest_path) else {
+        return BTreeSet::new();
+    };
+    let loaded = app.deployer().manifest().await;
+    let loaded: BTreeSet<PathBuf> = loaded
+        .components
+        .iter()
+        .map(|c| absolute(&c.source))
+        .collect();
+    on_disk
+        .components
+        .iter()
+        .map(|c| absolute(&c.source))
+        .filter(|source| !loaded.contains(source))
+        .collect()
 }
 
 /// The components whose files are among `changed`.

@@ -99,15 +99,12 @@ async fn run(
         }
         wasmtime::Result::<()>::Ok(())
     };
-    // The instance runs in this task until its response head and first
-    // body frame are out, and only the rest of a longer body moves to a
-    // task of its own: no hand-over between tasks (and threads) on the way
-    // to the head. Dropping `job` stops the instance.
-    let mut job = Job::Running(Box::pin(job.in_current_span()));
+    let mut job = Job::start(job.in_current_span());
 
     let deadline = tokio::time::Instant::now() + limits.timeout;
     let head = tokio::time::timeout_at(deadline, job.alongside(receiver)).await;
     if let Some(error) = body_watch.error(component) {
+        job.stop();
         return Err(error);
     }
     let response = match head {
@@ -120,54 +117,81 @@ async fn run(
             )));
         }
         Ok(Err(_)) => return Err(failure(component, job.finish().await)),
-        Err(_elapsed) => return Err(deadline_exceeded(component)),
+        Err(_elapsed) => {
+            job.stop();
+            return Err(deadline_exceeded(component));
+        }
     };
     let first = tokio::time::timeout_at(deadline, job.alongside(with_first_frame(response)));
     match first.await {
-        Ok(response) => {
-            job.detach();
-            Ok(response)
+        Ok(response) => Ok(response),
+        Err(_elapsed) => {
+            job.stop();
+            Err(deadline_exceeded(component))
         }
-        Err(_elapsed) => Err(deadline_exceeded(component)),
     }
 }
 
 type Running = Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;
 
-/// An instance handling a request: still running, or done with an outcome.
-enum Job {
-    Running(Running),
-    Done(wasmtime::Result<()>),
+/// An instance handling a request. It runs in the task that waits for its
+/// response, so nothing is handed between tasks (and threads) on the way to
+/// the response head and first body frame; whatever is left when the job is
+/// dropped (the rest of a long body, or all of it when the client went
+/// away) finishes in a task of its own, so a request is never cut off half
+/// way through a capability call. Only `stop` ends it early.
+struct Job {
+    running: Option<Running>,
+    outcome: Option<wasmtime::Result<()>>,
 }
 
 impl Job {
+    fn start(future: impl Future<Output = wasmtime::Result<()>> + Send + 'static) -> Self {
+        Self {
+            running: Some(Box::pin(future)),
+            outcome: None,
+        }
+    }
+
     /// Waits for `wanted` while the instance keeps running.
     async fn alongside<F: Future>(&mut self, wanted: F) -> F::Output {
         let mut wanted = std::pin::pin!(wanted);
         loop {
-            let Job::Running(running) = self else {
+            let Some(running) = self.running.as_mut() else {
                 return wanted.await;
             };
             tokio::select! {
                 biased;
                 output = &mut wanted => return output,
-                outcome = running => *self = Job::Done(outcome),
+                outcome = running => {
+                    self.running = None;
+                    self.outcome = Some(outcome);
+                }
             }
         }
     }
 
     /// The instance's outcome, once it has ended.
-    async fn finish(self) -> wasmtime::Result<()> {
-        match self {
-            Job::Running(running) => running.await,
-            Job::Done(outcome) => outcome,
+    async fn finish(mut self) -> wasmtime::Result<()> {
+        match self.running.take() {
+            Some(running) => running.await,
+            None => self.outcome.take().unwrap_or(Ok(())),
         }
     }
 
-    /// Leaves an instance still streaming its body to finish on its own.
-    fn detach(self) {
-        if let Job::Running(running) = self {
-            tokio::spawn(running);
+    /// Stops the instance where it is (a deadline passed, or its request
+    /// was refused).
+    fn stop(mut self) {
+        self.running = None;
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if let (Some(running), Ok(runtime)) =
+            (self.running.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(running);
         }
     }
 }
