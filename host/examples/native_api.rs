@@ -8,6 +8,9 @@
 //!   native_api serve --port PORT [summer serve's settings]
 //!   native_api prepare --miss-users N --miss-file PATH [summer serve's settings]
 
+#[path = "shared/mod.rs"]
+mod shared;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -601,21 +604,7 @@ fn fake_user(n: usize) -> (Uuid, String, String) {
 async fn insert_users(app: &App, users: &[(Uuid, String, String)]) -> Result<()> {
     let created_at = Value::Timestamp(Timestamp::now().micros());
     for batch in users.chunks(SQL_BATCH) {
-        let placeholders: Vec<String> = (0..batch.len())
-            .map(|r| {
-                format!(
-                    "(${}, ${}, ${}, ${})",
-                    4 * r + 1,
-                    4 * r + 2,
-                    4 * r + 3,
-                    4 * r + 4
-                )
-            })
-            .collect();
-        let statement = format!(
-            "INSERT INTO users (id, name, email, created_at) VALUES {}",
-            placeholders.join(", ")
-        );
+        let statement = shared::users::insert_statement(batch.len());
         let values = batch
             .iter()
             .flat_map(|(id, name, email)| {

@@ -7,6 +7,9 @@
 //!
 //!   cargo run --release -p summer --example seed_native -- --users N ...
 
+#[path = "shared/mod.rs"]
+mod shared;
+
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -82,21 +85,7 @@ async fn main() -> Result<()> {
     );
     let started = Instant::now();
     for batch in users.chunks(SQL_BATCH) {
-        let placeholders: Vec<String> = (0..batch.len())
-            .map(|r| {
-                format!(
-                    "(${}, ${}, ${}, ${})",
-                    4 * r + 1,
-                    4 * r + 2,
-                    4 * r + 3,
-                    4 * r + 4
-                )
-            })
-            .collect();
-        let statement = format!(
-            "INSERT INTO users (id, name, email, created_at) VALUES {}",
-            placeholders.join(", ")
-        );
+        let statement = shared::users::insert_statement(batch.len());
         let values = batch
             .iter()
             .flat_map(|u| {

@@ -1,0 +1,3 @@
+//! Code the example programs share.
+
+pub mod users;
