@@ -396,34 +396,34 @@ fn measure_backends(options: &Options, backends: Backends, work: &Path) -> Resul
         for round in 0..rounds {
             for i in 0..SERVERS.len() {
                 let server = (i + round) % SERVERS.len();
-                let scripts = match route.request {
+                // A cache-miss run reads ids of its own: a script per run.
+                let (warm_up, measured, miss_ids) = match route.request {
                     Request::Misses => {
                         let n = (server * rounds + round) * 2;
-                        [0, 1].map(|k| {
-                            let path = work.join(format!("miss-{}.lua", n + k));
-                            (path, &miss_files[n + k])
-                        })
+                        let paths = [n, n + 1].map(|k| work.join(format!("miss-{k}.lua")));
+                        for (path, (ids, _)) in paths.iter().zip(&miss_files[n..n + 2]) {
+                            std::fs::write(path, script(&route.request, ids))?;
+                        }
+                        let [warm_up, measured] = paths;
+                        (warm_up, measured, Some(miss_files[n + 1].1))
                     }
-                    _ => [0, 1].map(|_| (fixed.clone(), &miss_files[0])),
+                    _ => (fixed.clone(), fixed.clone(), None),
                 };
-                for (path, (ids, _)) in &scripts {
-                    std::fs::write(path, script(&route.request, ids))?;
-                }
                 load::wrk(
                     &options.load,
-                    &scripts[0].0,
+                    &warm_up,
                     &bases[server],
                     load::WARM_UP_SECONDS,
                 )?;
                 let mut run = load::wrk(
                     &options.load,
-                    &scripts[1].0,
+                    &measured,
                     &bases[server],
                     options.load.seconds,
                 )?;
-                if let Request::Misses = route.request {
+                if let Some(ids) = miss_ids {
                     let requests = run["requests"].as_f64().unwrap_or(0.0).max(1.0);
-                    run["miss_share"] = json!((scripts[1].1.1 as f64 / requests).min(1.0));
+                    run["miss_share"] = json!((ids as f64 / requests).min(1.0));
                 }
                 load::log_run(round + 1, SERVERS[server], route.name, &run);
                 runs[server].push(run);

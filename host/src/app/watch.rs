@@ -81,6 +81,9 @@ async fn watch_loop(
     mut received: mpsc::UnboundedReceiver<PathBuf>,
 ) {
     let mut tried = BTreeSet::new();
+    // Whether the last reload was refused: only then may the manifest on
+    // disk name files the host has not loaded.
+    let mut refused = false;
     loop {
         let first = tokio::select! {
             path = received.recv() => match path {
@@ -89,14 +92,14 @@ async fn watch_loop(
             },
             // A folder that did not exist cannot be watched: look for the
             // files a refused manifest waits for now and then.
-            () = tokio::time::sleep(PENDING_POLL) => {
+            () = tokio::time::sleep(PENDING_POLL), if refused => {
                 let pending = not_yet_loaded(&app, &manifest_path).await;
                 let found: BTreeSet<(PathBuf, SystemTime)> =
                     pending.into_iter().filter_map(modified).collect();
                 // Each version of a file is tried once, not every poll.
                 if !found.is_subset(&tried) {
                     tried.extend(found);
-                    reload(&app, &mut watching, &manifest_path).await;
+                    refused = !reload(&app, &mut watching, &manifest_path).await;
                 }
                 continue;
             }
@@ -115,7 +118,7 @@ async fn watch_loop(
         }
         let pending = not_yet_loaded(&app, &manifest_path).await;
         if changed.contains(&manifest_path) || !changed.is_disjoint(&pending) {
-            reload(&app, &mut watching, &manifest_path).await;
+            refused = !reload(&app, &mut watching, &manifest_path).await;
         }
         for name in components_at(&app, &changed).await {
             match app.deploy_file(&name).await {
@@ -132,12 +135,15 @@ fn modified(file: PathBuf) -> Option<(PathBuf, SystemTime)> {
     Some((file, time))
 }
 
-/// Re-reads the manifest and watches what it names.
-async fn reload(app: &App, watching: &mut Watching, manifest_path: &Path) {
-    if let Err(e) = app.reload_manifest().await {
+/// Re-reads the manifest and watches what it names; false if the reload
+/// was refused.
+async fn reload(app: &App, watching: &mut Watching, manifest_path: &Path) -> bool {
+    let reloaded = app.reload_manifest().await;
+    if let Err(e) = &reloaded {
         tracing::error!("{e}");
     }
     watching.cover(app, manifest_path).await;
+    reloaded.is_ok()
 }
 
 /// The manifest, every loaded component's file and the files of the
