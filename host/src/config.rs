@@ -71,6 +71,7 @@ pub struct Neo4jSettings {
     #[arg(id = "neo4j-host", long = "neo4j-host", env = "NEO4J_HOST")]
     pub host: Option<String>,
 
+    /// Neo4j Bolt port.
     #[arg(
         id = "neo4j-port",
         long = "neo4j-port",
@@ -79,6 +80,7 @@ pub struct Neo4jSettings {
     )]
     pub port: u16,
 
+    /// Neo4j user.
     #[arg(
         id = "neo4j-user",
         long = "neo4j-user",
@@ -87,6 +89,7 @@ pub struct Neo4jSettings {
     )]
     pub user: String,
 
+    /// Neo4j password (prefer the environment variable over the flag).
     #[arg(
         id = "neo4j-password",
         long = "neo4j-password",
@@ -116,6 +119,7 @@ pub struct CassandraSettings {
     #[arg(id = "cassandra-host", long = "cassandra-host", env = "CASSANDRA_HOST")]
     pub host: Option<String>,
 
+    /// Cassandra native protocol (CQL) port.
     #[arg(
         id = "cassandra-port",
         long = "cassandra-port",
@@ -142,9 +146,11 @@ pub struct CassandraSettings {
     )]
     pub replication_factor: u32,
 
+    /// Cassandra user, when the cluster requires a login.
     #[arg(id = "cassandra-user", long = "cassandra-user", env = "CASSANDRA_USER")]
     pub user: Option<String>,
 
+    /// Cassandra password (prefer the environment variable over the flag).
     #[arg(
         id = "cassandra-password",
         long = "cassandra-password",
@@ -167,6 +173,7 @@ pub struct StorageSettings {
     )]
     pub endpoint: Option<String>,
 
+    /// S3 port, when the endpoint has none.
     #[arg(
         id = "storage-port",
         long = "storage-port",
@@ -175,6 +182,7 @@ pub struct StorageSettings {
     )]
     pub port: u16,
 
+    /// Access key id.
     #[arg(
         id = "storage-access-key",
         long = "storage-access-key",
@@ -193,6 +201,7 @@ pub struct StorageSettings {
     )]
     pub secret_key: String,
 
+    /// The bucket holding every component's objects; created if missing.
     #[arg(
         id = "storage-bucket",
         long = "storage-bucket",
@@ -201,6 +210,7 @@ pub struct StorageSettings {
     )]
     pub bucket: String,
 
+    /// Region to sign requests for (MinIO and most servers accept any).
     #[arg(
         id = "storage-region",
         long = "storage-region",
@@ -230,6 +240,7 @@ pub struct RedisSettings {
     #[arg(id = "redis-host", long = "redis-host", env = "REDIS_HOST")]
     pub host: Option<String>,
 
+    /// Redis port.
     #[arg(
         id = "redis-port",
         long = "redis-port",
@@ -248,6 +259,7 @@ pub struct PostgresSettings {
     #[arg(id = "database-host", long = "database-host", env = "DATABASE_HOST")]
     pub host: Option<String>,
 
+    /// PostgreSQL port.
     #[arg(
         id = "database-port",
         long = "database-port",
@@ -256,6 +268,7 @@ pub struct PostgresSettings {
     )]
     pub port: u16,
 
+    /// PostgreSQL user.
     #[arg(
         id = "database-user",
         long = "database-user",
@@ -273,6 +286,7 @@ pub struct PostgresSettings {
     )]
     pub password: Option<String>,
 
+    /// The database holding every component's tables.
     #[arg(
         id = "database-name",
         long = "database-name",

@@ -19,7 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Summer serves REST routes with sandboxed WebAssembly components.
 #[derive(Parser)]
-#[command(name = "summer", version, about)]
+#[command(name = "summer", version, about, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,6 +33,19 @@ struct Cli {
     )]
     log_format: LogFormat,
 }
+
+/// The common tasks, shown after `summer --help`.
+const EXAMPLES: &str = "\
+Examples:
+  summer serve                    serve summer.toml's components on http://127.0.0.1:3000
+  summer new photos               start a component in components/photos, then build it with
+                                  tooling/build-components components/photos
+  summer routes                   the route table, most specific route first
+  summer seed --users 10000       fill the databases with generated data
+  summer deploy photos FILE.wasm  swap a build into a running host (SUMMER_ADMIN_TOKEN)
+
+Settings come from flags, the environment or a .env file (`summer serve --help`
+lists them); each capability uses its embedded default until its database is set.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -66,11 +79,12 @@ enum Command {
         #[command(flatten)]
         target: summer::client::Target,
     },
-    /// Start a new component: a crate from a template (a handler with one
-    /// route, written with the guest SDK; Cargo.toml for both
-    /// `tooling/build-components` and `cargo component build`; its WIT
-    /// world) and its entry in the manifest. A running host serves it as
-    /// soon as it is built.
+    /// Start a new component: its crate and its manifest entry.
+    ///
+    /// The crate comes from a template: a handler with one route, written
+    /// with the guest SDK; a Cargo.toml for both `tooling/build-components`
+    /// and `cargo component build`; its WIT world. A running host serves
+    /// the component as soon as it is built.
     New(summer::scaffold::NewComponent),
     /// Print the route table of a manifest, most specific route first.
     Routes {
@@ -123,11 +137,16 @@ fn new_component(new: &summer::scaffold::NewComponent) -> Result<()> {
         "created {dir} (Cargo.toml, wit/world.wit, src/lib.rs) and its entry in {manifest}
 
          next:
-           tooling/build-components {dir}    # or: cd {dir} && cargo component build --release
-           summer serve                       # a running host serves it as soon as it is built
-           curl localhost:3000{route}",
+           tooling/build-components {dir}    # a running host serves it as soon as it is built
+           summer serve                       # when no host is running yet
+           curl localhost:3000{route}
+
+         with cargo-component instead: `cargo component build --release` in {dir}, then
+         copy the .wasm it names to {source} (or `summer deploy {name} FILE.wasm`)",
         manifest = new.manifest.display(),
         route = made.route,
+        source = made.source.display(),
+        name = new.name,
     );
     Ok(())
 }
@@ -213,4 +232,32 @@ fn print_routes(manifest: &std::path::Path) -> Result<()> {
         println!("{route:<40} {component}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command says what it does and every option what it is for,
+    /// in `summer --help` and each `summer COMMAND --help`.
+    #[test]
+    fn every_command_and_option_has_help() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut missing = Vec::new();
+        for command in std::iter::once(&cli).chain(cli.get_subcommands()) {
+            if command.get_about().is_none() {
+                missing.push(format!("summer {}", command.get_name()));
+            }
+            for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() {
+                    missing.push(format!("summer {} {}", command.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no help for: {missing:#?}");
+    }
 }

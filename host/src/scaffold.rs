@@ -34,6 +34,8 @@ pub struct NewComponent {
 pub struct Scaffolded {
     pub crate_dir: PathBuf,
     pub route: String,
+    /// The `.wasm` the manifest entry names.
+    pub source: PathBuf,
 }
 
 impl NewComponent {
@@ -66,6 +68,8 @@ impl NewComponent {
                 self.cargo_toml(&relative_or_absolute(&crate_abs, &sdk), &platform_wit),
             ),
             ("wit/world.wit", self.world()),
+            // cargo-component writes src/bindings.rs, which the SDK makes unneeded.
+            (".gitignore", "/target\n/src/bindings.rs\n".to_owned()),
             ("src/lib.rs", self.handler()),
         ];
         for (file, text) in files {
@@ -78,6 +82,7 @@ impl NewComponent {
         Ok(Scaffolded {
             crate_dir,
             route: format!("/{}", self.name),
+            source: self.source(),
         })
     }
 
@@ -105,15 +110,19 @@ impl NewComponent {
         })
     }
 
+    /// The `.wasm` the manifest entry names.
+    fn source(&self) -> PathBuf {
+        self.source
+            .clone()
+            .unwrap_or_else(|| Path::new("target/components").join(format!("{}.wasm", self.name)))
+    }
+
     fn manifest_entry(&self, crate_dir: &Path) -> Result<String> {
         let manifest_dir = std::path::absolute(&self.manifest)?
             .parent()
             .context("the manifest's folder")?
             .to_owned();
-        let source = match &self.source {
-            Some(source) => source.display().to_string(),
-            None => format!("target/components/{}.wasm", self.name),
-        };
+        let source = self.source().display().to_string();
         Ok(format!(
             "\n# Made by `summer new {name}`; its crate is {crate_dir}.\n\
              [[component]]\nname = \"{name}\"\nsource = \"{source}\"\n\
@@ -153,8 +162,9 @@ world = "{name}"
 
 [package.metadata.component.target.dependencies]
 "summer:platform" = {{ path = "{platform_wit}" }}
-"#,
-            name = self.name
+{wasi}"#,
+            name = self.name,
+            wasi = wasi_dependencies(platform_wit),
         )
     }
 
@@ -177,6 +187,28 @@ world {name} {{
         include_str!("../templates/component/lib.rs").replace("{{name}}", &self.name)
     }
 }
+
+/// The WASI packages Summer's worlds include, for cargo-component: one
+/// line per package of `wit/deps`.
+fn wasi_dependencies(platform_wit: &str) -> String {
+    WASI_PACKAGES
+        .iter()
+        .map(|package| {
+            format!("\"wasi:{package}\" = {{ path = \"{platform_wit}/deps/{package}\" }}\n")
+        })
+        .collect()
+}
+
+/// The packages in Summer's `wit/deps`.
+const WASI_PACKAGES: [&str; 7] = [
+    "cli",
+    "clocks",
+    "filesystem",
+    "http",
+    "io",
+    "random",
+    "sockets",
+];
 
 /// A name usable as a crate, a file and a route segment.
 fn check_name(name: &str) -> Result<()> {
@@ -288,6 +320,11 @@ mod tests {
             cargo.contains("summer-sdk = { path = \"../sdk\" }"),
             "{cargo}"
         );
+        let cargo: toml::Table = cargo.parse().unwrap();
+        let wit_packages = &cargo["package"]["metadata"]["component"]["target"]["dependencies"];
+        for package in ["summer:platform", "wasi:http", "wasi:cli"] {
+            assert!(wit_packages.get(package).is_some(), "{package}: {cargo}");
+        }
         let handler = std::fs::read_to_string(made.crate_dir.join("src/lib.rs")).unwrap();
         assert!(handler.contains(".get(\"/greeter\", greet)"), "{handler}");
         let parsed = crate::manifest::Manifest::load(&manifest).unwrap();

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Server, write_manifest};
+use support::{Server, components_dir, write_manifest};
 
 #[test]
 fn an_ungranted_import_is_refused_by_name() {
@@ -58,7 +58,34 @@ fn a_file_that_is_not_a_component_is_refused() {
         .err()
         .expect("a core module is not a component");
     assert!(
-        failed.log.contains("is not a valid WebAssembly component"),
+        failed.log.contains("is not a valid WebAssembly component")
+            && failed.log.contains("core WebAssembly module")
+            && failed.log.contains("cargo component build"),
+        "{}",
+        failed.log
+    );
+}
+
+#[test]
+fn a_component_of_another_world_says_which_to_build_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = components_dir().join("seed.wasm");
+    let manifest = write_manifest(dir.path(), |component| {
+        if component["name"].as_str() == Some("users") {
+            component.insert("source".into(), seed.display().to_string().into());
+            let all = ["sql", "cache", "graph", "wide", "blob"].map(toml::Value::from);
+            component.insert("grants".into(), toml::Value::Array(all.to_vec()));
+        }
+    });
+    let failed = Server::try_start(&dir.path().join("data"), &manifest)
+        .err()
+        .expect("a seeder is not an HTTP handler");
+    assert!(
+        failed
+            .log
+            .contains("does not export wasi:http/incoming-handler")
+            && failed.log.contains("summer:platform/handler")
+            && failed.log.contains("http_component!"),
         "{}",
         failed.log
     );

@@ -1,6 +1,7 @@
 //! `summer new`: a scaffolded component builds with the project's build
-//! script and a running host serves it as soon as it is built, without a
-//! restart.
+//! script and with `cargo component build`, a running host serves it as
+//! soon as it is built, without a restart, and takes the other build as a
+//! deploy.
 
 mod support;
 
@@ -10,16 +11,23 @@ use std::time::{Duration, Instant};
 
 use support::{Server, components_dir, get, post_json, repo_root};
 
+/// The scaffolded component's name (not the README's `greeter`, whose test
+/// builds into the same target directory at the same time).
+const NAME: &str = "postcard";
+
+/// The admin token of the test's host, for `summer deploy`.
+const ADMIN_TOKEN: &str = "scaffold-test-token";
+
 fn summer_new(dir: &Path, manifest: &Path, out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_summer"))
-        .args(["new", "greeter", "--path"])
-        .arg(dir.join("greeter"))
+        .args(["new", NAME, "--path"])
+        .arg(dir.join(NAME))
         .arg("--sdk")
         .arg(repo_root().join("components/sdk"))
         .arg("--manifest")
         .arg(manifest)
         .arg("--source")
-        .arg(out.join("greeter.wasm"))
+        .arg(out.join(format!("{NAME}.wasm")))
         .output()
         .unwrap()
 }
@@ -40,8 +48,50 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// `cargo component build --release` in the crate, through the script that
+/// installs cargo-component (cached) and the wasm32-wasip1 target. Its
+/// target directory sits in the build's, so later runs reuse what it built.
+fn cargo_component_build(crate_dir: &Path) -> Output {
+    Command::new(repo_root().join("tooling/cargo-component"))
+        .args(["build", "--release"])
+        .current_dir(crate_dir)
+        .env("CARGO_TARGET_DIR", cargo_component_target())
+        .output()
+        .unwrap()
+}
+
+fn cargo_component_target() -> std::path::PathBuf {
+    components_dir().parent().unwrap().join("cargo-component")
+}
+
+fn deploy(server: &Server, wasm: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_summer"))
+        .args(["deploy", NAME])
+        .arg(wasm)
+        .args(["--url", &server.url("")])
+        .env("SUMMER_ADMIN_TOKEN", ADMIN_TOKEN)
+        .output()
+        .unwrap()
+}
+
+/// Polls `path` until it answers 200 (a build being picked up).
+fn wait_for_ok(server: &Server, path: &str) -> support::Reply {
+    let started = Instant::now();
+    let mut reply = get(&server.url(path));
+    while reply.status != 200 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+        reply = get(&server.url(path));
+    }
+    assert_eq!(reply.status, 200, "{}", server.log());
+    reply
+}
+
+fn is_component(wasm: &[u8]) -> bool {
+    wasm.starts_with(&[0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00])
+}
+
 #[test]
-fn a_new_component_is_served_by_a_running_host_once_built() {
+fn a_new_component_builds_both_ways_and_is_served_by_a_running_host() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let manifest = dir.path().join("summer.toml");
@@ -54,8 +104,10 @@ fn a_new_component_is_served_by_a_running_host_once_built() {
         ),
     )
     .unwrap();
-    let server = Server::try_start(&dir.path().join("data"), &manifest)
+    let token = [("SUMMER_ADMIN_TOKEN".to_owned(), ADMIN_TOKEN.to_owned())];
+    let server = Server::try_start_with_env(&dir.path().join("data"), &manifest, &token)
         .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    let route = format!("/{NAME}");
 
     let made = summer_new(dir.path(), &manifest, &out);
     assert!(made.status.success(), "{}", text(&made));
@@ -65,27 +117,43 @@ fn a_new_component_is_served_by_a_running_host_once_built() {
         text(&made)
     );
     // Not built yet: the host keeps serving what it had.
-    assert_eq!(get(&server.url("/greeter")).status, 404);
+    assert_eq!(get(&server.url(&route)).status, 404);
     assert_eq!(get(&server.url("/hello")).status, 200);
 
-    let built = build(&dir.path().join("greeter"), &out);
+    let crate_dir = dir.path().join(NAME);
+    let built = build(&crate_dir, &out);
     assert!(built.status.success(), "{}", text(&built));
-    let started = Instant::now();
-    let mut greeting = get(&server.url("/greeter"));
-    while greeting.status != 200 && started.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(100));
-        greeting = get(&server.url("/greeter"));
-    }
-    assert_eq!(greeting.status, 200, "{}", server.log());
+    let greeting = wait_for_ok(&server, &route);
     assert_eq!(greeting.body["message"], "Hello, world!");
     assert_eq!(
-        get(&server.url("/greeter/Ada")).body["message"],
+        get(&server.url(&format!("{route}/Ada"))).body["message"],
         "Hello, Ada!"
     );
-    let refused = post_json(&server.url("/greeter"), &serde_json::json!({}));
+    let refused = post_json(&server.url(&route), &serde_json::json!({}));
     assert_eq!(refused.status, 405);
     assert!(refused.body["error"]["message"].is_string());
     assert_eq!(get(&server.url("/hello")).status, 200);
+
+    // The same crate built by cargo-component is a component the host
+    // takes as a new version.
+    let componentized = cargo_component_build(&crate_dir);
+    assert!(componentized.status.success(), "{}", text(&componentized));
+    let wasm = cargo_component_target().join(format!("wasm32-wasip1/release/{NAME}.wasm"));
+    assert!(
+        is_component(&std::fs::read(&wasm).unwrap()),
+        "{}",
+        text(&componentized)
+    );
+    let deployed = deploy(&server, &wasm);
+    assert!(deployed.status.success(), "{}", text(&deployed));
+    let after = wait_for_ok(&server, &format!("{route}/Ada"));
+    assert_eq!(after.body["message"], "Hello, Ada!");
+    assert_ne!(
+        after.header("x-summer-component"),
+        greeting.header("x-summer-component"),
+        "the cargo-component build serves: {}",
+        text(&deployed)
+    );
 
     // The same name again is refused, and nothing is overwritten.
     let again = summer_new(dir.path(), &manifest, &out);

@@ -3,6 +3,9 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 COMPONENTS_OUT=${SUMMER_COMPONENTS_OUT:-$TARGET_DIR/components}
+# Developer tools installed from crates.io (cargo-component) and toolchains made
+# from Debian packages, kept between runs.
+TOOLS_DIR=${SUMMER_TOOLS_CACHE:-$HOME/.cache/summer-tools}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -1,5 +1,23 @@
 //! Typed access to `summer:platform/blob`: objects written and read in
 //! chunks, with a content type. Keys are confined to the calling component.
+//! Needs `grants = ["blob"]`; the guide is `docs/blob.md`.
+//!
+//! ```no_run
+//! use summer_sdk::blob;
+//!
+//! # fn example(rows: Vec<Vec<u8>>) -> Result<(), summer_sdk::ApiError> {
+//! blob::put("notes/hello.txt", "text/plain", b"Hello!")?;
+//! if let Some((info, body)) = blob::get("notes/hello.txt")? {
+//!     assert_eq!(info.size, body.len() as u64);
+//! }
+//! // Large objects are written a chunk at a time; nothing shows until `finish`.
+//! let writer = blob::Writer::create("exports/big.csv", "text/csv")?;
+//! for row in rows {
+//!     writer.write(&row)?;
+//! }
+//! writer.finish()?;
+//! # Ok(()) }
+//! ```
 
 use crate::ApiError;
 use crate::bindings::summer::platform::blob as wit;
@@ -14,10 +32,12 @@ pub const CHUNK: usize = 64 * 1024;
 pub struct Writer(wit::Writer);
 
 impl Writer {
+    /// Starts writing the object at `key`; nothing shows until [`Writer::finish`].
     pub fn create(key: &str, content_type: &str) -> Result<Self, ApiError> {
         Ok(Self(wit::create(key, content_type)?))
     }
 
+    /// Appends a chunk (the host holds at most one part of the object at a time).
     pub fn write(&self, chunk: &[u8]) -> Result<(), ApiError> {
         Ok(self.0.write(chunk)?)
     }
@@ -41,6 +61,7 @@ impl Reader {
         }
     }
 
+    /// The object's key, size, content type and modification time.
     pub fn info(&self) -> ObjectInfo {
         self.0.info()
     }
@@ -88,6 +109,7 @@ pub fn get(key: &str) -> Result<Option<(ObjectInfo, Vec<u8>)>, ApiError> {
     }
 }
 
+/// The object's information without its body, or `None`.
 pub fn head(key: &str) -> Result<Option<ObjectInfo>, ApiError> {
     Ok(wit::head(key)?)
 }

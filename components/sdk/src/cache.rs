@@ -1,5 +1,17 @@
 //! Typed access to `summer:platform/cache`: bytes or JSON values by key,
-//! with optional expiry. Keys are confined to the calling component.
+//! with optional expiry. Keys are confined to the calling component. Needs
+//! `grants = ["cache"]`; the guide is `docs/cache.md`.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use summer_sdk::cache;
+//!
+//! # fn example() -> Result<(), summer_sdk::ApiError> {
+//! let hits = cache::incr("hits", 1)?;
+//! cache::set_json("user:42", &serde_json::json!({ "name": "Ada" }), Some(Duration::from_secs(60)))?;
+//! let cached: Option<serde_json::Value> = cache::get_json("user:42")?;
+//! # let _ = (hits, cached); Ok(()) }
+//! ```
 
 use std::time::Duration;
 
@@ -38,6 +50,7 @@ pub fn delete(key: &str) -> Result<bool, ApiError> {
     Ok(wit::delete(key)?)
 }
 
+/// Whether `key` holds a value that has not expired.
 pub fn exists(key: &str) -> Result<bool, ApiError> {
     Ok(wit::exists(key)?)
 }

@@ -7,12 +7,16 @@ use crate::bindings::summer::platform::types::{Error as CapabilityError, ErrorKi
 /// An HTTP error response: status, machine-readable code, human message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
+    /// The HTTP status of the response.
     pub status: u16,
+    /// A stable, machine-readable code (`invalid`, `not_found`, `conflict`...).
     pub code: &'static str,
+    /// What went wrong, for a person.
     pub message: String,
 }
 
 impl ApiError {
+    /// An error with any status and code.
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,

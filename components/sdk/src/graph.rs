@@ -2,15 +2,20 @@
 //! relationships of a kind between them, and the traversals a social app
 //! needs (neighbours, friends-of-friends suggestions, shortest paths).
 //!
-//! ```ignore
+//! ```no_run
 //! use summer_sdk::graph::{self, NodeRef};
 //!
-//! let me = NodeRef::new("User", &my_id);
+//! # fn example(my_id: &str, their_id: &str) -> Result<(), summer_sdk::ApiError> {
+//! let me = NodeRef::new("User", my_id);
 //! graph::merge_node(&me, [])?;
-//! graph::merge_relationship(&me, "FRIEND", &NodeRef::new("User", &their_id), [])?;
+//! graph::merge_node(&NodeRef::new("User", their_id), [])?;
+//! graph::merge_relationship(&me, "FRIEND", &NodeRef::new("User", their_id), [])?;
 //! let friends = graph::neighbours(&me, "FRIEND", graph::Direction::Both, 100)?;
 //! let suggestions = graph::suggest(&me, "FRIEND", 2, 10)?;
+//! # let _ = (friends, suggestions); Ok(()) }
 //! ```
+//!
+//! Needs `grants = ["graph"]`; the guide is `docs/graph.md`.
 
 use crate::ApiError;
 use crate::bindings::summer::platform::graph as wit;
@@ -19,6 +24,7 @@ use crate::value::{FromValue, Value, convert};
 pub use wit::{Direction, NodeRef};
 
 impl NodeRef {
+    /// The node labelled `label` with key `key`.
     pub fn new(label: &str, key: &str) -> Self {
         Self {
             label: label.to_owned(),
@@ -30,7 +36,9 @@ impl NodeRef {
 /// A node with its properties.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
+    /// The node's label and key.
     pub id: NodeRef,
+    /// Its properties, by name.
     pub properties: Vec<(String, Value)>,
 }
 
@@ -78,6 +86,7 @@ pub fn merge_node<'a>(
     Ok(wit::merge_node(&wit_node(id, props))?)
 }
 
+/// The node with its properties, or `None`.
 pub fn get_node(id: &NodeRef) -> Result<Option<Node>, ApiError> {
     Ok(wit::get_node(id)?.map(Node::from))
 }

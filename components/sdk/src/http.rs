@@ -15,6 +15,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 
 /// An HTTP method.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // the methods are their names
 pub enum Method {
     Get,
     Head,
@@ -23,10 +24,12 @@ pub enum Method {
     Patch,
     Delete,
     Options,
+    /// Any other method, as sent.
     Other(String),
 }
 
 impl Method {
+    /// The method as it appears on the wire (`GET`).
     pub fn as_str(&self) -> &str {
         match self {
             Method::Get => "GET",
@@ -45,6 +48,7 @@ impl Method {
 /// whole with [`Request::body`] (up to [`DEFAULT_BODY_LIMIT`]), or as a
 /// stream with [`Request::body_reader`].
 pub struct Request {
+    /// The request method.
     pub method: Method,
     /// The path, without the query string.
     pub path: String,
@@ -197,8 +201,11 @@ fn percent_decode(text: &str) -> Result<String, ApiError> {
 
 /// An outgoing response: its body in memory, or streamed from a reader.
 pub struct Response {
+    /// The HTTP status.
     pub status: u16,
+    /// Headers to send, in order.
     pub headers: Vec<(String, String)>,
+    /// The body, when it is held in memory (see [`Response::with_stream`]).
     pub body: Vec<u8>,
     stream: Option<StreamedBody>,
 }
@@ -220,6 +227,7 @@ impl fmt::Debug for Response {
 }
 
 impl Response {
+    /// An empty response with `status`.
     pub fn new(status: u16) -> Self {
         Self {
             status,
@@ -243,11 +251,13 @@ impl Response {
         Self::new(204)
     }
 
+    /// Adds a header.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
     }
 
+    /// Sets the body, held in memory.
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = body.into();
         self.stream = None;

@@ -12,19 +12,49 @@
 //! - [`seed`]: the entry point and progress reports of a seed component;
 //! - [`Timestamp`] and [`cursor`]: RFC 3339 times and opaque paging cursors.
 //!
-//! ```ignore
-//! use summer_sdk::{http::{Request, Response}, ApiError, Router};
+//! A component is a crate of type `cdylib` whose handler is a plain
+//! function from [`http::Request`] to [`http::Response`]; `summer new NAME`
+//! writes one. Handlers are ordinary Rust, so they are unit-tested natively:
+//!
+//! ```
+//! use summer_sdk::http::{Method, Request, Response};
+//! use summer_sdk::{ApiError, Params, Router};
 //!
 //! summer_sdk::http_component!(handle);
 //!
 //! fn handle(request: &Request) -> Response {
-//!     Router::new().get("/hello/{name}", hello).handle(request)
+//!     Router::new()
+//!         .get("/hello/{name}", hello)
+//!         .handle(request)
 //! }
 //!
-//! fn hello(_request: &Request, params: &summer_sdk::Params) -> Result<Response, ApiError> {
-//!     Response::json(200, &serde_json::json!({ "hello": params.get("name") }))
+//! fn hello(_request: &Request, params: &Params) -> Result<Response, ApiError> {
+//!     let name = params.get("name").unwrap_or("world");
+//!     if name.len() > 100 {
+//!         return Err(ApiError::invalid("a name is at most 100 bytes"));
+//!     }
+//!     Response::json(200, &serde_json::json!({ "message": format!("Hello, {name}!") }))
 //! }
+//!
+//! let response = handle(&Request::new(Method::Get, "/hello/Ada", ""));
+//! assert_eq!(response.status, 200);
+//! assert_eq!(response.body, br#"{"message":"Hello, Ada!"}"#);
+//!
+//! // Errors are JSON with the status they carry; unknown paths are 404 and
+//! // other methods 405.
+//! let long = format!("/hello/{}", "a".repeat(101));
+//! assert_eq!(handle(&Request::new(Method::Get, &long, "")).status, 400);
+//! assert_eq!(handle(&Request::new(Method::Get, "/nowhere", "")).status, 404);
+//! assert_eq!(handle(&Request::new(Method::Post, "/hello/Ada", "")).status, 405);
 //! ```
+//!
+//! The capability modules call the host, so they run only inside a host:
+//! `summer serve` with the capability granted in the component's manifest
+//! entry (`grants = ["sql"]`). Each has a guide with an example component
+//! in the repository's `docs/` (`sql.md`, `cache.md`, `blob.md`, `wide.md`,
+//! `graph.md`).
+
+#![warn(missing_docs)]
 
 pub mod blob;
 pub mod cache;

@@ -65,6 +65,7 @@ impl Multipart<Box<dyn Read>> {
 }
 
 impl<R: Read> Multipart<R> {
+    /// Parts read from `reader`, separated by `boundary` (without its leading dashes).
     pub fn new(reader: R, boundary: &str) -> Self {
         let mut delimiter = b"\r\n--".to_vec();
         delimiter.extend_from_slice(boundary.as_bytes());

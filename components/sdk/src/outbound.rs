@@ -23,8 +23,11 @@ pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 /// The answer to an outgoing request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
+    /// The HTTP status.
     pub status: u16,
+    /// The headers, names lowercase.
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The whole body.
     pub body: Vec<u8>,
 }
 

@@ -41,6 +41,7 @@ pub struct Router {
 }
 
 impl Router {
+    /// A router with no routes: every request gets 404.
     pub fn new() -> Self {
         Self::default()
     }
@@ -55,22 +56,27 @@ impl Router {
         self
     }
 
+    /// Adds a `GET` route.
     pub fn get(self, pattern: &str, handler: Handler) -> Self {
         self.route(Method::Get, pattern, handler)
     }
 
+    /// Adds a `POST` route.
     pub fn post(self, pattern: &str, handler: Handler) -> Self {
         self.route(Method::Post, pattern, handler)
     }
 
+    /// Adds a `PUT` route.
     pub fn put(self, pattern: &str, handler: Handler) -> Self {
         self.route(Method::Put, pattern, handler)
     }
 
+    /// Adds a `PATCH` route.
     pub fn patch(self, pattern: &str, handler: Handler) -> Self {
         self.route(Method::Patch, pattern, handler)
     }
 
+    /// Adds a `DELETE` route.
     pub fn delete(self, pattern: &str, handler: Handler) -> Self {
         self.route(Method::Delete, pattern, handler)
     }

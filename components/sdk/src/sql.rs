@@ -1,5 +1,24 @@
 //! Typed access to `summer:platform/sql`: `$1`-style parameters from Rust
-//! values, rows read by column name.
+//! values, rows read by column name. Needs `grants = ["sql"]`; the guide,
+//! with the SQL that runs the same on SQLite and PostgreSQL, is
+//! `docs/sql.md`.
+//!
+//! ```no_run
+//! use summer_sdk::{params, sql, ApiError, Timestamp};
+//!
+//! # fn example() -> Result<(), ApiError> {
+//! sql::execute(
+//!     "INSERT INTO notes (slug, text, updated_at) VALUES ($1, $2, $3)",
+//!     &params!["packing", "passport", Timestamp::now()],
+//! )?;
+//! let rows = sql::query("SELECT text FROM notes WHERE slug = $1", &params!["packing"])?;
+//! let text: Option<String> = rows.first().map(|row| row.get("text")).transpose()?;
+//!
+//! let transaction = sql::Transaction::begin()?;
+//! transaction.execute("DELETE FROM notes WHERE slug = $1", &params!["packing"])?;
+//! transaction.commit()?; // dropped without commit, it rolls back
+//! # let _ = text; Ok(()) }
+//! ```
 
 use crate::ApiError;
 use crate::bindings::summer::platform::sql as wit;
@@ -31,14 +50,17 @@ impl Rows {
         &self.rows
     }
 
+    /// How many rows there are.
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
+    /// The rows, in order, each read by column name.
     pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
         self.rows.iter().map(|values| Row {
             columns: &self.columns,
@@ -95,18 +117,22 @@ pub fn execute(statement: &str, params: &[Value]) -> Result<u64, ApiError> {
 pub struct Transaction(wit::Transaction);
 
 impl Transaction {
+    /// Opens a transaction.
     pub fn begin() -> Result<Self, ApiError> {
         Ok(Self(wit::begin()?))
     }
 
+    /// Runs a statement that returns rows, inside the transaction.
     pub fn query(&self, statement: &str, params: &[Value]) -> Result<Rows, ApiError> {
         Ok(self.0.query(statement, params)?.into())
     }
 
+    /// Runs a statement inside the transaction; returns how many rows it changed.
     pub fn execute(&self, statement: &str, params: &[Value]) -> Result<u64, ApiError> {
         Ok(self.0.execute(statement, params)?)
     }
 
+    /// Makes the transaction's changes durable.
     pub fn commit(self) -> Result<(), ApiError> {
         Ok(wit::Transaction::commit(self.0)?)
     }

@@ -16,6 +16,7 @@ impl Timestamp {
         Timestamp(since.as_micros() as i64)
     }
 
+    /// Microseconds since the Unix epoch.
     pub fn micros(self) -> i64 {
         self.0
     }

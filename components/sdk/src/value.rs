@@ -77,6 +77,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// `timestamp`, RFC 3339 text or microseconds), so handlers read the same way
 /// on every backend.
 pub trait FromValue: Sized {
+    /// The value as `Self`, or `None` when it is of another type.
     fn from_value(value: &Value) -> Option<Self>;
 }
 

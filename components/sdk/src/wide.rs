@@ -2,9 +2,10 @@
 //! cells, keys as value lists, and partitions scanned a page at a time,
 //! newest first or oldest first.
 //!
-//! ```ignore
-//! use summer_sdk::{wide, Value};
+//! ```no_run
+//! use summer_sdk::{wide, Timestamp, Value};
 //!
+//! # fn example(conversation: &str, id: &str, body: &str) -> Result<(), summer_sdk::ApiError> {
 //! wide::put("messages", [
 //!     ("conversation_id", Value::from(conversation)),
 //!     ("sent_at", Value::from(Timestamp::now())),
@@ -12,7 +13,17 @@
 //!     ("body", Value::from(body)),
 //! ])?;
 //! let page = wide::scan("messages", &[Value::from(conversation)], wide::Order::Descending, 20, None)?;
+//! for row in &page.rows {
+//!     let body: String = row.get("body")?;
+//!     let sent_at: Timestamp = row.get("sent_at")?;
+//! #   let _ = (body, sent_at);
+//! }
+//! // `page.next` continues the scan where this page stopped.
+//! # Ok(()) }
 //! ```
+//!
+//! Needs `grants = ["wide"]` and the tables declared in a file the manifest
+//! names; the guide is `docs/wide.md`.
 
 use crate::ApiError;
 use crate::bindings::summer::platform::types::{Error as CapabilityError, ErrorKind};
@@ -48,6 +59,7 @@ impl WideRow {
 /// One page of a scan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page {
+    /// The rows, in the order asked for.
     pub rows: Vec<WideRow>,
     /// Present when more rows follow: pass it to the next `scan`.
     pub next: Option<String>,

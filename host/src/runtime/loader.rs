@@ -100,12 +100,16 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("component {component}: {origin} is not a valid WebAssembly component: {source:#}")]
+    #[error(
+        "component {component}: {origin} is not a valid WebAssembly component: {source:#}{hint}"
+    )]
     Compile {
         component: String,
         /// The file, or "the new version" for one sent to the host.
         origin: String,
         source: anyhow::Error,
+        /// What to do, when the bytes say what went wrong.
+        hint: &'static str,
     },
     #[error(
         "component {component} imports {import}, but the manifest does not grant it \
@@ -116,7 +120,10 @@ pub enum LoadError {
         import: String,
         capability: Capability,
     },
-    #[error("component {component} imports {import}, which Summer does not provide")]
+    #[error(
+        "component {component} imports {import}, which Summer does not provide: build it \
+         against this host's WIT (wit/, summer:platform@0.1.0) with summer-sdk"
+    )]
     UnknownImport { component: String, import: String },
     #[error(
         "component {component} imports {import}, but components get no filesystem, sockets \
@@ -130,8 +137,9 @@ pub enum LoadError {
         source: anyhow::Error,
     },
     #[error(
-        "component {component} does not export wasi:http/incoming-handler; \
-         build it for the summer:platform/handler world"
+        "component {component} does not export wasi:http/incoming-handler: build it for \
+         the summer:platform/handler world (a cdylib whose handler is exported with \
+         summer_sdk::http_component!, as `summer new` makes)"
     )]
     NotAHandler { component: String },
 }
@@ -231,6 +239,7 @@ impl Loader {
                     component: name.clone(),
                     origin: origin.to_owned(),
                     source,
+                    hint: compile_hint(wasm),
                 })?;
         check_imports(&self.engine, &component, name, &spec.grants)?;
         Ok(CheckedComponent {
@@ -250,6 +259,13 @@ impl Loader {
             component: name.to_owned(),
             source,
         };
+        // Checked before linking: a component of another world (a seeder)
+        // also has imports no handler gets, which would hide the real cause.
+        if !exports_http_handler(&self.engine, component) {
+            return Err(LoadError::NotAHandler {
+                component: name.to_owned(),
+            });
+        }
         let mut linker = Linker::<HostState>::new(&self.engine);
         wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)
             .map_err(|e| link_error(e.into()))?;
@@ -260,6 +276,29 @@ impl Loader {
         ProxyPre::new(instance_pre).map_err(|_| LoadError::NotAHandler {
             component: name.to_owned(),
         })
+    }
+}
+
+/// Whether `component` exports `wasi:http/incoming-handler` (any 0.2 version).
+fn exports_http_handler(engine: &Engine, component: &Component) -> bool {
+    component
+        .component_type()
+        .exports(engine)
+        .any(|(name, _)| name.starts_with("wasi:http/incoming-handler@0.2."))
+}
+
+/// What to do about bytes that did not compile, judged by their header:
+/// a core module needs componentizing; anything else is not WebAssembly.
+fn compile_hint(wasm: &[u8]) -> &'static str {
+    const CORE_MODULE: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+    if wasm.starts_with(&CORE_MODULE) {
+        " (it is a core WebAssembly module: build it with tooling/build-components or \
+         `cargo component build`, which make a component of it)"
+    } else if !wasm.starts_with(b"\0asm") {
+        " (it is not WebAssembly at all: point the manifest's `source` at the .wasm \
+         tooling/build-components wrote under target/components)"
+    } else {
+        ""
     }
 }
 
