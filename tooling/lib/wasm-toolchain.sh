@@ -39,7 +39,7 @@ select_wasm_toolchain() {
 # work with its bin/ first on PATH. Made once per rustc version under
 # ~/.cache/summer-tools; prints its path.
 wasip1_toolchain() {
-    apt_install rustc-web cargo-web rust-web-src wasi-libc lld-16
+    apt_install rustc-web cargo-web rust-web-src wasi-libc lld-16 >&2
     local version dir
     version=$(/usr/bin/rustc -V | cksum | cut -d' ' -f1)
     dir=$TOOLS_DIR/wasip1-toolchain-$version

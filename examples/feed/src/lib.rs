@@ -51,8 +51,7 @@ fn post(request: &Request, params: &Params) -> Result<Response, ApiError> {
         return Err(ApiError::invalid("text is 1 to 1000 bytes"));
     }
     let posted_at = Timestamp::now();
-    // The id breaks ties between posts of the same microsecond.
-    let id = format!("{}-{}", posted_at.to_rfc3339(), text.len());
+    let id = random_id();
     wide::put(
         "posts",
         [
@@ -70,6 +69,16 @@ fn post(request: &Request, params: &Params) -> Result<Response, ApiError> {
             posted_at,
         },
     )
+}
+
+/// 64 random bits in hex (std draws them from the host's WASI randomness):
+/// the id keeps two posts of the same microsecond apart.
+fn random_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let bits = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("{bits:016x}")
 }
 
 #[derive(Serialize)]
