@@ -134,15 +134,13 @@ fn new_component(new: &summer::scaffold::NewComponent) -> Result<()> {
     let made = new.create()?;
     let dir = made.crate_dir.display();
     println!(
-        "created {dir} (Cargo.toml, wit/world.wit, src/lib.rs) and its entry in {manifest}
-
-         next:
-           tooling/build-components {dir}    # a running host serves it as soon as it is built
-           summer serve                       # when no host is running yet
-           curl localhost:3000{route}
-
-         with cargo-component instead: `cargo component build --release` in {dir}, then
-         copy the .wasm it names to {source} (or `summer deploy {name} FILE.wasm`)",
+        "created {dir} (Cargo.toml, wit/world.wit, src/lib.rs) and its entry in {manifest}\n\n\
+         next:\n\
+         \x20 tooling/build-components {dir}   # a running host serves it once built\n\
+         \x20 summer serve                     # when no host is running yet\n\
+         \x20 curl localhost:3000{route}\n\n\
+         with cargo-component instead: `cargo component build --release` in {dir},\n\
+         then copy the .wasm it names to {source} (or `summer deploy {name} FILE.wasm`)",
         manifest = new.manifest.display(),
         route = made.route,
         source = made.source.display(),

@@ -247,7 +247,12 @@ fn relative(from: &Path, to: &Path) -> Result<String> {
 }
 
 fn relative_or_absolute(from: &Path, to: &Path) -> String {
-    relative(from, to).unwrap_or_else(|_| to.display().to_string())
+    let (from, to) = (normalize(from), normalize(to));
+    // Paths that share no folder but the root read better whole.
+    if from.components().nth(1) != to.components().nth(1) {
+        return to.display().to_string();
+    }
+    relative(&from, &to).unwrap_or_else(|_| to.display().to_string())
 }
 
 /// `path` without `.` and with each `..` applied.
@@ -284,6 +289,13 @@ mod tests {
     fn relative_paths_climb_and_descend() {
         let rel = |a: &str, b: &str| relative(Path::new(a), Path::new(b)).unwrap();
         assert_eq!(rel("/r/components/x", "/r/components/sdk"), "../sdk");
+        assert_eq!(
+            relative_or_absolute(
+                Path::new("/tmp/x"),
+                Path::new("/r/components/sdk/../../wit")
+            ),
+            "/r/wit"
+        );
         assert_eq!(
             rel("/tmp/app/x", "/r/components/sdk"),
             "../../../r/components/sdk"

@@ -5,6 +5,22 @@ use std::fmt;
 use crate::bindings::summer::platform::types::{Error as CapabilityError, ErrorKind};
 
 /// An HTTP error response: status, machine-readable code, human message.
+/// Handlers return it with `?`; capability errors convert into it
+/// (`unavailable` is a 503, `timeout` a 504, `conflict` a 409).
+///
+/// ```
+/// use summer_sdk::ApiError;
+/// use summer_sdk::http::Response;
+///
+/// let error = ApiError::not_found("no user 42");
+/// assert_eq!(error.status, 404);
+/// assert_eq!(
+///     error.body(),
+///     serde_json::json!({ "error": { "code": "not_found", "message": "no user 42" } })
+/// );
+/// let response = Response::from(error);
+/// assert_eq!(response.header("content-type"), Some("application/json"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
     /// The HTTP status of the response.

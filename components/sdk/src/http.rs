@@ -165,6 +165,21 @@ impl Request {
 
     /// The body parsed as JSON into `T`. Requires `Content-Type: application/json`
     /// (415 otherwise); malformed or mistyped JSON is a 400 naming the problem.
+    ///
+    /// ```
+    /// use summer_sdk::http::{Method, Request};
+    ///
+    /// #[derive(Debug, serde::Deserialize)]
+    /// struct NewUser { name: String }
+    ///
+    /// let request = Request::new(Method::Post, "/users", r#"{"name": "Ada"}"#)
+    ///     .with_header("content-type", "application/json");
+    /// assert_eq!(request.json::<NewUser>().unwrap().name, "Ada");
+    ///
+    /// let wrong = Request::new(Method::Post, "/users", r#"{"name": 7}"#)
+    ///     .with_header("content-type", "application/json");
+    /// assert_eq!(wrong.json::<NewUser>().unwrap_err().status, 400);
+    /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         if self.media_type() != "application/json" {
             return Err(ApiError::unsupported_media_type(

@@ -35,6 +35,23 @@ enum Segment {
 
 /// Routes requests by method and path; unknown paths get 404, known paths
 /// with another method get 405 with an `Allow` header.
+///
+/// ```
+/// use summer_sdk::http::{Method, Request, Response};
+/// use summer_sdk::{ApiError, Params, Router};
+///
+/// fn show(_request: &Request, params: &Params) -> Result<Response, ApiError> {
+///     Response::json(200, &params.get("id"))
+/// }
+///
+/// let router = Router::new().get("/users/{id}", show).delete("/users/{id}", show);
+/// let shown = router.handle(&Request::new(Method::Get, "/users/a%20b", ""));
+/// assert_eq!(shown.body, br#""a b""#); // parameters are percent-decoded
+///
+/// let refused = router.handle(&Request::new(Method::Put, "/users/7", ""));
+/// assert_eq!(refused.status, 405);
+/// assert_eq!(refused.header("allow"), Some("GET, DELETE"));
+/// ```
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
