@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use support::{Server, add_component, get, write_manifest};
 
@@ -108,4 +109,46 @@ fn without_a_grant_nothing_goes_out() {
         .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
     fetch(&server, &upstream.url()).assert_error(500, "internal");
     assert_eq!(upstream.connections(), 0);
+}
+
+/// A request whose client goes away before the answer is not cut off: the
+/// component runs to its end (here: its outgoing call still happens), and
+/// the host says so in its log.
+#[test]
+fn a_request_whose_client_went_away_runs_to_its_end() {
+    let upstream = Upstream::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), |_| {});
+    let grant: toml::Table = toml::from_str(&format!(
+        "allowed_outbound_hosts = [\"http://127.0.0.1:{}\"]",
+        upstream.port
+    ))
+    .unwrap();
+    add_component(
+        &manifest,
+        "faults",
+        "faults.wasm",
+        &["/faults/{kind}"],
+        grant,
+    );
+    let server = Server::try_start(&dir.path().join("data"), &manifest)
+        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+
+    let address = server.url("").trim_start_matches("http://").to_owned();
+    let mut client = std::net::TcpStream::connect(&address).unwrap();
+    let path = format!("/faults/fetch?after_ms=1000&url={}", upstream.url());
+    write!(client, "GET {path} HTTP/1.1\r\nhost: {address}\r\n\r\n").unwrap();
+    thread::sleep(Duration::from_millis(300));
+    drop(client);
+
+    let started = Instant::now();
+    while upstream.connections() == 0 && started.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(upstream.connections(), 1, "{}", server.log());
+    let log = server.log();
+    assert!(
+        log.contains("the client went away before its answer"),
+        "{log}"
+    );
 }

@@ -65,10 +65,20 @@ fn huge_response(request: &Request) -> Result<Response, ApiError> {
         .with_stream(length, body))
 }
 
+/// Fetches `url` (after sleeping `after_ms`, when given: a request whose
+/// client has gone by then shows whether it still runs to its end).
 fn fetch(request: &Request) -> Result<Response, ApiError> {
     let url = request
         .query_param("url")?
         .ok_or_else(|| ApiError::invalid("url is required"))?;
+    if let Some(ms) = request.query_param("after_ms")? {
+        let ms: u64 = ms
+            .parse()
+            .ok()
+            .filter(|ms| *ms <= 5000)
+            .ok_or_else(|| ApiError::invalid("after_ms must be a whole number up to 5000"))?;
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
     let answer = summer_sdk::outbound::get(&url)?;
     Response::json(
         200,

@@ -100,36 +100,42 @@ async fn run(
         wasmtime::Result::<()>::Ok(())
     };
     let mut job = Job::start(job.in_current_span());
-
-    let deadline = tokio::time::Instant::now() + limits.timeout;
-    let head = tokio::time::timeout_at(deadline, job.alongside(receiver)).await;
-    if let Some(error) = body_watch.error(component) {
-        job.stop();
-        return Err(error);
-    }
-    let response = match head {
-        Ok(Ok(Ok(response))) => response,
-        Ok(Ok(Err(code))) => {
-            tracing::warn!(component = %component.name, "component answered with error code {code:?}");
-            return Err(HttpError::internal(format!(
-                "component {} failed to produce a response",
-                component.name
-            )));
-        }
-        Ok(Err(_)) => return Err(failure(component, job.finish().await)),
-        Err(_elapsed) => {
+    let answer: Result<Response<ResponseBody>, HttpError> = async {
+        let deadline = tokio::time::Instant::now() + limits.timeout;
+        let head = tokio::time::timeout_at(deadline, job.alongside(receiver)).await;
+        if let Some(error) = body_watch.error(component) {
             job.stop();
-            return Err(deadline_exceeded(component));
+            return Err(error);
         }
-    };
-    let first = tokio::time::timeout_at(deadline, job.alongside(with_first_frame(response)));
-    match first.await {
-        Ok(response) => Ok(response),
-        Err(_elapsed) => {
-            job.stop();
-            Err(deadline_exceeded(component))
+        let response = match head {
+            Ok(Ok(Ok(response))) => response,
+            Ok(Ok(Err(code))) => {
+                tracing::warn!(component = %component.name, "component answered with error code {code:?}");
+                return Err(HttpError::internal(format!(
+                    "component {} failed to produce a response",
+                    component.name
+                )));
+            }
+            Ok(Err(_)) => return Err(failure(component, job.finish().await)),
+            Err(_elapsed) => {
+                job.stop();
+                return Err(deadline_exceeded(component));
+            }
+        };
+        let first = tokio::time::timeout_at(deadline, job.alongside(with_first_frame(response)));
+        match first.await {
+            Ok(response) => Ok(response),
+            Err(_elapsed) => {
+                job.stop();
+                Err(deadline_exceeded(component))
+            }
         }
     }
+    .await;
+    // Not reached when the client went away first: dropping this future
+    // drops the job unanswered.
+    job.answered = true;
+    answer
 }
 
 type Running = Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;
@@ -143,6 +149,9 @@ type Running = Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;
 struct Job {
     running: Option<Running>,
     outcome: Option<wasmtime::Result<()>>,
+    /// Whether the request got its answer (a response or an error); a job
+    /// dropped without one lost its client.
+    answered: bool,
 }
 
 impl Job {
@@ -150,6 +159,7 @@ impl Job {
         Self {
             running: Some(Box::pin(future)),
             outcome: None,
+            answered: false,
         }
     }
 
@@ -172,7 +182,7 @@ impl Job {
     }
 
     /// The instance's outcome, once it has ended.
-    async fn finish(mut self) -> wasmtime::Result<()> {
+    async fn finish(&mut self) -> wasmtime::Result<()> {
         match self.running.take() {
             Some(running) => running.await,
             None => self.outcome.take().unwrap_or(Ok(())),
@@ -181,7 +191,7 @@ impl Job {
 
     /// Stops the instance where it is (a deadline passed, or its request
     /// was refused).
-    fn stop(mut self) {
+    fn stop(&mut self) {
         self.running = None;
     }
 }
@@ -191,6 +201,11 @@ impl Drop for Job {
         if let (Some(running), Ok(runtime)) =
             (self.running.take(), tokio::runtime::Handle::try_current())
         {
+            if !self.answered {
+                tracing::info!(
+                    "the client went away before its answer; the request runs to its end"
+                );
+            }
             runtime.spawn(running);
         }
     }
