@@ -52,15 +52,14 @@ fn fetch(server: &Server, url: &str) -> support::Reply {
     get(&server.url(&format!("/faults/fetch?url={url}")))
 }
 
-#[test]
-fn outgoing_requests_reach_only_allowed_hosts() {
-    let allowed = Upstream::start();
-    let other = Upstream::start();
+/// A server with the faults component, allowed to call `upstream`, and the
+/// directory holding its manifest and data (to outlive it).
+fn serve_faults_allowed_to(upstream: &Upstream) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), |_| {});
     let grant: toml::Table = toml::from_str(&format!(
         "allowed_outbound_hosts = [\"http://127.0.0.1:{}\"]",
-        allowed.port
+        upstream.port
     ))
     .unwrap();
     add_component(
@@ -72,6 +71,14 @@ fn outgoing_requests_reach_only_allowed_hosts() {
     );
     let server = Server::try_start(&dir.path().join("data"), &manifest)
         .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    (dir, server)
+}
+
+#[test]
+fn outgoing_requests_reach_only_allowed_hosts() {
+    let allowed = Upstream::start();
+    let other = Upstream::start();
+    let (_dir, server) = serve_faults_allowed_to(&allowed);
 
     let answer = fetch(&server, &allowed.url());
     assert_eq!(answer.status, 200, "{}", answer.raw);
@@ -117,22 +124,7 @@ fn without_a_grant_nothing_goes_out() {
 #[test]
 fn a_request_whose_client_went_away_runs_to_its_end() {
     let upstream = Upstream::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), |_| {});
-    let grant: toml::Table = toml::from_str(&format!(
-        "allowed_outbound_hosts = [\"http://127.0.0.1:{}\"]",
-        upstream.port
-    ))
-    .unwrap();
-    add_component(
-        &manifest,
-        "faults",
-        "faults.wasm",
-        &["/faults/{kind}"],
-        grant,
-    );
-    let server = Server::try_start(&dir.path().join("data"), &manifest)
-        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    let (_dir, server) = serve_faults_allowed_to(&upstream);
 
     let address = server.url("").trim_start_matches("http://").to_owned();
     let mut client = std::net::TcpStream::connect(&address).unwrap();
