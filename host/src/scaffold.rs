@@ -286,6 +286,17 @@ mod tests {
     }
 
     #[test]
+    fn the_wasi_packages_are_those_of_the_wit_folder() {
+        let deps = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/deps");
+        let mut found: Vec<String> = std::fs::read_dir(deps)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        found.sort();
+        assert_eq!(found, WASI_PACKAGES);
+    }
+
+    #[test]
     fn relative_paths_climb_and_descend() {
         let rel = |a: &str, b: &str| relative(Path::new(a), Path::new(b)).unwrap();
         assert_eq!(rel("/r/components/x", "/r/components/sdk"), "../sdk");

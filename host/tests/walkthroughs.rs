@@ -59,7 +59,7 @@ fn step(line: &str) -> Step {
     let expected = command.starts_with("curl ").then(|| {
         assert!(
             !comment.trim().is_empty(),
-            "the README's `{command}` needs its expected output as a comment"
+            "the walkthrough's `{command}` needs its expected output as a comment"
         );
         comment.trim().to_owned()
     });
@@ -122,7 +122,7 @@ fn run(clone: &Path, command: &str) -> String {
         .unwrap();
     assert!(
         output.status.success(),
-        "the README's `{command}` failed:\n{}\n{}",
+        "the walkthrough's `{command}` failed:\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
