@@ -20,6 +20,12 @@ pub struct Listen {
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
 
+    /// Serve `/metrics`, `/readyz` and `/_admin` on this address (such as
+    /// 127.0.0.1:9090) instead of the public port, which then serves only
+    /// the API, `/healthz` and `/openapi.json`.
+    #[arg(long, env = "SUMMER_ADMIN_LISTEN")]
+    pub admin_listen: Option<std::net::SocketAddr>,
+
     /// The fleet this host joins when Redis is configured: hosts of one
     /// fleet pass deploys to each other. `off` keeps this host to itself.
     #[arg(long, env = "SUMMER_FLEET", default_value = "summer")]

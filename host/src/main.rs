@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use futures::FutureExt;
 use tokio::net::TcpListener;
 
 use summer::app::App;
 use summer::config::{self, Settings};
+use summer::http::Surface;
 use summer::manifest::Manifest;
 use summer::observe::logs::LogFormat;
 
@@ -167,9 +169,30 @@ async fn serve(listen: config::Listen, settings: Settings) -> Result<()> {
     let listener = TcpListener::bind((listen.host, listen.port))
         .await
         .with_context(|| format!("binding {}:{}", listen.host, listen.port))?;
+    let shutdown = shutdown_signal().shared();
+    let public = match listen.admin_listen {
+        None => Surface::All,
+        Some(address) => {
+            let operations = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding the admin address {address}"))?;
+            println!(
+                "summer operations (/metrics, /readyz, /_admin) on http://{}",
+                operations.local_addr()?
+            );
+            let (app, shutdown) = (app.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                let served = summer::http::serve(operations, app, Surface::Operations, shutdown);
+                if let Err(e) = served.await {
+                    tracing::error!("the operations listener failed: {e:#}");
+                }
+            });
+            Surface::Api
+        }
+    };
     let address = listener.local_addr()?;
     println!("summer listening on http://{address}");
-    summer::http::serve(listener, app.clone(), shutdown_signal()).await?;
+    summer::http::serve(listener, app.clone(), public, shutdown).await?;
     close_backends(&app).await;
     Ok(())
 }

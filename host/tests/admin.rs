@@ -89,3 +89,61 @@ fn components_are_listed_with_their_versions() {
         Some(format!("users@{short}").as_str())
     );
 }
+
+/// A free loopback port, for a second listener.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn an_admin_address_takes_the_operational_endpoints_off_the_public_port() {
+    let operations = format!("127.0.0.1:{}", free_port());
+    let (_dir, server) = start(&[
+        token_env(),
+        ("SUMMER_ADMIN_LISTEN".into(), operations.clone()),
+    ]);
+    let public = |path: &str| get(&server.url(path));
+    let private = |path: &str| get(&format!("http://{operations}{path}"));
+
+    // The public port: the API, liveness and the API document only.
+    assert_eq!(public("/users").status, 200);
+    assert_eq!(public("/healthz").status, 200);
+    assert_eq!(public("/openapi.json").status, 200);
+    for path in ["/readyz", "/metrics", "/_admin/components"] {
+        public(path).assert_error(404, "not_found");
+    }
+    let reply = admin_as(
+        &server,
+        "GET",
+        "/_admin/components",
+        b"",
+        &format!("Bearer {TOKEN}"),
+    );
+    reply.assert_error(404, "not_found");
+
+    // The admin address: the operational endpoints, and no component.
+    assert_eq!(private("/healthz").status, 200);
+    assert_eq!(private("/readyz").status, 200);
+    let metrics = private("/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.raw.contains("summer_requests_total"),
+        "{}",
+        metrics.raw
+    );
+    private("/users").assert_error(404, "not_found");
+    let listing = support::send_request(
+        ureq::http::Request::builder()
+            .uri(format!("http://{operations}/_admin/components"))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Vec::new())
+            .unwrap(),
+    );
+    assert_eq!(listing.status, 200, "{}", listing.raw);
+    let unauthorized = private("/_admin/components");
+    unauthorized.assert_error(401, "unauthorized");
+}

@@ -114,8 +114,16 @@ fn users_bad_input(server: &Server) {
         json!({ "name": "x".repeat(101) }),
         json!({ "email": "not-an-email" }),
         json!({ "nickname": "b" }),
+        json!({ "name": null }),
+        json!({ "email": null, "name": "x" }),
+        json!({ "name": "x", "email": null }),
     ] {
-        patch_json(&url, &body).assert_error(400, "invalid");
+        let message = patch_json(&url, &body)
+            .assert_error(400, "invalid")
+            .to_owned();
+        if body.as_object().unwrap().values().any(Value::is_null) {
+            assert!(message.contains("null"), "{body}: {message}");
+        }
     }
     send("PATCH", &url, Some("application/json"), b"{\"name\":").assert_error(400, "invalid");
     send("PATCH", &url, Some("text/plain"), b"{}").assert_error(415, "unsupported_media_type");
@@ -185,6 +193,44 @@ fn groups_bad_input(server: &Server) {
         json!([]),
         "a refused write stored a group"
     );
+    let group = new_group(server, "Nulls");
+    let url = server.url(&format!("/groups/{group}"));
+    for body in [
+        json!({ "name": null }),
+        json!({ "description": null }),
+        json!({ "name": "Renamed", "description": null }),
+    ] {
+        let message = patch_json(&url, &body)
+            .assert_error(400, "invalid")
+            .to_owned();
+        assert!(message.contains("null"), "{body}: {message}");
+    }
+    assert_eq!(
+        ok(get(&url))["name"],
+        "Nulls",
+        "a refused update changed the group"
+    );
+}
+
+/// `?cursor=` (empty) is the first page on every list.
+fn an_empty_cursor_is_the_first_page(server: &Server) {
+    let user = new_user(server, "Cursor");
+    let group = new_group(server, "Cursor");
+    for path in [
+        "/users".to_owned(),
+        "/groups".to_owned(),
+        format!("/users/{user}/friends"),
+        format!("/users/{user}/friends/suggestions"),
+        format!("/users/{user}/groups"),
+        format!("/groups/{group}/members"),
+        format!("/messages/{group}"),
+        format!("/notifications/{user}"),
+        "/storage/files".to_owned(),
+    ] {
+        let first = ok(get(&server.url(&format!("{path}?limit=5"))));
+        let empty = ok(get(&server.url(&format!("{path}?limit=5&cursor="))));
+        assert_eq!(empty, first, "{path}?cursor= is not the first page");
+    }
 }
 
 // -------------------------------------------------------------- friends
@@ -500,6 +546,138 @@ fn notifications_unread_filter_and_marking_read(server: &Server) {
     assert!(all.iter().all(|n| n["read"] == true));
 }
 
+/// `count` unread notifications for `user`, made by 16 clients at once.
+fn many_notifications(server: &Server, user: &str, count: usize) -> BTreeSet<String> {
+    in_parallel_by(count, 16, |i| {
+        notify(server, user, "bulk", &format!("n{i}"))
+    })
+    .into_iter()
+    .map(|reply| id_of(&created(reply)))
+    .collect()
+}
+
+fn unread_of(server: &Server, user: &str) -> BTreeSet<String> {
+    user_ids_of(&all_pages(
+        server,
+        &format!("/notifications/{user}?unread=true"),
+        100,
+    ))
+}
+
+fn mark_all(server: &Server, user: &str) -> u64 {
+    let reply = post(
+        &server.url(&format!("/notifications/{user}/read")),
+        "application/json",
+        "",
+    );
+    ok(reply)["marked"].as_u64().expect("a count")
+}
+
+fn overlapping_mark_all_calls_count_each_notification_once(server: &Server) {
+    let ada = new_user(server, "Ada");
+    many_notifications(server, &ada, 100);
+    let counts: Vec<u64> = in_parallel_by(4, 4, |_| {
+        post(
+            &server.url(&format!("/notifications/{ada}/read")),
+            "application/json",
+            "",
+        )
+    })
+    .into_iter()
+    .map(|reply| ok(reply)["marked"].as_u64().unwrap())
+    .collect();
+    assert_eq!(
+        counts.iter().sum::<u64>(),
+        100,
+        "marked by each call: {counts:?}"
+    );
+    assert!(unread_of(server, &ada).is_empty());
+    let all = all_pages(server, &format!("/notifications/{ada}"), 100);
+    assert_eq!(all.len(), 100);
+    assert!(
+        all.iter().all(|n| n["read"] == true),
+        "a marked notification reads unread"
+    );
+    assert_eq!(mark_all(server, &ada), 0, "nothing is left to mark");
+}
+
+/// Clears its flag when dropped, even while a panic unwinds.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// While one call marks thousands read, another client keeps notifying:
+/// what existed when the call started is read and counted, what arrived
+/// after it started stays unread.
+fn mark_all_marks_only_what_existed_when_it_started(server: &Server) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    let ada = new_user(server, "Ada");
+    let existing = many_notifications(server, &ada, 3000);
+    let marking = AtomicBool::new(true);
+    let started = Instant::now();
+    // (id, sent at, answered while the call still ran) of each later notification.
+    let (marked, later) = std::thread::scope(|scope| {
+        let notifier = scope.spawn(|| {
+            let mut later = Vec::new();
+            while marking.load(Ordering::SeqCst) {
+                let sent = started.elapsed();
+                let reply = notify(server, &ada, "later", "while marking");
+                let during = marking.load(Ordering::SeqCst);
+                later.push((id_of(&created(reply)), sent, during));
+            }
+            later
+        });
+        // Stops the notifier however the call ends, a failed assertion included.
+        let stop = StopOnDrop(&marking);
+        let marked = mark_all(server, &ada);
+        drop(stop);
+        (marked, notifier.join().unwrap())
+    });
+    let unread = unread_of(server, &ada);
+    assert!(
+        unread.is_disjoint(&existing),
+        "a notification that existed stayed unread"
+    );
+    // A notification sent right as the call started may predate its start;
+    // one sent 50 ms later cannot.
+    let after_start: Vec<&String> = later
+        .iter()
+        .filter(|(_, sent, _)| *sent > Duration::from_millis(50))
+        .map(|(id, _, _)| id)
+        .collect();
+    for id in &after_start {
+        assert!(
+            unread.contains(*id),
+            "{id}, created while marking, was marked read"
+        );
+    }
+    let read_later = later.len()
+        - later
+            .iter()
+            .filter(|(id, _, _)| unread.contains(id))
+            .count();
+    assert_eq!(
+        marked,
+        (existing.len() + read_later) as u64,
+        "marked counts exactly what it marked"
+    );
+    let during = later
+        .iter()
+        .filter(|(_, sent, during)| *during && *sent > Duration::from_millis(50))
+        .count();
+    assert!(
+        during > 0,
+        "no notification arrived while marking ran ({:?}); the race was not tested",
+        started.elapsed()
+    );
+}
+
 fn notifications_bad_input(server: &Server) {
     let ada = new_user(server, "Ada");
     notify(server, &unknown_id(), "message", "hi").assert_error(404, "not_found");
@@ -540,6 +718,59 @@ fn notifications_bad_input(server: &Server) {
 }
 
 // -------------------------------------------------------------- storage
+
+/// Uploads `content` in a part whose `Content-Disposition` is `disposition`.
+fn upload_with_disposition(server: &Server, disposition: &str, content: &[u8]) -> Reply {
+    let boundary = "summer-disposition-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: {disposition}\r\n\
+         Content-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let content_type = format!("multipart/form-data; boundary=\"{boundary}\"");
+    send(
+        "POST",
+        &server.url("/storage/upload"),
+        Some(&content_type),
+        &body,
+    )
+}
+
+fn upload_filenames_are_read_as_rfc_7578_and_6266_say(server: &Server) {
+    for (disposition, stored) in [
+        (r#"form-data; name="file"; filename="a;b.txt""#, "a;b.txt"),
+        (
+            r#"form-data; name="file"; filename="say \"hi\".txt""#,
+            r#"say "hi".txt"#,
+        ),
+        (
+            r#"form-data; name="file"; filename="plain.txt"; filename*=UTF-8''caf%C3%A9%3B%20menu.txt"#,
+            "café; menu.txt",
+        ),
+        ("form-data; filename=token.txt; name=file", "token.txt"),
+    ] {
+        let file = created(upload_with_disposition(server, disposition, b"content"));
+        assert_eq!(file["filename"], stored, "{disposition}");
+        let listed = all_pages(server, "/storage/files", 100);
+        assert!(
+            listed.iter().any(|f| f["filename"] == stored),
+            "{stored} is not listed"
+        );
+    }
+    let (status, _, body) = get_bytes(&server.url("/storage/download/a%3Bb.txt"));
+    assert_eq!((status, body.as_slice()), (200, &b"content"[..]));
+    for malformed in [
+        r#"form-data; name="file"; filename="unterminated.txt"#,
+        "form-data; name=file; filename*=UTF-8''bad%ZZ.txt",
+    ] {
+        upload_with_disposition(server, malformed, b"x").assert_error(400, "invalid");
+    }
+    let empty = upload_with_disposition(server, r#"form-data; name="file"; filename="e.txt""#, b"");
+    let message = empty.assert_error(400, "invalid");
+    assert!(message.contains("empty"), "{message}");
+}
 
 fn storage_upload_download_list_delete(server: &Server) {
     let png: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -712,12 +943,115 @@ fn parallel_writes_lose_nothing_and_duplicate_nothing(server: &Server) {
     assert_eq!(friends_of(server, &hub).len(), 20);
 }
 
+/// Runs `work(i)` for `0..n` on `width` threads, each taking the next `i`
+/// as it finishes one; the replies in order of `i`.
+fn in_parallel_by(n: usize, width: usize, work: impl Fn(usize) -> Reply + Sync) -> Vec<Reply> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let replies = std::sync::Mutex::new(vec![None; n]);
+    std::thread::scope(|scope| {
+        for _ in 0..width {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= n {
+                        return;
+                    }
+                    let reply = work(i);
+                    replies.lock().unwrap()[i] = Some(reply);
+                }
+            });
+        }
+    });
+    replies
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect()
+}
+
+/// The most friends a user, or members a group, may have (docs/api.md).
+const MAX_LINKS: usize = 1000;
+
+/// `count` users made by 16 clients at once.
+fn many_users(server: &Server, count: usize) -> Vec<String> {
+    in_parallel_by(count, 16, |i| {
+        post_json(
+            &server.url("/users"),
+            &json!({ "name": format!("Crowd {i}"), "email": format!("{}@example.org", uuid::Uuid::new_v4().simple()) }),
+        )
+    })
+    .into_iter()
+    .map(|reply| id_of(&created(reply)))
+    .collect()
+}
+
+/// The ids of those `candidates` whose reply was 200; every other reply
+/// must be the documented 409 of a full list.
+fn acknowledged(candidates: &[String], replies: &[Reply]) -> BTreeSet<String> {
+    let mut accepted = BTreeSet::new();
+    for (id, reply) in candidates.iter().zip(replies) {
+        match reply.status {
+            200 => {
+                accepted.insert(id.clone());
+            }
+            _ => {
+                let message = reply.assert_error(409, "conflict");
+                assert!(message.contains("the most allowed"), "{message}");
+            }
+        }
+    }
+    accepted
+}
+
+fn the_link_caps_hold_under_concurrent_requests(server: &Server) {
+    let users = many_users(server, MAX_LINKS + 30);
+    let (hub, crowd) = users.split_first().unwrap();
+
+    // Friends: the hub is the smaller end of some friendships and the
+    // larger of others, so both ends' counts are raced.
+    let replies = in_parallel_by(crowd.len(), 16, |i| befriend(server, &crowd[i], hub));
+    let friends = acknowledged(crowd, &replies);
+    assert_eq!(friends.len(), MAX_LINKS, "acknowledged friendships");
+    let listed = all_pages(server, &format!("/users/{hub}/friends"), 100);
+    assert_eq!(
+        user_ids_of(&listed),
+        friends,
+        "the hub lists every acknowledged friend"
+    );
+    let both_sides = in_parallel_by(friends.len(), 16, |i| {
+        let friend = friends.iter().nth(i).unwrap();
+        get(&format!("{}?limit=5", friends_url(server, friend)))
+    });
+    for reply in &both_sides {
+        let items = ok(reply.clone())["items"].as_array().unwrap().clone();
+        assert_eq!(
+            ids(&items),
+            std::slice::from_ref(hub),
+            "a friend does not list the hub"
+        );
+    }
+
+    // Members: one group, the whole crowd joining at once.
+    let group = new_group(server, "Crowded");
+    let replies = in_parallel_by(crowd.len(), 16, |i| join(server, &group, &crowd[i]));
+    let members = acknowledged(crowd, &replies);
+    assert_eq!(members.len(), MAX_LINKS, "acknowledged memberships");
+    let listed = all_pages(server, &format!("/groups/{group}/members"), 100);
+    assert_eq!(
+        user_ids_of(&listed),
+        members,
+        "the group lists every acknowledged member"
+    );
+}
+
 on_both_databases!(
     with own_storage_namespace;
     users_patch_delete_and_cache,
     users_bad_input,
     groups_crud_and_pages,
     groups_bad_input,
+    an_empty_cursor_is_the_first_page,
     friendships_are_symmetric_and_idempotent,
     friends_page_across_several_pages,
     friends_bad_input,
@@ -731,5 +1065,9 @@ on_both_databases!(
     notifications_bad_input,
     storage_upload_download_list_delete,
     storage_bad_input,
+    upload_filenames_are_read_as_rfc_7578_and_6266_say,
     parallel_writes_lose_nothing_and_duplicate_nothing,
+    the_link_caps_hold_under_concurrent_requests,
+    overlapping_mark_all_calls_count_each_notification_once,
+    mark_all_marks_only_what_existed_when_it_started,
 );

@@ -520,14 +520,62 @@ fn documented_errors_are_answered_as_documented(server: &Server) {
     );
 }
 
+/// The schema of an operation's JSON request body, references followed.
+fn request_schema<'a>(document: &'a Value, operation: &'a Operation) -> Option<&'a Value> {
+    let schema = operation.spec["requestBody"]["content"].get("application/json")?;
+    let name = schema["schema"]["$ref"].as_str()?.rsplit('/').next()?;
+    Some(&document["components"]["schemas"][name])
+}
+
+/// Every text field whose schema has a `pattern` is answered as that pattern
+/// says: text holding a character the pattern refuses is a 400 that names
+/// the field, and text it accepts is stored.
+fn text_patterns_say_what_is_refused(server: &Server) {
+    let document = document();
+    let fixtures = Fixtures::create(server);
+    let probes = [
+        '\u{0}', '\t', '\n', '\r', '\u{b}', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}', 'é',
+    ];
+    let mut checked = 0;
+    for operation in operations(&document) {
+        let Some(schema) = request_schema(&document, &operation) else {
+            continue;
+        };
+        for (field, property) in schema["properties"].as_object().unwrap() {
+            let Some(pattern) = property["pattern"].as_str() else {
+                continue;
+            };
+            let pattern = regex_lite::Regex::new(pattern).unwrap();
+            for probe in probes {
+                let (content_type, body) = fixtures.body_for(&operation).unwrap();
+                let mut body: Value = serde_json::from_slice(&body).unwrap();
+                // Unique, since names are unique; short enough for every field.
+                let text = format!("{}{probe}x", unique("t"));
+                body[field.as_str()] = json!(text);
+                let url = operation.url(server, |p| fixtures.value_of(p));
+                let bytes = body.to_string().into_bytes();
+                let reply = call(&operation, &url, Some((content_type, bytes)));
+                let what = format!("{} with {field} = {text:?}", operation.id());
+                if pattern.is_match(&text) {
+                    assert_eq!(reply.status, operation.success(), "{what}: {}", reply.raw);
+                } else {
+                    let message = reply.assert_error(400, "invalid");
+                    assert!(message.contains(field.as_str()), "{what}: {message}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 60, "only {checked} pattern probes ran");
+}
+
 fn undocumented_methods_are_refused(server: &Server) {
     let document = document();
     let fixtures = Fixtures::create(server);
     let paths = document["paths"].as_object().unwrap();
     for path in paths.keys() {
-        if ["/healthz", "/readyz", "/metrics", "/openapi.json"].contains(&path.as_str()) {
-            continue;
-        }
+        let host_endpoint =
+            ["/healthz", "/readyz", "/metrics", "/openapi.json"].contains(&path.as_str());
         let probe = Operation {
             path: path.clone(),
             method: String::new(),
@@ -551,12 +599,20 @@ fn undocumented_methods_are_refused(server: &Server) {
                 b"{}",
             );
             reply.assert_error(405, "method_not_allowed");
-            let allow: BTreeSet<String> = reply
+            let mut allow: BTreeSet<String> = reply
                 .header("allow")
                 .unwrap_or_default()
                 .split(", ")
                 .map(str::to_lowercase)
                 .collect();
+            // The host's endpoints also answer HEAD, which the document
+            // leaves implied.
+            if host_endpoint {
+                assert!(
+                    allow.remove("head"),
+                    "{method} {concrete}: Allow lacks HEAD"
+                );
+            }
             assert_eq!(
                 allow, documented,
                 "{method} {concrete}: Allow differs from the document"
@@ -575,5 +631,6 @@ on_both_databases!(
     every_route_is_documented_and_every_documented_path_is_routed,
     every_operation_answers_as_documented,
     documented_errors_are_answered_as_documented,
+    text_patterns_say_what_is_refused,
     undocumented_methods_are_refused,
 );

@@ -185,6 +185,19 @@ fn healthz_answers(server: &Server) {
     let reply = get(&server.url("/healthz"));
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body, json!({ "status": "ok" }));
+    let head = support::send("HEAD", &server.url("/healthz"), None, b"");
+    assert_eq!(head.status, 200, "{}", head.raw);
+}
+
+fn host_endpoints_refuse_other_methods_with_allow(server: &Server) {
+    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+        for method in ["POST", "PUT", "DELETE", "PATCH"] {
+            let reply = support::send(method, &server.url(path), Some("application/json"), b"{}");
+            let message = reply.assert_error(405, "method_not_allowed");
+            assert!(message.contains(path), "{method} {path}: {message}");
+            assert_eq!(reply.header("allow"), Some("GET, HEAD"), "{method} {path}");
+        }
+    }
 }
 
 on_both_databases!(
@@ -199,4 +212,5 @@ on_both_databases!(
     wrong_media_type_is_415,
     unknown_route_and_wrong_method,
     healthz_answers,
+    host_endpoints_refuse_other_methods_with_allow,
 );

@@ -117,7 +117,9 @@ fn name_taken(error: ApiError, name: &str) -> ApiError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GroupChanges {
+    #[serde(default, deserialize_with = "summer_trip::patch::not_null")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "summer_trip::patch::not_null")]
     description: Option<String>,
 }
 

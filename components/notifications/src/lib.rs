@@ -147,35 +147,57 @@ struct Marked {
     marked: u64,
 }
 
-/// `POST /notifications/{user_id}/read`: marks every unread notification
-/// read; 200 with how many. Notifications that arrive meanwhile stay unread.
+/// `POST /notifications/{user_id}/read`: marks read every notification
+/// that was unread when the call started; 200 with how many this call
+/// marked. Notifications that arrive meanwhile stay unread, and of calls
+/// that overlap each notification is counted by exactly one.
 fn mark_all_read(_: &Request, params: &Params) -> Result<Response, ApiError> {
     let user_id = user_id(params)?;
     people::require_user(user_id)?;
+    // Ids are UUIDv7s, so every notification created from here on has a larger one.
+    let started = new_id();
     let mut marked = 0;
+    let mut cursor = None;
     loop {
         let page = wide::scan(
             UNREAD,
             &[user_id.into()],
             Order::Ascending,
             MARK_BATCH,
-            None,
+            cursor.as_deref(),
         )?;
-        if page.rows.is_empty() {
-            return Response::json(200, &Marked { marked });
+        let mut due = Vec::with_capacity(page.rows.len());
+        for row in &page.rows {
+            let notification = Notification::from_row(row)?;
+            if notification.id > started {
+                return Response::json(
+                    200,
+                    &Marked {
+                        marked: marked + mark(due)?,
+                    },
+                );
+            }
+            due.push(notification);
         }
-        let mut notifications = page
-            .rows
-            .iter()
-            .map(Notification::from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        for n in &mut notifications {
-            n.read = true;
+        marked += mark(due)?;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Response::json(200, &Marked { marked }),
         }
-        wide::put_many(ALL, notifications.iter().map(Notification::cells))?;
-        for n in &notifications {
-            wide::delete(UNREAD, &n.key())?;
-        }
-        marked += notifications.len() as u64;
     }
+}
+
+/// Marks unread notifications read; how many of them this call took off
+/// the unread table (a concurrent call takes the others).
+fn mark(mut notifications: Vec<Notification>) -> Result<u64, ApiError> {
+    if notifications.is_empty() {
+        return Ok(0);
+    }
+    for n in &mut notifications {
+        n.read = true;
+    }
+    wide::put_many(ALL, notifications.iter().map(Notification::cells))?;
+    let keys: Vec<Vec<Value>> = notifications.iter().map(|n| n.key().to_vec()).collect();
+    let taken = wide::delete_existing(UNREAD, &keys)?;
+    Ok(taken.iter().filter(|t| **t).count() as u64)
 }

@@ -21,7 +21,7 @@ use crate::ApiError;
 use crate::bindings::summer::platform::graph as wit;
 use crate::value::{FromValue, Value, convert};
 
-pub use wit::{Direction, NodeRef};
+pub use wit::{Direction, LinkLimit, LinkOutcome, NodeRef};
 
 impl NodeRef {
     /// The node labelled `label` with key `key`.
@@ -110,6 +110,39 @@ pub fn merge_relationship<'a>(
         properties: properties(props),
     };
     Ok(wit::merge_relationship(&relationship)?)
+}
+
+/// Merges both nodes, then the relationship unless either end already has
+/// `limit.max` `kind` links: a cap (at most 1,000 friends, say) that holds
+/// under concurrent requests, since the check and the write are one step.
+///
+/// ```no_run
+/// use summer_sdk::graph::{self, LinkLimit, LinkOutcome, NodeRef};
+///
+/// # fn example(me: &NodeRef, them: &NodeRef) -> Result<(), summer_sdk::ApiError> {
+/// let limit = LinkLimit { max: 1000, undirected: true };
+/// match graph::merge_relationship_within(me, "FRIEND", them, [], limit)? {
+///     LinkOutcome::Created | LinkOutcome::Existed => {}
+///     LinkOutcome::SourceFull | LinkOutcome::TargetFull => {
+///         return Err(summer_sdk::ApiError::conflict("too many friends"));
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+pub fn merge_relationship_within<'a>(
+    source: &NodeRef,
+    kind: &str,
+    target: &NodeRef,
+    props: impl IntoIterator<Item = (&'a str, Value)>,
+    limit: LinkLimit,
+) -> Result<LinkOutcome, ApiError> {
+    let relationship = wit::Relationship {
+        source: source.clone(),
+        kind: kind.to_owned(),
+        target: target.clone(),
+        properties: properties(props),
+    };
+    Ok(wit::merge_relationship_within(&relationship, limit)?)
 }
 
 /// Removes the relationship; false when it did not exist.

@@ -233,28 +233,100 @@ fn parse_part_headers(headers: &str) -> Result<Part, ApiError> {
             "a multipart part's Content-Disposition is not form-data",
         ));
     }
-    part.name = parameter(&disposition, "name")
+    let params = parameters(&disposition).ok_or_else(|| {
+        ApiError::invalid(format!("malformed Content-Disposition {disposition:?}"))
+    })?;
+    let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    part.name = get("name")
+        .cloned()
         .ok_or_else(|| ApiError::invalid("a multipart part has no field name"))?;
-    part.filename = parameter(&disposition, "filename");
+    // RFC 6266: an extended `filename*` wins over a plain `filename`.
+    part.filename = match get("filename*") {
+        Some(extended) => Some(decode_ext_value(extended).ok_or_else(|| {
+            ApiError::invalid(format!("malformed filename* parameter {extended:?}"))
+        })?),
+        None => get("filename").cloned(),
+    };
     Ok(part)
 }
 
 /// The value of parameter `name` in a header value such as
-/// `form-data; name="file"; filename="a.txt"`, unquoted.
+/// `multipart/form-data; boundary="x"`, unquoted.
 fn parameter(header: &str, name: &str) -> Option<String> {
-    header.split(';').skip(1).find_map(|param| {
-        let (key, value) = param.split_once('=')?;
-        if !key.trim().eq_ignore_ascii_case(name) {
+    parameters(header)?
+        .into_iter()
+        .find_map(|(n, v)| n.eq_ignore_ascii_case(name).then_some(v))
+}
+
+/// The parameters after a header value's first `;`, as RFC 9110 writes
+/// them: `name=token` or `name="quoted string"` (where `\` escapes the next
+/// character, so `;` and `"` may appear inside), names lowercased. `None`
+/// for an unterminated quoted string or a parameter without `=`.
+fn parameters(header: &str) -> Option<Vec<(String, String)>> {
+    let mut params = Vec::new();
+    let mut rest = header.split_once(';').map_or("", |(_, r)| r);
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ';']);
+        if rest.is_empty() {
+            return Some(params);
+        }
+        let (name, after) = rest.split_once('=')?;
+        let name = name.trim().to_ascii_lowercase();
+        if name.is_empty() || name.contains(';') {
             return None;
         }
-        let value = value.trim();
-        Some(
-            match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-                Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
-                None => value.to_owned(),
-            },
-        )
-    })
+        let after = after.trim_start_matches([' ', '\t']);
+        let (value, remainder) = match after.strip_prefix('"') {
+            Some(quoted) => quoted_string(quoted)?,
+            None => {
+                let end = after.find(';').unwrap_or(after.len());
+                (after[..end].trim_end().to_owned(), &after[end..])
+            }
+        };
+        params.push((name, value));
+        rest = remainder;
+    }
+}
+
+/// Reads a quoted string whose opening quote is already consumed: its
+/// unescaped text, and what follows the closing quote.
+fn quoted_string(text: &str) -> Option<(String, &str)> {
+    let mut value = String::new();
+    let mut chars = text.char_indices();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '"' => return Some((value, &text[at + 1..])),
+            '\\' => value.push(chars.next()?.1),
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+/// An RFC 8187 extended value, `charset'language'percent-encoded`, in
+/// UTF-8 or ISO-8859-1.
+fn decode_ext_value(value: &str) -> Option<String> {
+    let mut pieces = value.splitn(3, '\'');
+    let (charset, _language, encoded) = (pieces.next()?, pieces.next()?, pieces.next()?);
+    let mut bytes = Vec::with_capacity(encoded.len());
+    let mut rest = encoded.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    if charset.eq_ignore_ascii_case("utf-8") {
+        String::from_utf8(bytes).ok()
+    } else if charset.eq_ignore_ascii_case("iso-8859-1") {
+        Some(bytes.into_iter().map(char::from).collect())
+    } else {
+        None
+    }
 }
 
 /// Where `needle` first occurs in `haystack` (a vectorised substring
@@ -338,6 +410,59 @@ mod tests {
         assert_eq!(find(b"\r\n--", b"\r\n--b"), None);
         assert_eq!(find(b"", b"\r\n--b"), None);
         assert_eq!(find(b"xx\r\n--b", b"\r\n--b"), Some(2));
+    }
+
+    fn disposition(value: &str) -> Result<Part, ApiError> {
+        parse_part_headers(&format!("Content-Disposition: {value}"))
+    }
+
+    #[test]
+    fn quoted_parameters_may_hold_semicolons_quotes_and_backslashes() {
+        let part = disposition(r#"form-data; name="file"; filename="a;b.txt""#).unwrap();
+        assert_eq!(part.filename.as_deref(), Some("a;b.txt"));
+        let part = disposition(r#"form-data; name="f"; filename="say \"hi\"; \\o/.txt""#).unwrap();
+        assert_eq!(part.filename.as_deref(), Some(r#"say "hi"; \o/.txt"#));
+        let part = disposition("form-data;name=file ; filename = plain.txt").unwrap();
+        assert_eq!(
+            (part.name.as_str(), part.filename.as_deref()),
+            ("file", Some("plain.txt"))
+        );
+        let part = disposition(r#"form-data; NAME="x"; Filename="y""#).unwrap();
+        assert_eq!(
+            (part.name.as_str(), part.filename.as_deref()),
+            ("x", Some("y"))
+        );
+    }
+
+    #[test]
+    fn an_extended_filename_wins_and_is_percent_decoded() {
+        let part = disposition(
+            r#"form-data; name="file"; filename="fallback.txt"; filename*=UTF-8''na%C3%AFve%20%E2%82%AC.txt"#,
+        )
+        .unwrap();
+        assert_eq!(part.filename.as_deref(), Some("naïve €.txt"));
+        let part = disposition("form-data; name=file; filename*=iso-8859-1'en'caf%E9.txt").unwrap();
+        assert_eq!(part.filename.as_deref(), Some("café.txt"));
+        for bad in [
+            "form-data; name=file; filename*=UTF-8''bad%ZZ",
+            "form-data; name=file; filename*=UTF-8''%FF",
+            "form-data; name=file; filename*=koi8-r''x",
+            "form-data; name=file; filename*=no-quotes",
+        ] {
+            assert_eq!(disposition(bad).unwrap_err().status, 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn malformed_dispositions_are_a_400() {
+        for bad in [
+            r#"form-data; name="file; filename="x""#,
+            r#"form-data; name="unterminated"#,
+            "form-data; name",
+            "form-data; filename=x",
+        ] {
+            assert_eq!(disposition(bad).unwrap_err().status, 400, "{bad}");
+        }
     }
 
     #[test]

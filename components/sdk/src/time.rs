@@ -54,7 +54,7 @@ impl Timestamp {
         let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
         let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
         if !(1..=12).contains(&month)
-            || !(1..=31).contains(&day)
+            || !(1..=days_in_month(year, month as u32)).contains(&(day as u32))
             || hour > 23
             || minute > 59
             || second > 60
@@ -87,7 +87,11 @@ impl Timestamp {
                 if rest.len() != 6 || rest.as_bytes()[3] != b':' {
                     return None;
                 }
-                sign * (num_of(&rest[1..3])? * 3600 + num_of(&rest[4..6])? * 60)
+                let (hours, minutes) = (num_of(&rest[1..3])?, num_of(&rest[4..6])?);
+                if hours > 23 || minutes > 59 {
+                    return None;
+                }
+                sign * (hours * 3600 + minutes * 60)
             }
         };
         let days = days_from_civil(year, month as u32, day as u32);
@@ -119,6 +123,16 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         Timestamp::parse(&text)
             .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time")))
+    }
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
     }
 }
 
@@ -184,6 +198,10 @@ mod tests {
             Timestamp::parse("2023-11-14 22:13:20"),
             Some(Timestamp(1_700_000_000_000_000))
         );
+        for leap_day in ["2024-02-29T00:00:00Z", "2000-02-29T00:00:00Z"] {
+            assert!(Timestamp::parse(leap_day).is_some(), "{leap_day}");
+        }
+        assert!(Timestamp::parse("2023-12-31T23:59:59Z").is_some());
         assert_eq!(
             Timestamp::parse("2023-11-14T23:13:20.5+01:00"),
             Some(Timestamp(1_700_000_000_500_000))
@@ -198,6 +216,12 @@ mod tests {
             "2023-13-01T00:00:00Z",
             "2023-11-14T22:13:20.Z",
             "2023-11-14T22:13:20+0100",
+            "2023-02-31T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2023-04-31T00:00:00Z",
+            "2023-11-14T22:13:20+24:00",
+            "2023-11-14T22:13:20+01:60",
         ] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }

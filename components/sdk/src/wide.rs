@@ -100,6 +100,13 @@ pub fn delete(table: &str, key: &[Value]) -> Result<(), ApiError> {
     Ok(wit::delete(table, key)?)
 }
 
+/// Removes those rows (up to 1000, by primary key) that exist, and says for
+/// each key whether this call removed it. Of concurrent calls for one row
+/// exactly one gets `true`, so it counts or claims each row once.
+pub fn delete_existing(table: &str, keys: &[Vec<Value>]) -> Result<Vec<bool>, ApiError> {
+    Ok(wit::delete_existing(table, keys)?)
+}
+
 /// Removes every row of one partition.
 pub fn delete_partition(table: &str, partition: &[Value]) -> Result<(), ApiError> {
     Ok(wit::delete_partition(table, partition)?)

@@ -20,9 +20,6 @@ use generate::{File, Group, Message, Notification, User};
 
 summer_sdk::seed_component!(run);
 
-/// How long warmed cache entries live.
-const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(600);
-
 /// Rows per multi-row `INSERT` (four parameters each).
 const SQL_BATCH: usize = 250;
 /// Nodes, relationships or wide rows per batch call (the capabilities' most).
@@ -186,10 +183,10 @@ fn warm_user_cache(users: &[User], tally: &mut Tally) -> Result<(), Stop> {
                     "email": u.email,
                     "created_at": Timestamp(u.created_at),
                 });
-                (format!("user:{}", u.id), json.to_string().into_bytes())
+                (people::user_cache_key(u.id), json.to_string().into_bytes())
             })
             .collect();
-        cache::set_many(&entries, Some(CACHE_TTL))?;
+        cache::set_many(&entries, Some(people::USER_CACHE_TTL))?;
         seed::advance(batch.len() as u64)?;
     }
     tally.add("user cache", "cache", users.len());

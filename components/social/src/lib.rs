@@ -4,7 +4,7 @@
 //! lists show only those that still do.
 
 use serde::{Deserialize, Serialize};
-use summer_sdk::graph::{self, Direction, Node, NodeRef};
+use summer_sdk::graph::{self, Direction, LinkLimit, LinkOutcome, Node, NodeRef};
 use summer_sdk::http::{Request, Response};
 use summer_sdk::{ApiError, Params, Router, cursor};
 use summer_trip::people::{self, FRIEND, MEMBER_OF, UserRef};
@@ -41,19 +41,30 @@ fn friendship(a: Uuid, b: Uuid) -> (NodeRef, NodeRef) {
     (people::user_node(low), people::user_node(high))
 }
 
-/// Refuses a new link from `node` when it has [`MAX_LINKS`] already.
-fn check_room(
-    node: &NodeRef,
+/// Links `source` to `target` unless either already has [`MAX_LINKS`]
+/// links of `kind` (counted in both directions when `undirected`); the
+/// check and the write are one atomic step in the graph. `full` names the
+/// list of the end that is full.
+fn link_within_cap(
+    source: &NodeRef,
     kind: &str,
-    direction: Direction,
-    what: &str,
+    target: &NodeRef,
+    undirected: bool,
+    full: impl Fn(&NodeRef) -> String,
 ) -> Result<(), ApiError> {
-    if graph::neighbours(node, kind, direction, MAX_LINKS)?.len() >= MAX_LINKS as usize {
-        return Err(ApiError::conflict(format!(
-            "{what} already has the most allowed ({MAX_LINKS})"
-        )));
-    }
-    Ok(())
+    let limit = LinkLimit {
+        max: MAX_LINKS,
+        undirected,
+    };
+    let refused = match graph::merge_relationship_within(source, kind, target, [], limit)? {
+        LinkOutcome::Created | LinkOutcome::Existed => return Ok(()),
+        LinkOutcome::SourceFull => source,
+        LinkOutcome::TargetFull => target,
+    };
+    Err(ApiError::conflict(format!(
+        "{} already has the most allowed ({MAX_LINKS})",
+        full(refused)
+    )))
 }
 
 #[derive(Deserialize)]
@@ -79,16 +90,10 @@ fn add_friend(request: &Request, params: &Params) -> Result<Response, ApiError> 
     }
     people::require_user(user)?;
     people::require_user(friend)?;
-    for id in [user, friend] {
-        check_room(
-            &people::user_node(id),
-            FRIEND,
-            Direction::Both,
-            &format!("user {id}'s friend list"),
-        )?;
-    }
     let (low, high) = friendship(user, friend);
-    graph::merge_batch(&[low.clone(), high.clone()], &[(low, FRIEND, high)])?;
+    link_within_cap(&low, FRIEND, &high, true, |full| {
+        format!("user {}'s friend list", full.key)
+    })?;
     Response::json(
         200,
         &Friendship {
@@ -204,24 +209,14 @@ fn add_member(request: &Request, params: &Params) -> Result<Response, ApiError> 
     let user = parse_id("user_id", &body.user_id)?;
     people::require_group(group)?;
     people::require_user(user)?;
-    let group_node = people::group_node(group);
-    let user_node = people::user_node(user);
-    check_room(
-        &group_node,
-        MEMBER_OF,
-        Direction::Incoming,
-        &format!("group {group}"),
-    )?;
-    check_room(
-        &user_node,
-        MEMBER_OF,
-        Direction::Outgoing,
-        &format!("user {user}'s group list"),
-    )?;
-    graph::merge_batch(
-        &[user_node.clone(), group_node.clone()],
-        &[(user_node, MEMBER_OF, group_node)],
-    )?;
+    let (user_node, group_node) = (people::user_node(user), people::group_node(group));
+    link_within_cap(&user_node, MEMBER_OF, &group_node, false, |full| {
+        if *full == user_node {
+            format!("user {user}'s group list")
+        } else {
+            format!("group {group}")
+        }
+    })?;
     Response::json(
         200,
         &Membership {

@@ -4,6 +4,7 @@
 
 pub mod ids;
 pub mod paging;
+pub mod patch;
 pub mod people;
 pub mod records;
 pub mod text;

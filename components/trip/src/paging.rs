@@ -94,19 +94,13 @@ pub fn limit(request: &Request) -> Result<u32, ApiError> {
 
 /// The position the request's `cursor` stands for, if it has one.
 pub fn after(request: &Request) -> Result<Option<String>, ApiError> {
-    request
-        .query_param("cursor")?
-        .map(|c| cursor::decode(&c))
-        .transpose()
+    raw_cursor(request)?.map(|c| cursor::decode(&c)).transpose()
 }
 
-/// The request's `cursor` as given, for cursors a capability made.
+/// The request's `cursor` as given, for cursors a capability made. An
+/// empty `?cursor=` is no cursor: the first page.
 pub fn raw_cursor(request: &Request) -> Result<Option<String>, ApiError> {
-    let cursor = request.query_param("cursor")?;
-    if cursor.as_deref() == Some("") {
-        return Err(ApiError::invalid("invalid cursor"));
-    }
-    Ok(cursor)
+    Ok(request.query_param("cursor")?.filter(|c| !c.is_empty()))
 }
 
 #[cfg(test)]
@@ -156,8 +150,14 @@ mod tests {
     }
 
     #[test]
-    fn tampered_cursors_are_a_400() {
+    fn unreadable_cursors_are_a_400() {
         assert_eq!(after(&get("cursor=!!")).unwrap_err().status, 400);
-        assert_eq!(raw_cursor(&get("cursor=")).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn an_empty_cursor_is_the_first_page() {
+        assert_eq!(after(&get("cursor=")).unwrap(), None);
+        assert_eq!(raw_cursor(&get("cursor=")).unwrap(), None);
+        assert_eq!(after(&get("limit=5&cursor=")).unwrap(), None);
     }
 }

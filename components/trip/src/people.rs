@@ -16,6 +16,15 @@ pub const FRIEND: &str = "FRIEND";
 /// User to group.
 pub const MEMBER_OF: &str = "MEMBER_OF";
 
+/// How long a user's cached copy lives, whether the users component or
+/// the seed wrote it.
+pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The cache key of user `id`'s JSON.
+pub fn user_cache_key(id: Uuid) -> String {
+    format!("user:{id}")
+}
+
 pub fn user_node(id: Uuid) -> NodeRef {
     NodeRef::new(USER, &id.to_string())
 }

@@ -2,14 +2,32 @@
 
 use summer_sdk::ApiError;
 
+/// The control characters multiline text may hold: tab, line feed and
+/// carriage return. Every other one (Unicode's Cc category) is refused,
+/// as the OpenAPI document's `pattern`s say.
+const MULTILINE_CONTROLS: [char; 3] = ['\t', '\n', '\r'];
+
 /// `value` trimmed, required non-empty, at most `max_chars` characters,
-/// without control characters (line breaks and tabs only where `multiline`).
+/// without control characters (tabs and line breaks only where `multiline`).
+/// Control characters are refused wherever they are, even where trimming
+/// would have removed them.
 pub fn checked(
     field: &str,
     value: &str,
     max_chars: usize,
     multiline: bool,
 ) -> Result<String, ApiError> {
+    let allowed = |c: char| multiline && MULTILINE_CONTROLS.contains(&c);
+    if value.chars().any(|c| c.is_control() && !allowed(c)) {
+        let which = if multiline {
+            "control characters other than tabs and line breaks"
+        } else {
+            "control characters"
+        };
+        return Err(ApiError::invalid(format!(
+            "{field} must not contain {which}"
+        )));
+    }
     let value = value.trim();
     if value.is_empty() {
         return Err(ApiError::invalid(format!("{field} must not be empty")));
@@ -17,12 +35,6 @@ pub fn checked(
     if value.chars().count() > max_chars {
         return Err(ApiError::invalid(format!(
             "{field} must be at most {max_chars} characters"
-        )));
-    }
-    let allowed = |c: char| multiline && (c == '\n' || c == '\t' || c == '\r');
-    if value.chars().any(|c| c.is_control() && !allowed(c)) {
-        return Err(ApiError::invalid(format!(
-            "{field} must not contain control characters"
         )));
     }
     Ok(value.to_owned())
@@ -56,7 +68,14 @@ mod tests {
         assert!(checked("name", &"é".repeat(11), 10, false).is_err());
         assert!(checked("name", "a\nb", 10, false).is_err());
         assert!(checked("content", "a\nb", 10, true).is_ok());
+        assert!(checked("content", "a\r\n\tb", 10, true).is_ok());
         assert!(checked("content", "a\u{0}b", 10, true).is_err());
+        assert!(checked("content", "a\u{85}b", 10, true).is_err());
+        assert!(
+            checked("name", "Ada\t", 10, false).is_err(),
+            "trimming hides no control"
+        );
+        assert!(checked("name", "\nAda", 10, false).is_err());
     }
 
     #[test]

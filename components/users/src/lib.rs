@@ -2,8 +2,6 @@
 //! cache), `POST /users`, `PATCH /users/{id}`, `DELETE /users/{id}` (which
 //! also removes the user's friendships and memberships from the graph).
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use summer_sdk::http::{Request, Response};
 use summer_sdk::sql::{self, Row};
@@ -16,8 +14,6 @@ summer_sdk::http_component!(handle);
 
 const MAX_NAME_CHARS: usize = 100;
 const MAX_EMAIL_CHARS: usize = 254;
-/// How long a user stays cached after a read.
-const CACHE_TTL: Duration = Duration::from_secs(60);
 
 fn handle(request: &Request) -> Response {
     Router::new()
@@ -66,19 +62,19 @@ fn user_id(params: &Params) -> Result<Uuid, ApiError> {
     parse_id("user id", params.get("id").unwrap_or_default())
 }
 
-fn cache_key(id: Uuid) -> String {
-    format!("user:{id}")
-}
-
 /// `GET /users/{id}`, cache-aside: `X-Cache: hit` when the cache answered.
 /// A cache that is down or holds garbage is read past, never fatal.
 fn get_user(_: &Request, params: &Params) -> Result<Response, ApiError> {
     let id = user_id(params)?;
-    if let Ok(Some(user)) = cache::get_json::<User>(&cache_key(id)) {
+    if let Ok(Some(user)) = cache::get_json::<User>(&people::user_cache_key(id)) {
         return Ok(Response::json(200, &user)?.with_header("x-cache", "hit"));
     }
     let user = USERS.find(id)?;
-    let _ = cache::set_json(&cache_key(id), &user, Some(CACHE_TTL));
+    let _ = cache::set_json(
+        &people::user_cache_key(id),
+        &user,
+        Some(people::USER_CACHE_TTL),
+    );
     Ok(Response::json(200, &user)?.with_header("x-cache", "miss"))
 }
 
@@ -122,7 +118,9 @@ fn email_taken(error: ApiError, email: &str) -> ApiError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UserChanges {
+    #[serde(default, deserialize_with = "summer_trip::patch::not_null")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "summer_trip::patch::not_null")]
     email: Option<String>,
 }
 
@@ -156,9 +154,9 @@ fn delete_user(_: &Request, params: &Params) -> Result<Response, ApiError> {
 }
 
 /// Drops the cached copy of user `id`. If the cache is down the copy
-/// expires within [`CACHE_TTL`].
+/// expires within [`people::USER_CACHE_TTL`].
 fn forget(id: Uuid) {
-    let _ = cache::delete(&cache_key(id));
+    let _ = cache::delete(&people::user_cache_key(id));
 }
 
 fn validate_name(name: &str) -> Result<String, ApiError> {

@@ -24,9 +24,44 @@ use error::{HttpError, json_bytes_response};
 /// The body type of every response the host sends.
 pub type ResponseBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-/// The host's own `GET` endpoints: health, readiness, metrics, the API
-/// document.
-async fn host_endpoint(app: &App, path: &str) -> Option<Response<ResponseBody>> {
+/// Which requests a listener answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Surface {
+    /// Everything: the API, the host's endpoints and the admin API (the
+    /// one listener of a host without `--admin-listen`).
+    All,
+    /// The public port beside an operations listener: component routes,
+    /// `/healthz` and `/openapi.json`.
+    Api,
+    /// The operations listener (`--admin-listen`): `/healthz`, `/readyz`,
+    /// `/metrics` and `/_admin`.
+    Operations,
+}
+
+impl Surface {
+    /// Whether this listener serves the host endpoint or admin path `path`.
+    fn serves_operations(self, path: &str) -> bool {
+        match self {
+            Surface::All | Surface::Operations => true,
+            Surface::Api => matches!(path, "/healthz" | "/openapi.json"),
+        }
+    }
+}
+
+/// The paths of the host's own endpoints, answered before any route.
+const HOST_ENDPOINTS: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/openapi.json"];
+/// The methods the host's endpoints take (HEAD answers as GET, without a body).
+const HOST_METHODS: &str = "GET, HEAD";
+
+/// The host's own endpoints: health, readiness, metrics, the API document.
+/// They take `GET` and `HEAD`; other methods are a 405 naming those.
+async fn host_endpoint(app: &App, method: &Method, path: &str) -> Option<Response<ResponseBody>> {
+    if !HOST_ENDPOINTS.contains(&path) {
+        return None;
+    }
+    if method != Method::GET && method != Method::HEAD {
+        return Some(method_not_allowed(method, path, HOST_METHODS));
+    }
     Some(match path {
         "/healthz" => health::liveness(),
         "/readyz" => health::readiness(app.backends()).await,
@@ -39,9 +74,32 @@ async fn host_endpoint(app: &App, path: &str) -> Option<Response<ResponseBody>> 
     })
 }
 
+/// 405 for `method` on `path`, with the `Allow` header naming `allowed`.
+fn method_not_allowed(
+    method: &Method,
+    path: &str,
+    allowed: &'static str,
+) -> Response<ResponseBody> {
+    let message = format!("{method} is not allowed on {path}; allowed: {allowed}");
+    let mut response = HttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        message,
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(http::header::ALLOW, HeaderValue::from_static(allowed));
+    response
+}
+
 /// Answers one request in its own span, which carries the request id into
 /// the logs of everything the request does; the response echoes the id.
-pub async fn dispatch(app: &App, request: Request<Incoming>) -> Response<ResponseBody> {
+pub async fn dispatch(
+    app: &App,
+    surface: Surface,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
     let id = request_id::of(request.headers());
     let span = tracing::info_span!(
         "request",
@@ -49,25 +107,29 @@ pub async fn dispatch(app: &App, request: Request<Incoming>) -> Response<Respons
         method = %request.method(),
         path = ?request.uri().path(),
     );
-    let mut response = answer(app, request).instrument(span).await;
+    let mut response = answer(app, surface, request).instrument(span).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(request_id::HEADER, value);
     }
     response
 }
 
-/// A host endpoint, the admin API, or the component the route names.
-async fn answer(app: &App, request: Request<Incoming>) -> Response<ResponseBody> {
+/// A host endpoint, the admin API, or the component the route names, as
+/// far as `surface` serves them.
+async fn answer(app: &App, surface: Surface, request: Request<Incoming>) -> Response<ResponseBody> {
     let path = request.uri().path();
-    if request.method() == Method::GET
-        && let Some(response) = host_endpoint(app, path).await
-    {
+    let operations = surface.serves_operations(path);
+    if operations && let Some(response) = host_endpoint(app, request.method(), path).await {
         return response;
     }
-    if path.starts_with("/_admin/") {
+    if operations && path.starts_with("/_admin/") {
         return admin::handle(app, request).await;
     }
-    let Some((route, component)) = app.routing().resolve(path) else {
+    let routed = match surface {
+        Surface::Operations => None,
+        Surface::All | Surface::Api => app.routing().resolve(path),
+    };
+    let Some((route, component)) = routed else {
         return HttpError::not_found(format!("no route for {} {path}", request.method()))
             .into_response();
     };

@@ -12,6 +12,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use super::Surface;
 use crate::app::App;
 
 /// The most bytes of request line and headers a client may send; more is
@@ -22,10 +23,12 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains.
+/// Serves what `surface` covers of `app` on `listener` until `shutdown`
+/// resolves, then drains.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
+    surface: Surface,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let graceful = GracefulShutdown::new();
@@ -45,7 +48,9 @@ pub async fn serve(
         let app = app.clone();
         let service = service_fn(move |request| {
             let app = app.clone();
-            async move { Ok::<_, std::convert::Infallible>(super::dispatch(&app, request).await) }
+            async move {
+                Ok::<_, std::convert::Infallible>(super::dispatch(&app, surface, request).await)
+            }
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())

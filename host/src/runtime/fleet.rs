@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use futures::StreamExt;
 use redis::AsyncCommands;
@@ -16,6 +16,7 @@ use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::compile_cache::content_hash;
 use super::deploy::{Deployer, Trigger};
 use super::loader::{LoadedComponent, short};
 use crate::capabilities::blob::BlobBackend;
@@ -303,21 +304,7 @@ impl Fleet {
         if let Some(known) = loaded.chain(earlier).find(|c| c.version == version) {
             return Ok(known.wasm.clone());
         }
-        let key = self.wasm_key(component, version);
-        let mut reader = self
-            .blob
-            .open(&key)
-            .await
-            .with_context(|| format!("fetching {key} from the blob store"))?;
-        let mut wasm = Vec::with_capacity(reader.info().size as usize);
-        loop {
-            let chunk = reader.read(READ_CHUNK).await?;
-            if chunk.is_empty() {
-                break;
-            }
-            wasm.extend_from_slice(&chunk);
-        }
-        Ok(wasm.into())
+        read_verified(&*self.blob, &self.wasm_key(component, version), version).await
     }
 
     /// Puts the `.wasm` of `component` in the blob store, unless it is there.
@@ -344,6 +331,31 @@ impl Fleet {
     }
 }
 
+/// Reads the `.wasm` at `key` and checks that its SHA-256 is `version`, the
+/// version announced: bytes that were changed in the blob store are refused.
+async fn read_verified(blob: &dyn BlobBackend, key: &str, version: &str) -> Result<Bytes> {
+    let mut reader = blob
+        .open(key)
+        .await
+        .with_context(|| format!("fetching {key} from the blob store"))?;
+    let mut wasm = Vec::with_capacity(reader.info().size as usize);
+    loop {
+        let chunk = reader.read(READ_CHUNK).await?;
+        if chunk.is_empty() {
+            break;
+        }
+        wasm.extend_from_slice(&chunk);
+    }
+    let found = content_hash(&wasm);
+    if found != version {
+        bail!(
+            "refused {key}: its SHA-256 is {found}, not the announced version {version} \
+             (the object was changed in the blob store)"
+        );
+    }
+    Ok(wasm.into())
+}
+
 /// This host's name in the fleet: its hostname and process id.
 fn host_id() -> String {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -351,4 +363,53 @@ fn host_id() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "host".to_owned());
     format!("{}/{}", hostname.trim(), std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capabilities::blob::{LocalBackend, S3Backend};
+
+    async fn put(blob: &dyn BlobBackend, key: &str, bytes: &[u8]) {
+        let mut writer = blob.create(key, "application/wasm").await.unwrap();
+        writer.write(bytes).await.unwrap();
+        writer.finish().await.unwrap();
+    }
+
+    /// Stores a version, checks it reads back, then tampers with it.
+    async fn a_tampered_version_is_refused(blob: &dyn BlobBackend) {
+        let wasm = format!("a component {}", uuid::Uuid::new_v4()).into_bytes();
+        let version = content_hash(&wasm);
+        let key = format!("_summer/fleet/test/faults/{version}.wasm");
+        put(blob, &key, &wasm).await;
+        let read = read_verified(blob, &key, &version).await.unwrap();
+        assert_eq!(read, wasm);
+
+        let mut tampered = wasm.clone();
+        tampered[0] ^= 1;
+        put(blob, &key, &tampered).await;
+        let error = read_verified(blob, &key, &version).await.unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("not the announced version"), "{message}");
+        assert!(message.contains(&content_hash(&tampered)), "{message}");
+        blob.delete(&key).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_tampered_version_is_refused_from_a_local_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let blob = LocalBackend::open(dir.path()).await.unwrap();
+        a_tampered_version_is_refused(&blob).await;
+    }
+
+    /// The real S3 server of `tooling/services up`. Unreachable is a failure.
+    #[tokio::test]
+    async fn a_tampered_version_is_refused_from_s3() {
+        let settings = crate::config::real_services().storage;
+        let endpoint = settings.endpoint.clone().expect("STORAGE_ENDPOINT");
+        let blob = S3Backend::connect(&settings, &endpoint)
+            .await
+            .expect("S3 is not reachable; start it with `tooling/services up s3`");
+        a_tampered_version_is_refused(&blob).await;
+    }
 }

@@ -305,6 +305,122 @@ pub async fn large_batches_merge_in_one_call(graph: &dyn GraphBackend) {
     assert_eq!(path.map(|p| p.len()), Some(10));
 }
 
+pub async fn bounded_merges_never_pass_the_limit_under_concurrency(graph: &dyn GraphBackend) {
+    let keys = Keys::new();
+    let hub = keys.person("hub");
+    let limit = LinkLimit {
+        max: 10,
+        undirected: true,
+    };
+    // The hub is the source of half the links and the target of the others,
+    // so both ends' counts and both lock orders are exercised.
+    let links: Vec<Relationship> = (0..30)
+        .map(|i| {
+            let other = keys.person(&format!("p{i:02}"));
+            if i % 2 == 0 {
+                knows(&hub, &other)
+            } else {
+                knows(&other, &hub)
+            }
+        })
+        .collect();
+    let racing = links
+        .iter()
+        .map(|rel| graph.merge_relationship_within(rel.clone(), limit));
+    let outcomes = futures::future::try_join_all(racing).await.unwrap();
+    let created: Vec<&Relationship> = links
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| **o == LinkOutcome::Created)
+        .map(|(rel, _)| rel)
+        .collect();
+    assert_eq!(created.len(), 10, "{outcomes:?}");
+    for (rel, outcome) in links.iter().zip(&outcomes) {
+        let hub_side = if rel.source == hub {
+            LinkOutcome::SourceFull
+        } else {
+            LinkOutcome::TargetFull
+        };
+        assert!(
+            *outcome == LinkOutcome::Created || *outcome == hub_side,
+            "{outcome:?} for {rel:?}"
+        );
+    }
+    let linked = graph
+        .neighbours(&hub, KNOWS, Direction::Both, 100)
+        .await
+        .unwrap();
+    let mut expected: Vec<&NodeRef> = created
+        .iter()
+        .map(|rel| {
+            if rel.source == hub {
+                &rel.target
+            } else {
+                &rel.source
+            }
+        })
+        .collect();
+    expected.sort();
+    let linked: Vec<&NodeRef> = linked.iter().map(|n| &n.id).collect();
+    assert_eq!(
+        linked, expected,
+        "exactly the acknowledged links are stored"
+    );
+
+    let again = graph
+        .merge_relationship_within(created[0].clone(), limit)
+        .await
+        .unwrap();
+    assert_eq!(again, LinkOutcome::Existed, "a full end keeps its links");
+}
+
+pub async fn directed_limits_count_outgoing_from_the_source_and_incoming_to_the_target(
+    graph: &dyn GraphBackend,
+) {
+    let keys = Keys::new();
+    people(graph, &keys, "abxyz", &["xa", "ya", "bz"]).await;
+    let (a, b) = (keys.person("a"), keys.person("b"));
+    let limit = LinkLimit {
+        max: 1,
+        undirected: false,
+    };
+    let mut first = knows(&a, &b);
+    first.properties = vec![("since".into(), Value::Int(2024))];
+    // a has two incoming links and b one outgoing: neither counts here.
+    let outcome = graph.merge_relationship_within(first, limit).await.unwrap();
+    assert_eq!(outcome, LinkOutcome::Created);
+    let outcome = graph
+        .merge_relationship_within(knows(&a, &keys.person("new")), limit)
+        .await
+        .unwrap();
+    assert_eq!(outcome, LinkOutcome::SourceFull);
+    assert_eq!(
+        graph
+            .get_node(&keys.person("new"))
+            .await
+            .unwrap()
+            .map(|n| n.id),
+        Some(keys.person("new")),
+        "the ends are merged even when the link is refused"
+    );
+    // y has its one outgoing link already (y→a); a new node has none.
+    let outcome = graph
+        .merge_relationship_within(knows(&keys.person("y"), &b), limit)
+        .await
+        .unwrap();
+    assert_eq!(outcome, LinkOutcome::SourceFull);
+    let outcome = graph
+        .merge_relationship_within(knows(&keys.person("fresh"), &b), limit)
+        .await
+        .unwrap();
+    assert_eq!(outcome, LinkOutcome::TargetFull);
+    let to_b = graph
+        .neighbours(&b, KNOWS, Direction::Incoming, 10)
+        .await
+        .unwrap();
+    assert_eq!(names(&keys, &to_b), ["a"]);
+}
+
 /// Every check of this suite, for the backend `$open` returns.
 macro_rules! graph_conformance {
     ($suite:ident, $open:expr) => {
@@ -321,6 +437,8 @@ macro_rules! graph_conformance {
                 suggestions_rank_by_mutual_neighbours,
                 shortest_paths_take_the_fewest_links,
                 large_batches_merge_in_one_call,
+                bounded_merges_never_pass_the_limit_under_concurrency,
+                directed_limits_count_outgoing_from_the_source_and_incoming_to_the_target,
             ]
         );
     };

@@ -14,8 +14,8 @@ use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, SqliteConnection};
 
 use super::{
-    Direction, GraphBackend, Node, NodeRef, Properties, Relationship, Suggestion, Value,
-    merge_properties,
+    Direction, GraphBackend, LinkLimit, LinkOutcome, Node, NodeRef, Properties, Relationship,
+    Suggestion, Value, merge_properties,
 };
 use crate::capabilities::sql::{begin_immediate, classify, open_sqlite_pool};
 use crate::capabilities::{CapabilityError, ErrorKind};
@@ -232,6 +232,51 @@ async fn merge_relationship(
     Ok(())
 }
 
+async fn edge_exists(
+    conn: &mut SqliteConnection,
+    rel: &Relationship,
+) -> Result<bool, CapabilityError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM graph_edges WHERE source_label = ? AND source_key = ? AND kind = ? \
+         AND target_label = ? AND target_key = ?",
+    )
+    .bind(&rel.source.label)
+    .bind(&rel.source.key)
+    .bind(&rel.kind)
+    .bind(&rel.target.label)
+    .bind(&rel.target.key)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(classify)?;
+    Ok(found.is_some())
+}
+
+/// How many `kind` links `node` has in `direction`.
+async fn count_links(
+    conn: &mut SqliteConnection,
+    node: &NodeRef,
+    kind: &str,
+    direction: Direction,
+) -> Result<u64, CapabilityError> {
+    let outgoing = "SELECT count(*) FROM graph_edges \
+         WHERE source_label = ?1 AND source_key = ?2 AND kind = ?3";
+    let incoming = "SELECT count(*) FROM graph_edges \
+         WHERE target_label = ?1 AND target_key = ?2 AND kind = ?3";
+    let statement = match direction {
+        Direction::Outgoing => outgoing.to_owned(),
+        Direction::Incoming => incoming.to_owned(),
+        Direction::Both => format!("SELECT ({outgoing}) + ({incoming})"),
+    };
+    let count: i64 = sqlx::query_scalar(&statement)
+        .bind(&node.label)
+        .bind(&node.key)
+        .bind(kind)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(classify)?;
+    Ok(count as u64)
+}
+
 fn node_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Node, CapabilityError> {
     Ok(Node {
         id: NodeRef {
@@ -265,6 +310,40 @@ impl GraphBackend for EmbeddedBackend {
             merge_relationship(&mut tx, rel).await?;
         }
         tx.commit().await.map_err(classify)
+    }
+
+    /// One write transaction: SQLite runs one at a time, so the counts read
+    /// hold until the relationship is written.
+    async fn merge_relationship_within(
+        &self,
+        rel: Relationship,
+        limit: LinkLimit,
+    ) -> Result<LinkOutcome, CapabilityError> {
+        let mut tx = begin_immediate(&self.pool).await.map_err(classify)?;
+        for end in [&rel.source, &rel.target] {
+            sqlx::query(
+                "INSERT OR IGNORE INTO graph_nodes (label, key, properties) VALUES (?, ?, '{}')",
+            )
+            .bind(&end.label)
+            .bind(&end.key)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        }
+        let existed = edge_exists(&mut tx, &rel).await?;
+        let (from, to) = if limit.undirected {
+            (Direction::Both, Direction::Both)
+        } else {
+            (Direction::Outgoing, Direction::Incoming)
+        };
+        let source_links = count_links(&mut tx, &rel.source, &rel.kind, from).await?;
+        let target_links = count_links(&mut tx, &rel.target, &rel.kind, to).await?;
+        let outcome = LinkOutcome::decide(existed, source_links, target_links, limit);
+        if matches!(outcome, LinkOutcome::Created | LinkOutcome::Existed) {
+            merge_relationship(&mut tx, &rel).await?;
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(outcome)
     }
 
     async fn get_node(&self, node: &NodeRef) -> Result<Option<Node>, CapabilityError> {

@@ -8,8 +8,8 @@ use anyhow::Result;
 use wasmtime::component::{HasData, Linker};
 
 use super::{
-    Direction, GraphBackend, MAX_BATCH, Node, NodeRef, Relationship, check_key, check_name,
-    checked_properties,
+    Direction, GraphBackend, LinkLimit, LinkOutcome, MAX_BATCH, Node, NodeRef, Relationship,
+    check_key, check_name, checked_properties,
 };
 use crate::capabilities::bindings::summer::platform::{graph as wit, types::Error};
 use crate::capabilities::{CapabilityError, CapabilityState, guest_call};
@@ -34,6 +34,9 @@ pub fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
     wit::add_to_linker::<T, GraphData>(linker, |state| state.graph())?;
     Ok(())
 }
+
+/// The largest `link-limit.max` a component may ask for.
+const MAX_LINK_LIMIT: u32 = 100_000;
 
 type GuestResult<T> = wasmtime::Result<Result<T, Error>>;
 type Outcome<T> = Result<T, CapabilityError>;
@@ -226,6 +229,32 @@ impl wit::Host for GraphView<'_> {
             self.merge_batch_checked(Vec::new(), vec![relationship]),
         )
         .await
+    }
+
+    async fn merge_relationship_within(
+        &mut self,
+        relationship: wit::Relationship,
+        limit: wit::LinkLimit,
+    ) -> GuestResult<wit::LinkOutcome> {
+        let outcome = async {
+            within("the link limit", limit.max, 1..=MAX_LINK_LIMIT)?;
+            let limit = LinkLimit {
+                max: limit.max,
+                undirected: limit.undirected,
+            };
+            let relationship = self.relationship(relationship)?;
+            let outcome = self
+                .backend
+                .merge_relationship_within(relationship, limit)
+                .await?;
+            Ok(match outcome {
+                LinkOutcome::Created => wit::LinkOutcome::Created,
+                LinkOutcome::Existed => wit::LinkOutcome::Existed,
+                LinkOutcome::SourceFull => wit::LinkOutcome::SourceFull,
+                LinkOutcome::TargetFull => wit::LinkOutcome::TargetFull,
+            })
+        };
+        guest_call(self.meter, "merge-relationship-within", outcome).await
     }
 
     async fn delete_relationship(

@@ -55,6 +55,41 @@ pub enum Direction {
     Both,
 }
 
+/// How many links of its kind each end of a new relationship may have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkLimit {
+    /// At most this many, counting the new one.
+    pub max: u32,
+    /// Count links in either direction at both ends; otherwise the
+    /// source's outgoing and the target's incoming ones.
+    pub undirected: bool,
+}
+
+/// What a bounded merge of a relationship did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkOutcome {
+    Created,
+    Existed,
+    SourceFull,
+    TargetFull,
+}
+
+impl LinkOutcome {
+    /// Chooses the outcome from what the backend read under its lock.
+    pub fn decide(existed: bool, source_links: u64, target_links: u64, limit: LinkLimit) -> Self {
+        let max = u64::from(limit.max);
+        if existed {
+            Self::Existed
+        } else if source_links >= max {
+            Self::SourceFull
+        } else if target_links >= max {
+            Self::TargetFull
+        } else {
+            Self::Created
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Suggestion {
     pub node: Node,
@@ -88,6 +123,15 @@ pub trait GraphBackend: Send + Sync {
         nodes: Vec<Node>,
         relationships: Vec<Relationship>,
     ) -> Result<(), CapabilityError>;
+
+    /// Merges both nodes (no properties), then the relationship unless an
+    /// end already has `limit.max` links of its kind; the check and the
+    /// write are atomic against concurrent calls.
+    async fn merge_relationship_within(
+        &self,
+        relationship: Relationship,
+        limit: LinkLimit,
+    ) -> Result<LinkOutcome, CapabilityError>;
 
     async fn get_node(&self, node: &NodeRef) -> Result<Option<Node>, CapabilityError>;
 

@@ -12,8 +12,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use neo4rs::{BoltMap, BoltString, BoltType, ConfigBuilder, Graph, Query, query};
 
 use super::{
-    Direction, GraphBackend, KEY_PROPERTY, Node, NodeRef, Properties, Relationship, Suggestion,
-    Value,
+    Direction, GraphBackend, KEY_PROPERTY, LinkLimit, LinkOutcome, Node, NodeRef, Properties,
+    Relationship, Suggestion, Value,
 };
 use crate::capabilities::{Capability, CapabilityError, ErrorKind};
 use crate::config::Neo4jSettings;
@@ -161,6 +161,101 @@ fn grouped<T, K: Ord + Clone>(
     groups
 }
 
+/// A property set on a node, and removed, to take its write lock early.
+const LOCK_PROPERTY: &str = "_summer_lock";
+/// Attempts of a bounded merge while Neo4j answers with a transient error
+/// (such as a detected deadlock); the merge is idempotent.
+const LINK_ATTEMPTS: usize = 3;
+
+/// The Cypher of a relationship pattern in `direction` from a node.
+fn link_pattern(kind: &str, direction: Direction) -> String {
+    match direction {
+        Direction::Outgoing => format!("-[:`{kind}`]->"),
+        Direction::Incoming => format!("<-[:`{kind}`]-"),
+        Direction::Both => format!("-[:`{kind}`]-"),
+    }
+}
+
+/// The counts a bounded merge reads while it holds both ends' locks.
+fn link_outcome(
+    row: Option<neo4rs::Row>,
+    limit: LinkLimit,
+) -> Result<LinkOutcome, CapabilityError> {
+    let row = row.ok_or_else(|| CapabilityError::internal("a bounded merge returned no row"))?;
+    let bad = |e: neo4rs::DeError| CapabilityError::internal(format!("reading link counts: {e}"));
+    let count = |name: &str| row.get::<i64>(name).map(|n| n.max(0) as u64).map_err(bad);
+    Ok(LinkOutcome::decide(
+        row.get::<bool>("existed").map_err(bad)?,
+        count("source_links")?,
+        count("target_links")?,
+        limit,
+    ))
+}
+
+impl Neo4jBackend {
+    /// One attempt of a bounded merge, in one transaction: merge both ends,
+    /// lock them in key order (so two calls never wait on each other in a
+    /// circle), count their links under the locks, then write or not.
+    async fn try_link_within(
+        &self,
+        rel: &Relationship,
+        limit: LinkLimit,
+    ) -> Result<LinkOutcome, CapabilityError> {
+        let (from, to) = if limit.undirected {
+            (Direction::Both, Direction::Both)
+        } else {
+            (Direction::Outgoing, Direction::Incoming)
+        };
+        let (first, second) = if rel.source <= rel.target {
+            ("a", "b")
+        } else {
+            ("b", "a")
+        };
+        let (source, kind, target) = (&rel.source.label, &rel.kind, &rel.target.label);
+        let ends = format!(
+            "MERGE (a:`{source}` {{{KEY_PROPERTY}: $source}}) \
+             MERGE (b:`{target}` {{{KEY_PROPERTY}: $target}}) WITH a, b"
+        );
+        let read = format!(
+            "{ends} SET {first}.{LOCK_PROPERTY} = true \
+             WITH a, b SET {second}.{LOCK_PROPERTY} = true \
+             WITH a, b OPTIONAL MATCH (a)-[existing:`{kind}`]->(b) \
+             RETURN existing IS NOT NULL AS existed, \
+               COUNT {{ (a){}() }} AS source_links, COUNT {{ (b){}() }} AS target_links",
+            link_pattern(kind, from),
+            link_pattern(kind, to),
+        );
+        let ends_of = |statement: &str| {
+            query(statement)
+                .param("source", rel.source.key.as_str())
+                .param("target", rel.target.key.as_str())
+        };
+        let mut txn = self.graph.start_txn().await.map_err(classify)?;
+        let mut stream = txn.execute(ends_of(&read)).await.map_err(classify)?;
+        let row = stream.next(&mut txn).await.map_err(classify)?;
+        drop(stream);
+        let outcome = match link_outcome(row, limit) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                txn.rollback().await.map_err(classify)?;
+                return Err(e);
+            }
+        };
+        let write = match outcome {
+            LinkOutcome::Created | LinkOutcome::Existed => {
+                format!("MERGE (a)-[r:`{kind}`]->(b) SET r += $props")
+            }
+            LinkOutcome::SourceFull | LinkOutcome::TargetFull => String::new(),
+        };
+        let finish = format!("{ends} {write} REMOVE a.{LOCK_PROPERTY}, b.{LOCK_PROPERTY}");
+        txn.run(ends_of(&finish).param("props", bolt_properties(&rel.properties)))
+            .await
+            .map_err(classify)?;
+        txn.commit().await.map_err(classify)?;
+        Ok(outcome)
+    }
+}
+
 const NODE_COLUMNS: &str = "labels(m)[0] AS label, m.key AS key, properties(m) AS props";
 
 #[async_trait]
@@ -236,6 +331,24 @@ impl GraphBackend for Neo4jBackend {
         Ok(())
     }
 
+    async fn merge_relationship_within(
+        &self,
+        rel: Relationship,
+        limit: LinkLimit,
+    ) -> Result<LinkOutcome, CapabilityError> {
+        self.ensure_constraints([rel.source.label.as_str(), rel.target.label.as_str()])
+            .await?;
+        let mut attempt = 1;
+        loop {
+            match self.try_link_within(&rel, limit).await {
+                Err(e) if e.kind == ErrorKind::Unavailable && attempt < LINK_ATTEMPTS => {
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
     async fn get_node(&self, node: &NodeRef) -> Result<Option<Node>, CapabilityError> {
         let statement = format!(
             "MATCH (m:`{}` {{{KEY_PROPERTY}: $key}}) RETURN {NODE_COLUMNS}",
@@ -282,11 +395,7 @@ impl GraphBackend for Neo4jBackend {
         direction: Direction,
         limit: u32,
     ) -> Result<Vec<Node>, CapabilityError> {
-        let link = match direction {
-            Direction::Outgoing => format!("-[:`{kind}`]->"),
-            Direction::Incoming => format!("<-[:`{kind}`]-"),
-            Direction::Both => format!("-[:`{kind}`]-"),
-        };
+        let link = link_pattern(kind, direction);
         let statement = format!(
             "MATCH (:`{}` {{{KEY_PROPERTY}: $key}}){link}(m) WITH DISTINCT m \
              RETURN {NODE_COLUMNS} ORDER BY label, key LIMIT $limit",

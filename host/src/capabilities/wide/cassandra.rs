@@ -2,7 +2,7 @@
 //! session with a cache of prepared statements; each declared table is a
 //! CQL table in one keyspace, and every statement is prepared and bound.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
@@ -24,6 +24,8 @@ const LEDGER: &str = "summer_wide_tables";
 /// Rows of one partition sent per batch: small enough to stay well under
 /// Cassandra's default batch size limit for typical rows.
 const BATCH_BYTES: usize = 16 << 10;
+/// Keys of one partition removed by one conditional batch (one Paxos round).
+const CONDITIONAL_BATCH: usize = 100;
 
 /// The Cassandra wide-column backend.
 pub struct CassandraBackend {
@@ -187,6 +189,38 @@ impl CassandraBackend {
     }
 }
 
+impl CassandraBackend {
+    /// Removes those of the rows `chunk` indexes in `keys` (one partition)
+    /// that exist, with one conditional batch per attempt; which it removed.
+    async fn delete_chunk_if_present(
+        &self,
+        table: &TableSchema,
+        keys: &[Vec<Value>],
+        chunk: &[usize],
+    ) -> Result<Vec<usize>, CapabilityError> {
+        let statement = format!(
+            "DELETE FROM {} WHERE {} IF EXISTS",
+            self.table_ref(table),
+            key_equalities(table, table.key_len())
+        );
+        let mut present = chunk.to_vec();
+        while !present.is_empty() {
+            let mut batch = Batch::new(BatchType::Logged);
+            for _ in &present {
+                batch.append_statement(statement.as_str());
+            }
+            let values: Vec<Vec<Option<CqlValue>>> =
+                present.iter().map(|i| bind_values(&keys[*i])).collect();
+            let result = self.session.batch(&batch, values).await.map_err(classify)?;
+            match conditional_outcome(table, result)? {
+                None => return Ok(present),
+                Some(existing) => present.retain(|i| existing.contains(&encode_all(&keys[*i]))),
+            }
+        }
+        Ok(present)
+    }
+}
+
 #[async_trait]
 impl WideBackend for CassandraBackend {
     fn describe(&self) -> String {
@@ -267,6 +301,35 @@ impl WideBackend for CassandraBackend {
         Ok(())
     }
 
+    /// One conditional batch per partition and chunk of keys: a single
+    /// Paxos round removes the whole chunk (lightweight transactions on one
+    /// partition would contend with each other). A batch whose condition
+    /// fails is applied to nothing and returns the rows that do exist; it
+    /// is retried with those until it applies or none is left, so each row
+    /// goes to exactly one of the calls racing for it.
+    async fn delete_existing(
+        &self,
+        table: &TableSchema,
+        keys: Vec<Vec<Value>>,
+    ) -> Result<Vec<bool>, CapabilityError> {
+        let mut removed = vec![false; keys.len()];
+        let mut partitions: BTreeMap<Vec<u8>, Vec<usize>> = BTreeMap::new();
+        for (index, key) in keys.iter().enumerate() {
+            partitions
+                .entry(encode_all(&key[..table.partition_len]))
+                .or_default()
+                .push(index);
+        }
+        for indexes in partitions.values() {
+            for chunk in indexes.chunks(CONDITIONAL_BATCH) {
+                for index in self.delete_chunk_if_present(table, &keys, chunk).await? {
+                    removed[index] = true;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     async fn delete_partition(
         &self,
         table: &TableSchema,
@@ -315,6 +378,49 @@ impl WideBackend for CassandraBackend {
             .map_err(classify)?;
         read_rows(table, result)
     }
+}
+
+/// What a conditional batch answered: applied, or the keys (encoded) of
+/// the rows that exist, which Cassandra returns when it did not apply.
+fn conditional_outcome(
+    table: &TableSchema,
+    result: scylla::response::query_result::QueryResult,
+) -> Result<Option<BTreeSet<Vec<u8>>>, CapabilityError> {
+    let bad = |e: &dyn std::fmt::Display| {
+        CapabilityError::internal(format!("reading a conditional batch's answer: {e}"))
+    };
+    let rows = result.into_rows_result().map_err(|e| bad(&e))?;
+    let answered = rows
+        .rows::<Row>()
+        .map_err(|e| bad(&e))?
+        .map(|row| row.map(|row| row.columns).map_err(|e| bad(&e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(Some(CqlValue::Boolean(true))) = answered.first().and_then(|row| row.first()) {
+        return Ok(None);
+    }
+    let specs = rows.column_specs();
+    if specs.len() <= 1 {
+        // Only `[applied]`: none of the rows exists.
+        return Ok(Some(BTreeSet::new()));
+    }
+    let positions = table.columns[..table.key_len()]
+        .iter()
+        .map(|column| {
+            let (at, _) = specs
+                .get_by_name(&column.name)
+                .ok_or_else(|| bad(&format!("no column {} in the answer", column.name)))?;
+            Ok((at, column.kind))
+        })
+        .collect::<Result<Vec<_>, CapabilityError>>()?;
+    let mut existing = BTreeSet::new();
+    for mut columns in answered {
+        let key = positions
+            .iter()
+            .map(|(at, kind)| from_cql(*kind, columns.get_mut(*at).and_then(Option::take)))
+            .collect::<Result<Vec<_>, _>>()?;
+        existing.insert(encode_all(&key));
+    }
+    Ok(Some(existing))
 }
 
 /// Splits one partition's rows into batches of about `BATCH_BYTES`.

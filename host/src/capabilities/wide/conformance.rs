@@ -257,6 +257,43 @@ pub async fn deletes_remove_a_row_or_a_partition(wide: &dyn WideBackend) {
     assert!(pages[0].is_empty());
 }
 
+pub async fn delete_existing_removes_each_row_for_exactly_one_caller(wide: &dyn WideBackend) {
+    let table = declared(wide, EVENTS).await;
+    let stream = new_stream();
+    let rows: Vec<TypedRow> = (0..40)
+        .map(|i| event(&stream, i, 0, &format!("e{i}")))
+        .collect();
+    wide.put(&table, rows.clone()).await.unwrap();
+    let keys: Vec<Vec<Value>> = rows
+        .iter()
+        .map(|row| row[..table.key_len()].to_vec())
+        .collect();
+    let mut absent = keys[0].clone();
+    absent[2] = Value::Timestamp(1_000_000);
+
+    let mut asked = keys.clone();
+    asked.push(absent);
+    let racing = (0..4).map(|_| wide.delete_existing(&table, asked.clone()));
+    let outcomes: Vec<Vec<bool>> = futures::future::try_join_all(racing).await.unwrap();
+    for outcome in &outcomes {
+        assert_eq!(outcome.len(), asked.len(), "one answer per key");
+        assert!(!outcome[keys.len()], "a row that never existed was removed");
+    }
+    for (index, _) in keys.iter().enumerate() {
+        let removers = outcomes.iter().filter(|o| o[index]).count();
+        assert_eq!(removers, 1, "row {index} was removed by {removers} callers");
+    }
+    let partition = vec![stream, Value::Int(0)];
+    let pages = scan_all(wide, &table, partition, Order::Ascending, 10).await;
+    assert!(pages[0].is_empty(), "rows are left: {:?}", pages[0]);
+    assert_eq!(
+        wide.delete_existing(&table, keys[..1].to_vec())
+            .await
+            .unwrap(),
+        [false]
+    );
+}
+
 pub async fn many_rows_across_partitions_are_all_written(wide: &dyn WideBackend) {
     let table = declared(wide, EVENTS).await;
     let streams = [new_stream(), new_stream(), new_stream()];
@@ -425,6 +462,7 @@ macro_rules! wide_conformance {
                 text_keys_order_bytewise,
                 scans_stay_inside_their_partition,
                 deletes_remove_a_row_or_a_partition,
+                delete_existing_removes_each_row_for_exactly_one_caller,
                 many_rows_across_partitions_are_all_written,
                 tables_without_clustering_hold_one_row_per_partition,
                 foreign_or_forged_cursors_are_invalid,

@@ -176,6 +176,32 @@ impl WideBackend for EmbeddedBackend {
         Ok(())
     }
 
+    /// One write transaction: SQLite runs one at a time, so each row is
+    /// removed by exactly one caller.
+    async fn delete_existing(
+        &self,
+        table: &TableSchema,
+        keys: Vec<Vec<Value>>,
+    ) -> Result<Vec<bool>, CapabilityError> {
+        let p = table.partition_len;
+        let mut tx = begin_immediate(&self.pool).await.map_err(classify)?;
+        let mut removed = Vec::with_capacity(keys.len());
+        for key in &keys {
+            let done = sqlx::query(
+                "DELETE FROM wide_rows WHERE tbl = ? AND partition = ? AND clustering = ?",
+            )
+            .bind(&table.storage_name)
+            .bind(encode_all(&key[..p]))
+            .bind(encode_all(&key[p..]))
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+            removed.push(done.rows_affected() > 0);
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(removed)
+    }
+
     async fn delete_partition(
         &self,
         table: &TableSchema,

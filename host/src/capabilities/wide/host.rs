@@ -78,6 +78,28 @@ impl WideView<'_> {
         self.backend.delete(table, key).await
     }
 
+    async fn delete_existing_rows(
+        &self,
+        table: &str,
+        keys: Vec<Vec<Value>>,
+    ) -> Result<Vec<bool>, CapabilityError> {
+        let table = self.table(table)?;
+        if keys.len() > MAX_ROWS as usize {
+            return Err(CapabilityError::invalid(format!(
+                "at most {MAX_ROWS} rows may be deleted at once, not {}",
+                keys.len()
+            )));
+        }
+        let keys = keys
+            .into_iter()
+            .map(|key| table.typed_key(key, true))
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.backend.delete_existing(table, keys).await
+    }
+
     async fn delete_whole_partition(
         &self,
         table: &str,
@@ -127,6 +149,19 @@ impl wit::Host for WideView<'_> {
 
     async fn delete(&mut self, table: String, key: Vec<Value>) -> GuestResult<()> {
         guest_call(self.meter, "delete", self.delete_row(&table, key)).await
+    }
+
+    async fn delete_existing(
+        &mut self,
+        table: String,
+        keys: Vec<Vec<Value>>,
+    ) -> GuestResult<Vec<bool>> {
+        guest_call(
+            self.meter,
+            "delete-existing",
+            self.delete_existing_rows(&table, keys),
+        )
+        .await
     }
 
     async fn delete_partition(&mut self, table: String, partition: Vec<Value>) -> GuestResult<()> {

@@ -70,6 +70,15 @@ pub trait WideBackend: Send + Sync {
 
     async fn delete(&self, table: &TableSchema, key: Vec<Value>) -> Result<(), CapabilityError>;
 
+    /// Removes the rows with these primary keys that exist; for each key,
+    /// whether this call removed it. Of concurrent calls for one row,
+    /// exactly one removes it.
+    async fn delete_existing(
+        &self,
+        table: &TableSchema,
+        keys: Vec<Vec<Value>>,
+    ) -> Result<Vec<bool>, CapabilityError>;
+
     async fn delete_partition(
         &self,
         table: &TableSchema,
