@@ -237,51 +237,120 @@ pub struct StorageSettings {
     pub timeout_secs: u64,
 }
 
-/// Redis for the `cache` capability. Without a host, `cache` uses the
-/// embedded in-process store.
+/// Redis for the `cache` capability (and the fleet's messages). Without a
+/// URL or host, `cache` uses the embedded in-process store.
 #[derive(Clone, Debug, clap::Args)]
 #[command(next_help_heading = "Redis (cache capability)")]
 pub struct RedisSettings {
+    /// Redis URL (`redis://` or, over TLS, `rediss://`, with any password
+    /// and database number); instead of REDIS_HOST and REDIS_PORT.
+    #[arg(
+        id = "redis-url",
+        long = "redis-url",
+        env = "REDIS_URL",
+        hide_env_values = true
+    )]
+    pub url: Option<String>,
+
     /// Redis host; setting it switches `cache` from the in-process store to Redis.
     #[arg(id = "redis-host", long = "redis-host", env = "REDIS_HOST")]
     pub host: Option<String>,
 
-    /// Redis port.
+    /// Redis port [default: 6379].
+    #[arg(id = "redis-port", long = "redis-port", env = "REDIS_PORT")]
+    pub port: Option<u16>,
+
+    /// Speak TLS to REDIS_HOST (as a `rediss://` URL does).
+    #[arg(id = "redis-tls", long = "redis-tls", env = "REDIS_TLS")]
+    pub tls: bool,
+
+    /// PEM file of the certificate authorities that may sign the server's
+    /// certificate, instead of the system's.
     #[arg(
-        id = "redis-port",
-        long = "redis-port",
-        env = "REDIS_PORT",
-        default_value_t = 6379
+        id = "redis-tls-ca-file",
+        long = "redis-tls-ca-file",
+        env = "REDIS_TLS_CA_FILE"
     )]
-    pub port: u16,
+    pub tls_ca_file: Option<PathBuf>,
 }
 
-/// PostgreSQL for the `sql` capability. Without a host, `sql` uses the
-/// embedded SQLite database.
+/// Where a Redis server is, from REDIS_URL or the split variables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RedisServer {
+    Url(String),
+    Address { host: String, port: u16, tls: bool },
+}
+
+impl RedisSettings {
+    /// The configured server; `None` for the embedded default.
+    pub fn server(&self) -> Result<Option<RedisServer>, ConfigError> {
+        let split = [
+            ("REDIS_HOST", self.host.is_some()),
+            ("REDIS_PORT", self.port.is_some()),
+        ];
+        if let Some(url) = &self.url {
+            exclusive("REDIS_URL", &split)?;
+            return Ok(Some(RedisServer::Url(url.clone())));
+        }
+        Ok(self.host.clone().map(|host| RedisServer::Address {
+            host,
+            port: self.port.unwrap_or(6379),
+            tls: self.tls,
+        }))
+    }
+}
+
+/// Settings that contradict each other.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{url} and {split} are both set: give the URL or the separate variables, not both")]
+    UrlAndSplit { url: &'static str, split: String },
+}
+
+/// Fails when a URL setting comes with any of the variables it replaces.
+fn exclusive(url: &'static str, split: &[(&'static str, bool)]) -> Result<(), ConfigError> {
+    let given: Vec<&str> = split
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(name, _)| *name)
+        .collect();
+    if given.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::UrlAndSplit {
+            url,
+            split: given.join(", "),
+        })
+    }
+}
+
+/// PostgreSQL for the `sql` capability. Without a URL or host, `sql` uses
+/// the embedded SQLite database.
 #[derive(Clone, Debug, clap::Args)]
 #[command(next_help_heading = "PostgreSQL (sql capability)")]
 pub struct PostgresSettings {
+    /// PostgreSQL URL (`postgres://user:password@host:port/database`, with
+    /// `sslmode` and `sslrootcert` as libpq takes them); instead of the
+    /// DATABASE_HOST, _PORT, _USER, _PASSWORD and _NAME variables.
+    #[arg(
+        id = "database-url",
+        long = "database-url",
+        env = "DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub url: Option<String>,
+
     /// PostgreSQL host; setting it switches `sql` from embedded SQLite to PostgreSQL.
     #[arg(id = "database-host", long = "database-host", env = "DATABASE_HOST")]
     pub host: Option<String>,
 
-    /// PostgreSQL port.
-    #[arg(
-        id = "database-port",
-        long = "database-port",
-        env = "DATABASE_PORT",
-        default_value_t = 5432
-    )]
-    pub port: u16,
+    /// PostgreSQL port [default: 5432].
+    #[arg(id = "database-port", long = "database-port", env = "DATABASE_PORT")]
+    pub port: Option<u16>,
 
-    /// PostgreSQL user.
-    #[arg(
-        id = "database-user",
-        long = "database-user",
-        env = "DATABASE_USER",
-        default_value = "postgres"
-    )]
-    pub user: String,
+    /// PostgreSQL user [default: postgres].
+    #[arg(id = "database-user", long = "database-user", env = "DATABASE_USER")]
+    pub user: Option<String>,
 
     /// Password (prefer the environment variable over the flag).
     #[arg(
@@ -292,14 +361,30 @@ pub struct PostgresSettings {
     )]
     pub password: Option<String>,
 
-    /// The database holding every component's tables.
+    /// The database holding every component's tables [default: summer].
+    #[arg(id = "database-name", long = "database-name", env = "DATABASE_NAME")]
+    pub name: Option<String>,
+
+    /// TLS to PostgreSQL: `disable`, `prefer` (TLS when the server offers
+    /// it, the default), `require` (TLS, certificate not checked),
+    /// `verify-ca` or `verify-full` (certificate and host name checked).
+    /// Overrides a URL's `sslmode`.
     #[arg(
-        id = "database-name",
-        long = "database-name",
-        env = "DATABASE_NAME",
-        default_value = "summer"
+        id = "database-ssl-mode",
+        long = "database-ssl-mode",
+        env = "DATABASE_SSL_MODE",
+        value_enum
     )]
-    pub name: String,
+    pub ssl_mode: Option<SslMode>,
+
+    /// PEM file of the certificate authorities that may sign the server's
+    /// certificate (libpq's `sslrootcert`), instead of the system's.
+    #[arg(
+        id = "database-ssl-root-cert",
+        long = "database-ssl-root-cert",
+        env = "DATABASE_SSL_ROOT_CERT"
+    )]
+    pub ssl_root_cert: Option<PathBuf>,
 
     /// Connections in the pool.
     #[arg(
@@ -309,6 +394,53 @@ pub struct PostgresSettings {
         default_value_t = 10
     )]
     pub pool_size: u32,
+}
+
+/// How a PostgreSQL connection uses TLS, as libpq's `sslmode` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+/// Where a PostgreSQL server is, from DATABASE_URL or the split variables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PostgresServer {
+    Url(String),
+    Address {
+        host: String,
+        port: u16,
+        user: String,
+        name: String,
+    },
+}
+
+impl PostgresSettings {
+    /// The configured server; `None` for the embedded default.
+    pub fn server(&self) -> Result<Option<PostgresServer>, ConfigError> {
+        if let Some(url) = &self.url {
+            exclusive(
+                "DATABASE_URL",
+                &[
+                    ("DATABASE_HOST", self.host.is_some()),
+                    ("DATABASE_PORT", self.port.is_some()),
+                    ("DATABASE_USER", self.user.is_some()),
+                    ("DATABASE_PASSWORD", self.password.is_some()),
+                    ("DATABASE_NAME", self.name.is_some()),
+                ],
+            )?;
+            return Ok(Some(PostgresServer::Url(url.clone())));
+        }
+        Ok(self.host.clone().map(|host| PostgresServer::Address {
+            host,
+            port: self.port.unwrap_or(5432),
+            user: self.user.clone().unwrap_or_else(|| "postgres".to_owned()),
+            name: self.name.clone().unwrap_or_else(|| "summer".to_owned()),
+        }))
+    }
 }
 
 impl Settings {
@@ -336,7 +468,7 @@ pub fn load_dotenv() -> Result<(), dotenvy::Error> {
 /// `--database-host`).
 #[cfg(test)]
 pub(crate) fn real_services() -> Settings {
-    use clap::Parser;
+    use clap::{CommandFactory, Parser};
 
     #[derive(Parser)]
     struct Command {
@@ -345,13 +477,108 @@ pub(crate) fn real_services() -> Settings {
     }
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tooling/services.env");
+    let known: Vec<String> = Command::command()
+        .get_arguments()
+        .filter_map(|arg| arg.get_long().map(str::to_owned))
+        .collect();
     let mut args = vec!["summer".to_owned()];
     for item in dotenvy::from_path_iter(&path).expect("reading tooling/services.env") {
         let (key, value) = item.expect("a KEY=value line in tooling/services.env");
-        if std::env::var_os(&key).is_none() {
-            args.push(format!("--{}", key.to_lowercase().replace('_', "-")));
+        let flag = key.to_lowercase().replace('_', "-");
+        // The file also names what only the services use (their TLS ports).
+        if std::env::var_os(&key).is_none() && known.contains(&flag) {
+            args.push(format!("--{flag}"));
             args.push(value);
         }
     }
     Command::parse_from(args).settings
+}
+
+/// A variable of `tooling/services.env` that is not a setting of the host
+/// (such as a service's TLS port): from the environment when set there.
+#[cfg(test)]
+pub(crate) fn services_variable(key: &str) -> String {
+    if let Ok(value) = std::env::var(key) {
+        return value;
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tooling/services.env");
+    dotenvy::from_path_iter(&path)
+        .expect("reading tooling/services.env")
+        .map(|item| item.expect("a KEY=value line in tooling/services.env"))
+        .find_map(|(k, v)| (k == key).then_some(v))
+        .unwrap_or_else(|| panic!("{key} is not in tooling/services.env"))
+}
+
+/// A file of the private CA `tooling/services up` makes: `ca.pem`, which
+/// signed the services' certificate, or `other-ca.pem`, which signed none.
+#[cfg(test)]
+pub(crate) fn services_tls_file(name: &str) -> PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.services/tls")
+        .join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing; run `tooling/services up`",
+        path.display()
+    );
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redis(url: Option<&str>, host: Option<&str>, port: Option<u16>) -> RedisSettings {
+        RedisSettings {
+            url: url.map(str::to_owned),
+            host: host.map(str::to_owned),
+            port,
+            tls: false,
+            tls_ca_file: None,
+        }
+    }
+
+    #[test]
+    fn a_url_or_split_variables_but_not_both() {
+        let url = "rediss://:secret@cache.example:6380/0";
+        assert_eq!(
+            redis(Some(url), None, None).server().unwrap(),
+            Some(RedisServer::Url(url.to_owned()))
+        );
+        assert_eq!(
+            redis(None, Some("cache"), None).server().unwrap(),
+            Some(RedisServer::Address {
+                host: "cache".into(),
+                port: 6379,
+                tls: false
+            })
+        );
+        assert_eq!(redis(None, None, None).server().unwrap(), None);
+        let error = redis(Some(url), Some("cache"), Some(1))
+            .server()
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("REDIS_URL"), "{message}");
+        assert!(message.contains("REDIS_HOST, REDIS_PORT"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+    }
+
+    #[test]
+    fn a_database_url_excludes_every_split_variable() {
+        let mut settings = real_services().postgres;
+        settings.url = Some("postgres://u:hunter2@db.example/app?sslmode=verify-full".into());
+        let message = settings.server().unwrap_err().to_string();
+        assert!(message.contains("DATABASE_URL"), "{message}");
+        assert!(message.contains("DATABASE_HOST"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        settings.host = None;
+        settings.port = None;
+        settings.user = None;
+        settings.password = None;
+        settings.name = None;
+        assert!(matches!(
+            settings.server(),
+            Ok(Some(PostgresServer::Url(_)))
+        ));
+    }
 }

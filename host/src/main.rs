@@ -159,7 +159,7 @@ async fn serve(listen: config::Listen, settings: Settings) -> Result<()> {
     let mut app = App::start(&settings)
         .await?
         .with_admin_token(listen.admin_token.as_deref());
-    if listen.fleet != "off" && settings.redis.host.is_some() {
+    if listen.fleet != "off" && settings.redis.server()?.is_some() {
         app.join_fleet(&listen.fleet, &settings).await?;
     }
     let app = Arc::new(app);

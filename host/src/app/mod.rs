@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 
+use crate::capabilities::cache::redis_client;
 use crate::capabilities::{Backends, sql, wide};
 use crate::config::Settings;
 use crate::http::admin::AdminToken;
@@ -92,8 +93,8 @@ impl App {
     /// Joins fleet `name` over the configured Redis, so deploys here reach
     /// the other hosts and theirs reach this one.
     pub async fn join_fleet(&mut self, name: &str, settings: &Settings) -> Result<()> {
-        let Some(host) = &settings.redis.host else {
-            bail!("fleet {name} needs Redis (REDIS_HOST) to carry its deploys");
+        let Some(server) = settings.redis.server()? else {
+            bail!("fleet {name} needs Redis (REDIS_URL or REDIS_HOST) to carry its deploys");
         };
         if settings.storage.endpoint.is_none() {
             tracing::warn!(
@@ -101,9 +102,9 @@ impl App {
                  hosts without this data directory cannot fetch deployed components"
             );
         }
-        let url = format!("redis://{host}:{}/", settings.redis.port);
+        let (client, _) = redis_client(&settings.redis, &server)?;
         let blob = self.backends.blob.clone();
-        let fleet = Fleet::join(name, &url, blob, self.deployer.clone()).await?;
+        let fleet = Fleet::join(name, client, blob, self.deployer.clone()).await?;
         self.fleet = Some(fleet);
         Ok(())
     }

@@ -72,19 +72,18 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Joins fleet `name` over the Redis at `redis_url`: subscribes, then
+    /// Joins fleet `name` over the Redis `client` reaches: subscribes, then
     /// adopts the fleet's recorded versions.
     pub async fn join(
         name: &str,
-        redis_url: &str,
+        client: redis::Client,
         blob: Arc<dyn BlobBackend>,
         deployer: Arc<Deployer>,
     ) -> Result<Arc<Self>> {
-        let client = redis::Client::open(redis_url)
-            .with_context(|| format!("invalid Redis address {redis_url}"))?;
+        let address = client.get_connection_info().addr().to_string();
         let publisher = ConnectionManager::new(client.clone())
             .await
-            .with_context(|| format!("connecting to Redis at {redis_url} for fleet {name}"))?;
+            .with_context(|| format!("connecting to Redis at {address} for fleet {name}"))?;
         let fleet = Arc::new(Self {
             name: name.to_owned(),
             host: host_id(),

@@ -176,11 +176,21 @@ async fn open_memory() -> Box<dyn CacheBackend> {
     Box::new(MemoryBackend::new())
 }
 
-/// The real Redis of `tooling/services up`. Unreachable is a failure.
-async fn open_redis() -> Box<dyn CacheBackend> {
-    let settings = crate::config::real_services().redis;
-    let host = settings.host.expect("REDIS_HOST in tooling/services.env");
-    match RedisBackend::connect(&host, settings.port).await {
+/// The real Redis of `tooling/services up`, changed by `edit`.
+async fn connect_redis(
+    edit: impl FnOnce(&mut crate::config::RedisSettings),
+) -> anyhow::Result<RedisBackend> {
+    let mut settings = crate::config::real_services().redis;
+    edit(&mut settings);
+    let server = settings
+        .server()?
+        .expect("REDIS_HOST in tooling/services.env");
+    RedisBackend::connect(&settings, &server).await
+}
+
+/// Unreachable is a failure.
+fn opened(connected: anyhow::Result<RedisBackend>) -> Box<dyn CacheBackend> {
+    match connected {
         Ok(backend) => Box::new(backend),
         Err(e) => {
             panic!("Redis is not reachable ({e:#}); start it with `tooling/services up redis`")
@@ -188,5 +198,39 @@ async fn open_redis() -> Box<dyn CacheBackend> {
     }
 }
 
+/// Over TLS on the services' TLS port, trusting `authorities`.
+fn over_tls(authorities: std::path::PathBuf) -> impl FnOnce(&mut crate::config::RedisSettings) {
+    move |settings| {
+        let port = crate::config::services_variable("REDIS_TLS_PORT");
+        settings.port = Some(port.parse().expect("a port"));
+        settings.tls = true;
+        settings.tls_ca_file = Some(authorities);
+    }
+}
+
+async fn open_redis() -> Box<dyn CacheBackend> {
+    opened(connect_redis(|_| {}).await)
+}
+
+async fn open_redis_tls() -> Box<dyn CacheBackend> {
+    let authorities = crate::config::services_tls_file("ca.pem");
+    opened(connect_redis(over_tls(authorities)).await)
+}
+
 cache_conformance!(memory, open_memory());
 cache_conformance!(redis, open_redis());
+cache_conformance!(redis_tls, open_redis_tls());
+
+#[tokio::test]
+async fn redis_refuses_a_certificate_it_cannot_verify() {
+    let stranger = crate::config::services_tls_file("other-ca.pem");
+    let refused = connect_redis(over_tls(stranger)).await;
+    let message = format!(
+        "{:#}",
+        refused
+            .err()
+            .expect("an unverifiable certificate was accepted")
+    );
+    assert!(message.contains("Redis"), "{message}");
+    assert!(message.to_lowercase().contains("certificate"), "{message}");
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Result;
 use async_trait::async_trait;
 
-pub use self::redis::RedisBackend;
+pub use self::redis::{RedisBackend, client as redis_client};
 pub use host::{CacheView, add_to_linker};
 pub use memory::MemoryBackend;
 
@@ -65,9 +65,9 @@ pub trait CacheBackend: Send + Sync {
 
 /// Opens Redis when `REDIS_HOST` is set, the in-process store otherwise.
 pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn CacheBackend>> {
-    if let Some(host) = &settings.redis.host {
+    if let Some(server) = settings.redis.server()? {
         return Ok(Arc::new(
-            RedisBackend::connect(host, settings.redis.port).await?,
+            RedisBackend::connect(&settings.redis, &server).await?,
         ));
     }
     Ok(Arc::new(MemoryBackend::new()))

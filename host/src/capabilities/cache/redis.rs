@@ -10,6 +10,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::CacheBackend;
 use crate::capabilities::{Capability, CapabilityError, ErrorKind};
+use crate::config::{RedisServer, RedisSettings};
 
 /// How long one command may take before the call fails with `timeout`.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -22,19 +23,53 @@ pub struct RedisBackend {
     target: String,
 }
 
+/// A client of the configured server, over TLS when a `rediss://` URL or
+/// REDIS_TLS asks for it, trusting REDIS_TLS_CA_FILE's authorities when
+/// given; and the setting it came from, for messages.
+pub fn client(
+    settings: &RedisSettings,
+    server: &RedisServer,
+) -> Result<(redis::Client, &'static str)> {
+    crate::capabilities::install_tls_provider();
+    let (url, setting) = match server {
+        RedisServer::Url(url) => (url.clone(), "REDIS_URL"),
+        RedisServer::Address { host, port, tls } => {
+            let scheme = if *tls { "rediss" } else { "redis" };
+            (format!("{scheme}://{host}:{port}/"), "REDIS_HOST")
+        }
+    };
+    let client = match &settings.tls_ca_file {
+        None => redis::Client::open(url.as_str()),
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading REDIS_TLS_CA_FILE {}", path.display()))?;
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem),
+            };
+            redis::Client::build_with_tls(url.as_str(), certificates)
+        }
+    };
+    // The error says what is wrong with the URL without repeating it: it
+    // may hold a password.
+    let client =
+        client.map_err(|e| anyhow::anyhow!("{setting} is not a usable Redis address: {e}"))?;
+    Ok((client, setting))
+}
+
 impl RedisBackend {
-    /// Connects, failing with a message naming the server when it cannot.
-    pub async fn connect(host: &str, port: u16) -> Result<Self> {
-        let target = format!("{host}:{port}");
-        let client = redis::Client::open(format!("redis://{target}/"))
-            .with_context(|| format!("invalid Redis address {target}"))?;
+    /// Connects, failing with a message naming the server (and, for TLS,
+    /// why its certificate was refused) when it cannot.
+    pub async fn connect(settings: &RedisSettings, server: &RedisServer) -> Result<Self> {
+        let (client, setting) = client(settings, server)?;
+        let target = client.get_connection_info().addr().to_string();
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_number_of_retries(2);
         let connection = ConnectionManager::new_with_config(client, config)
             .await
-            .with_context(|| format!("connecting to Redis at {target} (REDIS_HOST)"))?;
+            .with_context(|| format!("connecting to Redis at {target} ({setting})"))?;
         Ok(Self { connection, target })
     }
 

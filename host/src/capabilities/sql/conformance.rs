@@ -2,6 +2,7 @@
 //! Each check works in tables of its own, so backends can share a database.
 
 use super::*;
+use crate::config::SslMode;
 
 fn table(name: &str) -> String {
     format!("{name}_{}", uuid::Uuid::new_v4().simple())
@@ -271,15 +272,22 @@ async fn open_sqlite() -> Box<dyn SqlBackend> {
 
 sql_conformance!(sqlite, open_sqlite());
 
-/// The real PostgreSQL of `tooling/services up`. Unreachable is a failure.
-async fn open_postgres() -> Box<dyn SqlBackend> {
+/// The real PostgreSQL of `tooling/services up`, changed by `edit`.
+async fn connect_postgres(
+    edit: impl FnOnce(&mut crate::config::PostgresSettings),
+) -> anyhow::Result<PostgresBackend> {
     let mut settings = crate::config::real_services().postgres;
     settings.pool_size = 2;
-    let host = settings
-        .host
-        .clone()
+    edit(&mut settings);
+    let server = settings
+        .server()?
         .expect("DATABASE_HOST in tooling/services.env");
-    match PostgresBackend::connect(&settings, &host).await {
+    PostgresBackend::connect(&settings, &server).await
+}
+
+/// Unreachable is a failure.
+async fn open(connected: anyhow::Result<PostgresBackend>) -> Box<dyn SqlBackend> {
+    match connected {
         Ok(backend) => Box::new(backend),
         Err(e) => panic!(
             "PostgreSQL is not reachable ({e:#}); start it with `tooling/services up postgres`"
@@ -287,4 +295,42 @@ async fn open_postgres() -> Box<dyn SqlBackend> {
     }
 }
 
+/// Plain TCP, the server's TLS refused.
+async fn open_postgres() -> Box<dyn SqlBackend> {
+    open(connect_postgres(|s| s.ssl_mode = Some(SslMode::Disable)).await).await
+}
+
+/// TLS, the certificate checked against the services' CA.
+async fn open_postgres_tls() -> Box<dyn SqlBackend> {
+    let authorities = crate::config::services_tls_file("ca.pem");
+    open(
+        connect_postgres(|s| {
+            s.ssl_mode = Some(SslMode::VerifyFull);
+            s.ssl_root_cert = Some(authorities);
+        })
+        .await,
+    )
+    .await
+}
+
 sql_conformance!(postgres, open_postgres());
+sql_conformance!(postgres_tls, open_postgres_tls());
+
+#[tokio::test]
+async fn postgres_refuses_a_certificate_it_cannot_verify() {
+    let stranger = crate::config::services_tls_file("other-ca.pem");
+    let refused = connect_postgres(|s| {
+        s.ssl_mode = Some(SslMode::VerifyFull);
+        s.ssl_root_cert = Some(stranger);
+    })
+    .await;
+    let message = format!(
+        "{:#}",
+        refused
+            .err()
+            .expect("an unverifiable certificate was accepted")
+    );
+    assert!(message.contains("PostgreSQL"), "{message}");
+    assert!(message.to_lowercase().contains("certificate"), "{message}");
+    assert!(!message.contains("summer-secret"), "{message}");
+}

@@ -150,9 +150,9 @@ pub trait SqlTransaction: Send {
 /// Opens PostgreSQL when `DATABASE_HOST` is set, the embedded SQLite
 /// database under the data directory otherwise.
 pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn SqlBackend>> {
-    if let Some(host) = &settings.postgres.host {
+    if let Some(server) = settings.postgres.server()? {
         return Ok(Arc::new(
-            PostgresBackend::connect(&settings.postgres, host).await?,
+            PostgresBackend::connect(&settings.postgres, &server).await?,
         ));
     }
     let path = settings.data_dir.join("summer.db");

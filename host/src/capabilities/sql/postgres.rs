@@ -1,6 +1,7 @@
 //! The PostgreSQL backend: a sqlx connection pool, typed parameters, rows
 //! decoded by column type.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -8,13 +9,13 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{
     PgArgumentBuffer, PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow,
-    PgTypeInfo, Postgres,
+    PgSslMode, PgTypeInfo, Postgres,
 };
 use sqlx::{Column, Executor, Row, TypeInfo, ValueRef};
 
 use super::{Rows, SqlBackend, SqlTransaction, Value, canonical_uuid, classify};
 use crate::capabilities::{Capability, CapabilityError, ErrorKind};
-use crate::config::PostgresSettings;
+use crate::config::{PostgresServer, PostgresSettings, SslMode};
 
 /// How long a request waits for a free connection before it fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,21 +31,46 @@ pub struct PostgresBackend {
 }
 
 impl PostgresBackend {
-    /// Connects the pool, failing with a message naming the server when it
-    /// cannot be reached.
-    pub async fn connect(settings: &PostgresSettings, host: &str) -> Result<Self> {
-        let mut options = PgConnectOptions::new()
-            .host(host)
-            .port(settings.port)
-            .username(&settings.user)
-            .database(&settings.name)
-            .application_name("summer");
-        if let Some(password) = &settings.password {
-            options = options.password(password);
+    /// Connects the pool, failing with a message naming the server (and,
+    /// for TLS, why its certificate was refused) when it cannot.
+    pub async fn connect(settings: &PostgresSettings, server: &PostgresServer) -> Result<Self> {
+        crate::capabilities::install_tls_provider();
+        let (mut options, setting) = match server {
+            PostgresServer::Url(url) => {
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a PostgreSQL URL: {e}"))?;
+                (options, "DATABASE_URL")
+            }
+            PostgresServer::Address {
+                host,
+                port,
+                user,
+                name,
+            } => {
+                let mut options = PgConnectOptions::new()
+                    .host(host)
+                    .port(*port)
+                    .username(user)
+                    .database(name);
+                if let Some(password) = &settings.password {
+                    options = options.password(password);
+                }
+                (options, "DATABASE_HOST")
+            }
+        };
+        options = options.application_name("summer");
+        if let Some(mode) = settings.ssl_mode {
+            options = options.ssl_mode(ssl_mode(mode));
         }
+        if let Some(authorities) = &settings.ssl_root_cert {
+            options = options.ssl_root_cert(authorities);
+        }
+        let host = options.get_host().to_owned();
+        let port = options.get_port();
         let target = format!(
-            "{}@{host}:{}/{}",
-            settings.user, settings.port, settings.name
+            "{}@{host}:{port}/{}",
+            options.get_username(),
+            options.get_database().unwrap_or_default()
         );
         let pool = PgPoolOptions::new()
             .max_connections(settings.pool_size)
@@ -52,12 +78,22 @@ impl PostgresBackend {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
-            .with_context(|| format!("connecting to PostgreSQL at {target} (DATABASE_HOST)"))?;
+            .with_context(|| format!("connecting to PostgreSQL at {target} ({setting})"))?;
         Ok(Self {
             pool,
             target,
-            address: (host.to_owned(), settings.port),
+            address: (host, port),
         })
+    }
+}
+
+fn ssl_mode(mode: SslMode) -> PgSslMode {
+    match mode {
+        SslMode::Disable => PgSslMode::Disable,
+        SslMode::Prefer => PgSslMode::Prefer,
+        SslMode::Require => PgSslMode::Require,
+        SslMode::VerifyCa => PgSslMode::VerifyCa,
+        SslMode::VerifyFull => PgSslMode::VerifyFull,
     }
 }
 
