@@ -142,9 +142,13 @@ fn mark_one_read(_: &Request, params: &Params) -> Result<Response, ApiError> {
     Response::json(200, &notification)
 }
 
+/// What marking all read did: how many this call marked, and the id bound
+/// it marked up to (the id minted as it started; ids are UUIDv7s, so every
+/// notification created later has a larger one and stays unread).
 #[derive(Serialize)]
 struct Marked {
     marked: u64,
+    through: Uuid,
 }
 
 /// `POST /notifications/{user_id}/read`: marks read every notification
@@ -166,23 +170,20 @@ fn mark_all_read(_: &Request, params: &Params) -> Result<Response, ApiError> {
             MARK_BATCH,
             cursor.as_deref(),
         )?;
-        let mut due = Vec::with_capacity(page.rows.len());
-        for row in &page.rows {
-            let notification = Notification::from_row(row)?;
-            if notification.id > started {
-                return Response::json(
-                    200,
-                    &Marked {
-                        marked: marked + mark(due)?,
-                    },
-                );
-            }
-            due.push(notification);
-        }
-        marked += mark(due)?;
+        let rows: Vec<Notification> = page
+            .rows
+            .iter()
+            .map(Notification::from_row)
+            .collect::<Result<_, _>>()?;
+        // Ascending order: once one is newer than the start, all that follow are.
+        let newer = rows.iter().any(|n| n.id > started);
+        marked += mark(rows.into_iter().filter(|n| n.id <= started).collect())?;
         match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Response::json(200, &Marked { marked }),
+            Some(next) if !newer => cursor = Some(next),
+            _ => {
+                let through = started;
+                return Response::json(200, &Marked { marked, through });
+            }
         }
     }
 }

@@ -199,22 +199,7 @@ async fn merge_relationship(
             ));
         }
     }
-    let stored: Option<String> = sqlx::query_scalar(
-        "SELECT properties FROM graph_edges WHERE source_label = ? AND source_key = ? AND kind = ? \
-         AND target_label = ? AND target_key = ?",
-    )
-    .bind(&rel.source.label)
-    .bind(&rel.source.key)
-    .bind(&rel.kind)
-    .bind(&rel.target.label)
-    .bind(&rel.target.key)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(classify)?;
-    let mut properties = stored
-        .map(|t| decode_properties(&t))
-        .transpose()?
-        .unwrap_or_default();
+    let mut properties = stored_edge_properties(conn, rel).await?.unwrap_or_default();
     merge_properties(&mut properties, &rel.properties);
     sqlx::query(
         "INSERT OR REPLACE INTO graph_edges \
@@ -232,12 +217,13 @@ async fn merge_relationship(
     Ok(())
 }
 
-async fn edge_exists(
+/// The stored properties of the relationship `rel` names, if it exists.
+async fn stored_edge_properties(
     conn: &mut SqliteConnection,
     rel: &Relationship,
-) -> Result<bool, CapabilityError> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM graph_edges WHERE source_label = ? AND source_key = ? AND kind = ? \
+) -> Result<Option<Properties>, CapabilityError> {
+    let stored: Option<String> = sqlx::query_scalar(
+        "SELECT properties FROM graph_edges WHERE source_label = ? AND source_key = ? AND kind = ? \
          AND target_label = ? AND target_key = ?",
     )
     .bind(&rel.source.label)
@@ -248,7 +234,7 @@ async fn edge_exists(
     .fetch_optional(&mut *conn)
     .await
     .map_err(classify)?;
-    Ok(found.is_some())
+    stored.map(|t| decode_properties(&t)).transpose()
 }
 
 /// How many `kind` links `node` has in `direction`.
@@ -330,7 +316,7 @@ impl GraphBackend for EmbeddedBackend {
             .await
             .map_err(classify)?;
         }
-        let existed = edge_exists(&mut tx, &rel).await?;
+        let existed = stored_edge_properties(&mut tx, &rel).await?.is_some();
         let (from, to) = if limit.undirected {
             (Direction::Both, Direction::Both)
         } else {
