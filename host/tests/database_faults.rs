@@ -175,10 +175,11 @@ fn fault_under_load(service: &'static str, capability: &'static str) {
     let recovered_in = wait_for_recovery(&record, back_at);
     *stopped.lock().unwrap() = None;
     assert_readiness(&readiness_while_down, capability);
+    let ready = get(&server.url("/readyz"));
     assert_eq!(
-        get(&server.url("/readyz")).status,
-        200,
-        "not ready again after the restart"
+        ready.status, 200,
+        "not ready again after the restart: {}",
+        ready.raw
     );
     if capability == "cache" {
         wait_for_cache_hits(&server, &people[0]);

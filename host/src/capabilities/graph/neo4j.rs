@@ -193,9 +193,10 @@ fn link_outcome(
 }
 
 impl Neo4jBackend {
-    /// One attempt of a bounded merge, in one transaction: merge both ends,
-    /// lock them in key order (so two calls never wait on each other in a
-    /// circle), count their links under the locks, then write or not.
+    /// One attempt of a bounded merge, as one statement (so one implicit
+    /// transaction): merge both ends, lock them in key order (so two calls
+    /// never wait on each other in a circle), count their links under the
+    /// locks, then create the relationship only when both have room.
     async fn try_link_within(
         &self,
         rel: &Relationship,
@@ -212,47 +213,31 @@ impl Neo4jBackend {
             ("b", "a")
         };
         let (source, kind, target) = (&rel.source.label, &rel.kind, &rel.target.label);
-        let ends = format!(
+        let statement = format!(
             "MERGE (a:`{source}` {{{KEY_PROPERTY}: $source}}) \
-             MERGE (b:`{target}` {{{KEY_PROPERTY}: $target}}) WITH a, b"
-        );
-        let read = format!(
-            "{ends} SET {first}.{LOCK_PROPERTY} = true \
+             MERGE (b:`{target}` {{{KEY_PROPERTY}: $target}}) \
+             WITH a, b SET {first}.{LOCK_PROPERTY} = true \
              WITH a, b SET {second}.{LOCK_PROPERTY} = true \
              WITH a, b OPTIONAL MATCH (a)-[existing:`{kind}`]->(b) \
-             RETURN existing IS NOT NULL AS existed, \
-               COUNT {{ (a){}() }} AS source_links, COUNT {{ (b){}() }} AS target_links",
+             WITH a, b, existing, COUNT {{ (a){}() }} AS source_links, \
+               COUNT {{ (b){}() }} AS target_links \
+             FOREACH (_ IN CASE WHEN existing IS NULL AND source_links < $max \
+                 AND target_links < $max THEN [1] ELSE [] END | \
+               CREATE (a)-[r:`{kind}`]->(b) SET r += $props) \
+             FOREACH (_ IN CASE WHEN existing IS NOT NULL THEN [1] ELSE [] END | \
+               SET existing += $props) \
+             REMOVE a.{LOCK_PROPERTY}, b.{LOCK_PROPERTY} \
+             RETURN existing IS NOT NULL AS existed, source_links, target_links",
             link_pattern(kind, from),
             link_pattern(kind, to),
         );
-        let ends_of = |statement: &str| {
-            query(statement)
-                .param("source", rel.source.key.as_str())
-                .param("target", rel.target.key.as_str())
-        };
-        let mut txn = self.graph.start_txn().await.map_err(classify)?;
-        let mut stream = txn.execute(ends_of(&read)).await.map_err(classify)?;
-        let row = stream.next(&mut txn).await.map_err(classify)?;
-        drop(stream);
-        let outcome = match link_outcome(row, limit) {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                txn.rollback().await.map_err(classify)?;
-                return Err(e);
-            }
-        };
-        let write = match outcome {
-            LinkOutcome::Created | LinkOutcome::Existed => {
-                format!("MERGE (a)-[r:`{kind}`]->(b) SET r += $props")
-            }
-            LinkOutcome::SourceFull | LinkOutcome::TargetFull => String::new(),
-        };
-        let finish = format!("{ends} {write} REMOVE a.{LOCK_PROPERTY}, b.{LOCK_PROPERTY}");
-        txn.run(ends_of(&finish).param("props", bolt_properties(&rel.properties)))
-            .await
-            .map_err(classify)?;
-        txn.commit().await.map_err(classify)?;
-        Ok(outcome)
+        let q = query(&statement)
+            .param("source", rel.source.key.as_str())
+            .param("target", rel.target.key.as_str())
+            .param("max", i64::from(limit.max))
+            .param("props", bolt_properties(&rel.properties));
+        let rows = self.rows(q).await?;
+        link_outcome(rows.into_iter().next(), limit)
     }
 }
 
