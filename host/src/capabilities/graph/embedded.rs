@@ -317,11 +317,7 @@ impl GraphBackend for EmbeddedBackend {
             .map_err(classify)?;
         }
         let existed = stored_edge_properties(&mut tx, &rel).await?.is_some();
-        let (from, to) = if limit.undirected {
-            (Direction::Both, Direction::Both)
-        } else {
-            (Direction::Outgoing, Direction::Incoming)
-        };
+        let (from, to) = limit.directions();
         let source_links = count_links(&mut tx, &rel.source, &rel.kind, from).await?;
         let target_links = count_links(&mut tx, &rel.target, &rel.kind, to).await?;
         let outcome = LinkOutcome::decide(existed, source_links, target_links, limit);

@@ -65,6 +65,17 @@ pub struct LinkLimit {
     pub undirected: bool,
 }
 
+impl LinkLimit {
+    /// The directions in which the source's and the target's links count.
+    pub fn directions(self) -> (Direction, Direction) {
+        if self.undirected {
+            (Direction::Both, Direction::Both)
+        } else {
+            (Direction::Outgoing, Direction::Incoming)
+        }
+    }
+}
+
 /// What a bounded merge of a relationship did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkOutcome {

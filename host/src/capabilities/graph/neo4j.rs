@@ -202,11 +202,7 @@ impl Neo4jBackend {
         rel: &Relationship,
         limit: LinkLimit,
     ) -> Result<LinkOutcome, CapabilityError> {
-        let (from, to) = if limit.undirected {
-            (Direction::Both, Direction::Both)
-        } else {
-            (Direction::Outgoing, Direction::Incoming)
-        };
+        let (from, to) = limit.directions();
         let (first, second) = if rel.source <= rel.target {
             ("a", "b")
         } else {

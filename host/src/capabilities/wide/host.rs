@@ -34,6 +34,16 @@ pub fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
 
 type GuestResult<T> = wasmtime::Result<Result<T, Error>>;
 
+/// Refuses a call on more than [`MAX_ROWS`] rows; `what` is done to them.
+fn at_most_max_rows(what: &str, count: usize) -> Result<(), CapabilityError> {
+    if count > MAX_ROWS as usize {
+        return Err(CapabilityError::invalid(format!(
+            "at most {MAX_ROWS} rows may be {what} at once, not {count}"
+        )));
+    }
+    Ok(())
+}
+
 impl WideView<'_> {
     fn table(&self, name: &str) -> Result<&TableSchema, CapabilityError> {
         self.tables.get(name).map(|t| &**t).ok_or_else(|| {
@@ -48,12 +58,7 @@ impl WideView<'_> {
         if rows.is_empty() {
             return Ok(());
         }
-        if rows.len() > MAX_ROWS as usize {
-            return Err(CapabilityError::invalid(format!(
-                "at most {MAX_ROWS} rows may be written at once, not {}",
-                rows.len()
-            )));
-        }
+        at_most_max_rows("written", rows.len())?;
         let rows = rows
             .into_iter()
             .map(|cells| table.typed_row(cells))
@@ -84,12 +89,7 @@ impl WideView<'_> {
         keys: Vec<Vec<Value>>,
     ) -> Result<Vec<bool>, CapabilityError> {
         let table = self.table(table)?;
-        if keys.len() > MAX_ROWS as usize {
-            return Err(CapabilityError::invalid(format!(
-                "at most {MAX_ROWS} rows may be deleted at once, not {}",
-                keys.len()
-            )));
-        }
+        at_most_max_rows("deleted", keys.len())?;
         let keys = keys
             .into_iter()
             .map(|key| table.typed_key(key, true))
