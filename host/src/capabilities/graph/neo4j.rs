@@ -245,6 +245,12 @@ impl GraphBackend for Neo4jBackend {
         format!("neo4j at {}", self.address)
     }
 
+    /// A constant statement: a pooled connection and a server that answers,
+    /// without planning a lookup on a server that has just started.
+    async fn ping(&self) -> Result<(), CapabilityError> {
+        self.graph.run(query("RETURN 1")).await.map_err(classify)
+    }
+
     async fn merge(
         &self,
         nodes: Vec<Node>,
