@@ -73,18 +73,38 @@ pub struct Settings {
 #[derive(Clone, Debug, clap::Args)]
 #[command(next_help_heading = "Neo4j (graph capability)")]
 pub struct Neo4jSettings {
+    /// Neo4j URI: `bolt://` or `neo4j://` (routing), with `+s` for TLS
+    /// verified against the system's authorities (or NEO4J_TLS_CA_FILE's)
+    /// and `+ssc` for TLS that accepts any certificate; instead of
+    /// NEO4J_HOST, NEO4J_PORT and NEO4J_TLS.
+    #[arg(
+        id = "neo4j-uri",
+        long = "neo4j-uri",
+        env = "NEO4J_URI",
+        hide_env_values = true
+    )]
+    pub uri: Option<String>,
+
     /// Neo4j host (Bolt); setting it switches `graph` to Neo4j.
     #[arg(id = "neo4j-host", long = "neo4j-host", env = "NEO4J_HOST")]
     pub host: Option<String>,
 
-    /// Neo4j Bolt port.
+    /// Neo4j Bolt port [default: 7687].
+    #[arg(id = "neo4j-port", long = "neo4j-port", env = "NEO4J_PORT")]
+    pub port: Option<u16>,
+
+    /// Speak TLS to NEO4J_HOST (as a `bolt+s://` URI does).
+    #[arg(id = "neo4j-tls", long = "neo4j-tls", env = "NEO4J_TLS")]
+    pub tls: bool,
+
+    /// PEM file of the certificate authorities that may sign the server's
+    /// certificate, instead of the system's.
     #[arg(
-        id = "neo4j-port",
-        long = "neo4j-port",
-        env = "NEO4J_PORT",
-        default_value_t = 7687
+        id = "neo4j-tls-ca-file",
+        long = "neo4j-tls-ca-file",
+        env = "NEO4J_TLS_CA_FILE"
     )]
-    pub port: u16,
+    pub tls_ca_file: Option<PathBuf>,
 
     /// Neo4j user.
     #[arg(
@@ -114,6 +134,123 @@ pub struct Neo4jSettings {
         default_value_t = 16
     )]
     pub pool_size: usize,
+}
+
+/// The URI schemes of Neo4j's drivers: direct or routing, then plain, TLS
+/// (`+s`) or TLS without certificate checks (`+ssc`).
+const NEO4J_SCHEMES: [&str; 6] = [
+    "bolt",
+    "bolt+s",
+    "bolt+ssc",
+    "neo4j",
+    "neo4j+s",
+    "neo4j+ssc",
+];
+
+/// Where a Neo4j server is and how to reach it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neo4jServer {
+    /// A URI with one of the driver's schemes.
+    pub uri: String,
+    /// `host:port`, for messages.
+    pub address: String,
+    pub tls: Tls,
+}
+
+impl Neo4jSettings {
+    /// The configured server; `None` for the embedded default.
+    pub fn server(&self) -> Result<Option<Neo4jServer>, ConfigError> {
+        let Some(uri) = self.uri.as_deref() else {
+            return self.host.clone().map(|host| self.address(host)).transpose();
+        };
+        exclusive(
+            "NEO4J_URI",
+            &[
+                ("NEO4J_HOST", self.host.is_some()),
+                ("NEO4J_PORT", self.port.is_some()),
+                ("NEO4J_TLS", self.tls),
+            ],
+        )?;
+        let (scheme, rest) = uri.split_once("://").unwrap_or(("", uri));
+        if !NEO4J_SCHEMES.contains(&scheme) {
+            return Err(ConfigError::Scheme {
+                setting: "NEO4J_URI",
+                expected: NEO4J_SCHEMES.join(", "),
+            });
+        }
+        let address = rest.rsplit('@').next().unwrap_or(rest);
+        let address = address.split(['/', '?']).next().unwrap_or(address);
+        let tls = match scheme.split_once('+').map(|(_, mode)| mode) {
+            None => Tls::Off,
+            Some("s") => Tls::Verified(self.tls_ca_file.clone()),
+            Some(_) => Tls::Unverified,
+        };
+        Ok(Some(Neo4jServer {
+            uri: uri.to_owned(),
+            address: address.to_owned(),
+            tls: self.checked(tls)?,
+        }))
+    }
+
+    fn address(&self, host: String) -> Result<Neo4jServer, ConfigError> {
+        let address = format!("{host}:{}", self.port.unwrap_or(7687));
+        let (scheme, tls) = if self.tls {
+            ("bolt+s", Tls::Verified(self.tls_ca_file.clone()))
+        } else {
+            ("bolt", Tls::Off)
+        };
+        Ok(Neo4jServer {
+            uri: format!("{scheme}://{address}"),
+            address,
+            tls: self.checked(tls)?,
+        })
+    }
+
+    fn checked(&self, tls: Tls) -> Result<Tls, ConfigError> {
+        tls.with_ca_file(
+            "NEO4J_TLS_CA_FILE",
+            "NEO4J_TLS or a bolt+s:// or neo4j+s:// URI",
+            &self.tls_ca_file,
+        )
+    }
+}
+
+/// How a client speaks TLS to its database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tls {
+    Off,
+    /// The certificate must verify against these authorities (a PEM file),
+    /// or the system's when `None`.
+    Verified(Option<PathBuf>),
+    /// Any certificate is accepted (what the user's URI asked for).
+    Unverified,
+}
+
+impl Tls {
+    /// A client speaking TLS that checks certificates when `on`, against
+    /// `ca_file`'s authorities when given.
+    pub fn verified_if(on: bool, ca_file: &Option<PathBuf>) -> Self {
+        if on {
+            Tls::Verified(ca_file.clone())
+        } else {
+            Tls::Off
+        }
+    }
+
+    /// Refuses a CA file that would go unused: TLS is off or unverified.
+    fn with_ca_file(
+        self,
+        setting: &'static str,
+        enable: &'static str,
+        ca_file: &Option<PathBuf>,
+    ) -> Result<Self, ConfigError> {
+        match (&self, ca_file) {
+            (Tls::Off | Tls::Unverified, Some(_)) => {
+                Err(ConfigError::UnusedCaFile { setting, enable })
+            }
+            _ => Ok(self),
+        }
+    }
 }
 
 /// Cassandra (or ScyllaDB) for the `wide` capability. Without a host, `wide`
@@ -164,6 +301,31 @@ pub struct CassandraSettings {
         hide_env_values = true
     )]
     pub password: Option<String>,
+
+    /// Speak TLS to every node. The driver connects by address, so each
+    /// node's certificate must name its IP address.
+    #[arg(id = "cassandra-tls", long = "cassandra-tls", env = "CASSANDRA_TLS")]
+    pub tls: bool,
+
+    /// PEM file of the certificate authorities that may sign the nodes'
+    /// certificates, instead of the system's.
+    #[arg(
+        id = "cassandra-tls-ca-file",
+        long = "cassandra-tls-ca-file",
+        env = "CASSANDRA_TLS_CA_FILE"
+    )]
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+impl CassandraSettings {
+    /// How the driver speaks TLS to the nodes.
+    pub fn tls(&self) -> Result<Tls, ConfigError> {
+        Tls::verified_if(self.tls, &self.tls_ca_file).with_ca_file(
+            "CASSANDRA_TLS_CA_FILE",
+            "CASSANDRA_TLS",
+            &self.tls_ca_file,
+        )
+    }
 }
 
 /// S3-compatible object storage for the `blob` capability. Without an
@@ -171,7 +333,8 @@ pub struct CassandraSettings {
 #[derive(Clone, Debug, clap::Args)]
 #[command(next_help_heading = "S3 / MinIO (blob capability)")]
 pub struct StorageSettings {
-    /// S3 endpoint host (or URL with scheme); setting it switches `blob` to S3.
+    /// S3 endpoint: a host, or a URL (`https://` for TLS); setting it
+    /// switches `blob` to S3.
     #[arg(
         id = "storage-endpoint",
         long = "storage-endpoint",
@@ -179,14 +342,19 @@ pub struct StorageSettings {
     )]
     pub endpoint: Option<String>,
 
-    /// S3 port, when the endpoint has none.
+    /// S3 port, when the endpoint has none [default: 9000 for a host, the
+    /// scheme's for a URL].
+    #[arg(id = "storage-port", long = "storage-port", env = "STORAGE_PORT")]
+    pub port: Option<u16>,
+
+    /// PEM file of the certificate authorities that may sign an `https://`
+    /// endpoint's certificate, instead of the system's.
     #[arg(
-        id = "storage-port",
-        long = "storage-port",
-        env = "STORAGE_PORT",
-        default_value_t = 9000
+        id = "storage-tls-ca-file",
+        long = "storage-tls-ca-file",
+        env = "STORAGE_TLS_CA_FILE"
     )]
-    pub port: u16,
+    pub tls_ca_file: Option<PathBuf>,
 
     /// Access key id.
     #[arg(
@@ -235,6 +403,62 @@ pub struct StorageSettings {
         default_value_t = 10
     )]
     pub timeout_secs: u64,
+}
+
+/// Where an S3 server is and how to reach it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageEndpoint {
+    /// `scheme://host:port`, with any path the endpoint gave.
+    pub url: String,
+    pub tls: Tls,
+}
+
+impl StorageSettings {
+    /// The configured S3 endpoint; `None` for the embedded default.
+    pub fn server(&self) -> Result<Option<StorageEndpoint>, ConfigError> {
+        let Some(endpoint) = self.endpoint.as_deref() else {
+            return Ok(None);
+        };
+        let (scheme, rest) = endpoint.split_once("://").unwrap_or(("", endpoint));
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (default_port, scheme) = match scheme {
+            "" => (9000, "http"),
+            "http" => (80, "http"),
+            "https" => (443, "https"),
+            _ => {
+                return Err(ConfigError::Scheme {
+                    setting: "STORAGE_ENDPOINT",
+                    expected: "http, https".to_owned(),
+                });
+            }
+        };
+        let named_port = authority
+            .rsplit_once(':')
+            .filter(|(host, _)| !host.ends_with(']') || authority.starts_with('['))
+            .and_then(|(_, port)| port.parse::<u16>().ok());
+        let url = match (named_port, self.port) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::UrlAndSplit {
+                    url: "STORAGE_ENDPOINT with a port",
+                    split: "STORAGE_PORT".to_owned(),
+                });
+            }
+            (Some(_), None) => format!("{scheme}://{authority}{path}"),
+            (None, port) => format!(
+                "{scheme}://{authority}:{}{path}",
+                port.unwrap_or(default_port)
+            ),
+        };
+        let tls = Tls::verified_if(scheme == "https", &self.tls_ca_file).with_ca_file(
+            "STORAGE_TLS_CA_FILE",
+            "an https:// STORAGE_ENDPOINT",
+            &self.tls_ca_file,
+        )?;
+        Ok(Some(StorageEndpoint {
+            url: url.trim_end_matches('/').to_owned(),
+            tls,
+        }))
+    }
 }
 
 /// Redis for the `cache` capability (and the fleet's messages). Without a
@@ -288,15 +512,35 @@ impl RedisSettings {
             ("REDIS_HOST", self.host.is_some()),
             ("REDIS_PORT", self.port.is_some()),
         ];
-        if let Some(url) = &self.url {
+        let server = if let Some(url) = &self.url {
             exclusive("REDIS_URL", &split)?;
-            return Ok(Some(RedisServer::Url(url.clone())));
+            Some(RedisServer::Url(url.clone()))
+        } else {
+            self.host.clone().map(|host| RedisServer::Address {
+                host,
+                port: self.port.unwrap_or(6379),
+                tls: self.tls,
+            })
+        };
+        if let Some(server) = &server {
+            self.check_tls(server)?;
         }
-        Ok(self.host.clone().map(|host| RedisServer::Address {
-            host,
-            port: self.port.unwrap_or(6379),
-            tls: self.tls,
-        }))
+        Ok(server)
+    }
+
+    /// Refuses REDIS_TLS_CA_FILE when nothing speaks TLS.
+    fn check_tls(&self, server: &RedisServer) -> Result<(), ConfigError> {
+        let tls = match server {
+            RedisServer::Url(url) => url.starts_with("rediss://"),
+            RedisServer::Address { tls, .. } => *tls,
+        };
+        Tls::verified_if(tls, &self.tls_ca_file)
+            .with_ca_file(
+                "REDIS_TLS_CA_FILE",
+                "REDIS_TLS or a rediss:// URL",
+                &self.tls_ca_file,
+            )
+            .map(drop)
     }
 }
 
@@ -305,6 +549,16 @@ impl RedisSettings {
 pub enum ConfigError {
     #[error("{url} and {split} are both set: give the URL or the separate variables, not both")]
     UrlAndSplit { url: &'static str, split: String },
+    #[error("{setting} has an unknown scheme: use one of {expected}")]
+    Scheme {
+        setting: &'static str,
+        expected: String,
+    },
+    #[error("{setting} is set but nothing verifies a certificate with it: set {enable} too")]
+    UnusedCaFile {
+        setting: &'static str,
+        enable: &'static str,
+    },
 }
 
 /// Fails when a URL setting comes with any of the variables it replaces.
@@ -580,5 +834,93 @@ mod tests {
             settings.server(),
             Ok(Some(PostgresServer::Url(_)))
         ));
+    }
+
+    fn neo4j(uri: Option<&str>, host: Option<&str>, tls: bool) -> Neo4jSettings {
+        let mut settings = real_services().neo4j;
+        settings.uri = uri.map(str::to_owned);
+        settings.host = host.map(str::to_owned);
+        settings.port = None;
+        settings.tls = tls;
+        settings.tls_ca_file = None;
+        settings
+    }
+
+    #[test]
+    fn neo4j_uris_choose_tls_by_scheme() {
+        let server = |uri| neo4j(Some(uri), None, false).server().unwrap().unwrap();
+        let aura = server("neo4j+s://abc.databases.neo4j.io");
+        assert_eq!(aura.tls, Tls::Verified(None));
+        assert_eq!(aura.address, "abc.databases.neo4j.io");
+        assert_eq!(server("bolt+ssc://db:7687").tls, Tls::Unverified);
+        assert_eq!(server("bolt://db:7687").tls, Tls::Off);
+        assert_eq!(server("neo4j://db:7687/?policy=x").address, "db:7687");
+        let direct = neo4j(None, Some("db"), true).server().unwrap().unwrap();
+        assert_eq!(direct.uri, "bolt+s://db:7687");
+        assert_eq!(neo4j(None, None, false).server().unwrap(), None);
+    }
+
+    #[test]
+    fn neo4j_settings_that_contradict_are_refused() {
+        let message = |settings: Neo4jSettings| settings.server().unwrap_err().to_string();
+        let both = message(neo4j(Some("bolt://db"), Some("db"), true));
+        assert!(both.contains("NEO4J_HOST, NEO4J_TLS"), "{both}");
+        let scheme = message(neo4j(Some("http://db"), None, false));
+        assert!(scheme.contains("bolt+s"), "{scheme}");
+        let mut unused = neo4j(None, Some("db"), false);
+        unused.tls_ca_file = Some("ca.pem".into());
+        let unused = message(unused);
+        assert!(unused.contains("NEO4J_TLS_CA_FILE"), "{unused}");
+        let mut unverified = neo4j(Some("bolt+ssc://db"), None, false);
+        unverified.tls_ca_file = Some("ca.pem".into());
+        assert!(unverified.server().is_err());
+    }
+
+    fn storage(endpoint: &str, port: Option<u16>) -> Result<StorageEndpoint, ConfigError> {
+        let mut settings = real_services().storage;
+        settings.endpoint = Some(endpoint.to_owned());
+        settings.port = port;
+        settings.tls_ca_file = None;
+        settings.server().map(Option::unwrap)
+    }
+
+    #[test]
+    fn storage_endpoints_take_their_port_from_the_url_or_the_setting() {
+        let url = |endpoint, port| storage(endpoint, port).unwrap().url;
+        assert_eq!(url("minio", None), "http://minio:9000");
+        assert_eq!(url("minio", Some(9100)), "http://minio:9100");
+        assert_eq!(url("http://minio", Some(9000)), "http://minio:9000");
+        assert_eq!(
+            url("https://s3.example.com", None),
+            "https://s3.example.com:443"
+        );
+        assert_eq!(
+            url("https://s3.example.com:8443/", None),
+            "https://s3.example.com:8443"
+        );
+        assert_eq!(url("http://[::1]:9000", None), "http://[::1]:9000");
+        assert_eq!(url("http://[::1]", None), "http://[::1]:80");
+        let https = storage("https://s3.example.com", None).unwrap();
+        assert_eq!(https.tls, Tls::Verified(None));
+        assert!(storage("https://s3.example.com:8443", Some(443)).is_err());
+        assert!(storage("ftp://s3.example.com", None).is_err());
+    }
+
+    #[test]
+    fn a_ca_file_without_tls_is_refused() {
+        let mut plain = real_services().storage;
+        plain.tls_ca_file = Some("ca.pem".into());
+        let message = plain.server().unwrap_err().to_string();
+        assert!(message.contains("STORAGE_TLS_CA_FILE"), "{message}");
+        let mut cassandra = real_services().cassandra;
+        cassandra.tls_ca_file = Some("ca.pem".into());
+        assert!(cassandra.tls().is_err());
+        cassandra.tls = true;
+        assert_eq!(cassandra.tls(), Ok(Tls::Verified(Some("ca.pem".into()))));
+        let mut cache = redis(Some("redis://cache"), None, None);
+        cache.tls_ca_file = Some("ca.pem".into());
+        assert!(cache.server().is_err());
+        cache.url = Some("rediss://cache".into());
+        assert!(cache.server().is_ok());
     }
 }

@@ -20,22 +20,13 @@ macro_rules! conformance_tests {
     };
 }
 
-/// Chooses the process's TLS crypto provider (ring) before a client speaks
-/// TLS: the database drivers bring more than one, so rustls cannot pick.
-pub(crate) fn install_tls_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // Err: another provider was installed first, which serves as well.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 pub mod bindings;
 pub mod blob;
 pub mod cache;
 mod error;
 pub mod graph;
 pub mod sql;
+pub(crate) mod tls;
 pub mod wide;
 
 use std::collections::BTreeSet;

@@ -405,7 +405,7 @@ mod tests {
     #[tokio::test]
     async fn a_tampered_version_is_refused_from_s3() {
         let settings = crate::config::real_services().storage;
-        let endpoint = settings.endpoint.clone().expect("STORAGE_ENDPOINT");
+        let endpoint = settings.server().unwrap().expect("STORAGE_ENDPOINT");
         let blob = S3Backend::connect(&settings, &endpoint)
             .await
             .expect("S3 is not reachable; start it with `tooling/services up s3`");

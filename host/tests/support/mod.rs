@@ -389,15 +389,10 @@ pub struct Failed {
     pub log: String,
 }
 
-/// Variables that switch a capability to a real database; removed so a
-/// server runs on the embedded defaults unless a test sets them.
-const BACKEND_SWITCHES: &[&str] = &[
-    "DATABASE_HOST",
-    "REDIS_HOST",
-    "STORAGE_ENDPOINT",
-    "CASSANDRA_HOST",
-    "NEO4J_HOST",
-];
+/// The prefixes of every backend setting: the test's own environment's are
+/// removed, so a server runs on the embedded defaults unless a test sets
+/// them.
+const BACKEND_SETTINGS: &[&str] = &["DATABASE_", "REDIS_", "STORAGE_", "CASSANDRA_", "NEO4J_"];
 
 /// `summer SUBCOMMAND` on `data_dir` and `manifest`, on the embedded
 /// defaults unless `env` configures real databases.
@@ -408,8 +403,14 @@ pub fn summer(
     env: &[(String, String)],
 ) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_summer"));
-    for variable in BACKEND_SWITCHES {
-        command.env_remove(variable);
+    for (variable, _) in std::env::vars_os() {
+        let name = variable.to_string_lossy();
+        if BACKEND_SETTINGS
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+        {
+            command.env_remove(&variable);
+        }
     }
     // Runs share one compile cache (a test may set its own), so that each
     // does not compile every component again.

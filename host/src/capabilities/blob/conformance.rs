@@ -195,18 +195,53 @@ async fn open_local() -> Box<dyn BlobBackend> {
     Box::new(LocalBackend::open(&dir).await.unwrap())
 }
 
-/// The real S3 server of `tooling/services up`. Unreachable is a failure.
-async fn open_s3() -> Box<dyn BlobBackend> {
-    let settings = crate::config::real_services().storage;
+/// The real S3 server of `tooling/services up`, its settings changed by `adjust`.
+async fn connect_s3(
+    adjust: impl FnOnce(&mut crate::config::StorageSettings),
+) -> anyhow::Result<S3Backend> {
+    let mut settings = crate::config::real_services().storage;
+    adjust(&mut settings);
     let endpoint = settings
-        .endpoint
-        .clone()
+        .server()?
         .expect("STORAGE_ENDPOINT in tooling/services.env");
-    match S3Backend::connect(&settings, &endpoint).await {
+    S3Backend::connect(&settings, &endpoint).await
+}
+
+/// Unreachable is a failure.
+fn opened(connected: anyhow::Result<S3Backend>) -> Box<dyn BlobBackend> {
+    match connected {
         Ok(backend) => Box::new(backend),
         Err(e) => panic!("S3 is not reachable ({e:#}); start it with `tooling/services up s3`"),
     }
 }
 
+/// Over HTTPS on the services' TLS port, trusting `authorities`.
+fn over_tls(authorities: std::path::PathBuf) -> impl FnOnce(&mut crate::config::StorageSettings) {
+    move |settings| {
+        let host = settings.endpoint.take().expect("STORAGE_ENDPOINT");
+        let port = crate::config::services_variable("STORAGE_TLS_PORT");
+        settings.endpoint = Some(format!("https://{host}:{port}"));
+        settings.port = None;
+        settings.tls_ca_file = Some(authorities);
+    }
+}
+
+async fn open_s3() -> Box<dyn BlobBackend> {
+    opened(connect_s3(|_| {}).await)
+}
+
+async fn open_s3_tls() -> Box<dyn BlobBackend> {
+    let authorities = crate::config::services_tls_file("ca.pem");
+    opened(connect_s3(over_tls(authorities)).await)
+}
+
 blob_conformance!(local, open_local());
 blob_conformance!(s3, open_s3());
+blob_conformance!(s3_tls, open_s3_tls());
+
+#[tokio::test]
+async fn s3_refuses_a_certificate_it_cannot_verify() {
+    let stranger = crate::config::services_tls_file("other-ca.pem");
+    let refused = connect_s3(over_tls(stranger)).await;
+    crate::capabilities::tls::assert_certificate_refused(refused, "S3");
+}

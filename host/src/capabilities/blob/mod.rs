@@ -85,9 +85,9 @@ pub trait BlobReader: Send {
 /// Opens S3 when `STORAGE_ENDPOINT` is set, the local directory store under
 /// the data directory otherwise.
 pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn BlobBackend>> {
-    if let Some(endpoint) = &settings.storage.endpoint {
+    if let Some(endpoint) = settings.storage.server()? {
         return Ok(Arc::new(
-            S3Backend::connect(&settings.storage, endpoint).await?,
+            S3Backend::connect(&settings.storage, &endpoint).await?,
         ));
     }
     Ok(Arc::new(

@@ -8,17 +8,20 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{self as https, TlsContext, TrustStore};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
+use std::path::Path;
 use std::time::Duration;
 
 use super::{BlobBackend, BlobReader, BlobWriter, Listing, ObjectInfo};
-use crate::capabilities::{Capability, CapabilityError, ErrorKind};
-use crate::config::StorageSettings;
+use crate::capabilities::{Capability, CapabilityError, ErrorKind, tls};
+use crate::config::{StorageEndpoint, StorageSettings, Tls};
 
 /// Bytes buffered before a part is uploaded (S3's minimum part is 5 MiB).
 const PART_SIZE: usize = 8 << 20;
@@ -38,12 +41,8 @@ pub struct S3Backend {
 impl S3Backend {
     /// Connects and makes sure the bucket exists, failing with a message
     /// naming the endpoint when it cannot.
-    pub async fn connect(settings: &StorageSettings, endpoint: &str) -> Result<Self> {
-        let url = if endpoint.contains("://") {
-            format!("{endpoint}:{}", settings.port)
-        } else {
-            format!("http://{endpoint}:{}", settings.port)
-        };
+    pub async fn connect(settings: &StorageSettings, endpoint: &StorageEndpoint) -> Result<Self> {
+        let url = &endpoint.url;
         let credentials = Credentials::new(
             &settings.access_key,
             &settings.secret_key,
@@ -51,9 +50,13 @@ impl S3Backend {
             None,
             "summer-settings",
         );
-        let config = aws_sdk_s3::Config::builder()
+        let mut config = aws_sdk_s3::Config::builder();
+        if let Tls::Verified(Some(authorities)) = &endpoint.tls {
+            config = config.http_client(https_client(authorities)?);
+        }
+        let config = config
             .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(&url)
+            .endpoint_url(url)
             .region(Region::new(settings.region.clone()))
             .credentials_provider(credentials)
             .force_path_style(true)
@@ -86,6 +89,22 @@ impl S3Backend {
             Err(e) => Err(classify(&e)),
         }
     }
+}
+
+/// An HTTPS client that trusts only the authorities of a PEM file.
+fn https_client(authorities: &Path) -> Result<SharedHttpClient> {
+    let pem = tls::read_authorities(authorities, "STORAGE_TLS_CA_FILE")?;
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(pem);
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .context("reading STORAGE_TLS_CA_FILE")?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(https::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https())
 }
 
 /// Connecting gets a short bound of its own; a whole request, retries
@@ -455,7 +474,8 @@ mod tests {
         let (port, server) = hung_server().await;
         let settings = StorageSettings {
             endpoint: Some("127.0.0.1".into()),
-            port,
+            port: Some(port),
+            tls_ca_file: None,
             access_key: "key".into(),
             secret_key: "secret".into(),
             bucket: "summer".into(),
@@ -463,7 +483,8 @@ mod tests {
             timeout_secs: 1,
         };
         let started = Instant::now();
-        let error = S3Backend::connect(&settings, "127.0.0.1")
+        let endpoint = settings.server().unwrap().unwrap();
+        let error = S3Backend::connect(&settings, &endpoint)
             .await
             .err()
             .expect("a server that never answers cannot be connected to");

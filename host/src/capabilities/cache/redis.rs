@@ -30,7 +30,7 @@ pub fn client(
     settings: &RedisSettings,
     server: &RedisServer,
 ) -> Result<(redis::Client, &'static str)> {
-    crate::capabilities::install_tls_provider();
+    crate::capabilities::tls::install_provider();
     let (url, setting) = match server {
         RedisServer::Url(url) => (url.clone(), "REDIS_URL"),
         RedisServer::Address { host, port, tls } => {

@@ -449,14 +449,21 @@ async fn open_embedded() -> Box<dyn GraphBackend> {
     Box::new(EmbeddedBackend::open(&dir.join("graph.db")).await.unwrap())
 }
 
-/// The real Neo4j of `tooling/services up`. Unreachable is a failure.
-async fn open_neo4j() -> Box<dyn GraphBackend> {
-    let settings = crate::config::real_services().neo4j;
-    let host = settings
-        .host
-        .clone()
+/// The real Neo4j of `tooling/services up`, its settings changed by `adjust`.
+async fn connect_neo4j(
+    adjust: impl FnOnce(&mut crate::config::Neo4jSettings),
+) -> anyhow::Result<Neo4jBackend> {
+    let mut settings = crate::config::real_services().neo4j;
+    adjust(&mut settings);
+    let server = settings
+        .server()?
         .expect("NEO4J_HOST in tooling/services.env");
-    match Neo4jBackend::connect(&settings, &host).await {
+    Neo4jBackend::connect(&settings, &server).await
+}
+
+/// Unreachable is a failure.
+fn opened(connected: anyhow::Result<Neo4jBackend>) -> Box<dyn GraphBackend> {
+    match connected {
         Ok(backend) => Box::new(backend),
         Err(e) => {
             panic!("Neo4j is not reachable ({e:#}); start it with `tooling/services up neo4j`")
@@ -464,5 +471,46 @@ async fn open_neo4j() -> Box<dyn GraphBackend> {
     }
 }
 
+/// Over TLS (Bolt offers it on its port), trusting `authorities`.
+fn over_tls(authorities: std::path::PathBuf) -> impl FnOnce(&mut crate::config::Neo4jSettings) {
+    move |settings| {
+        settings.tls = true;
+        settings.tls_ca_file = Some(authorities);
+    }
+}
+
+async fn open_neo4j() -> Box<dyn GraphBackend> {
+    opened(connect_neo4j(|_| {}).await)
+}
+
+async fn open_neo4j_tls() -> Box<dyn GraphBackend> {
+    let authorities = crate::config::services_tls_file("ca.pem");
+    opened(connect_neo4j(over_tls(authorities)).await)
+}
+
 graph_conformance!(embedded, open_embedded());
 graph_conformance!(neo4j, open_neo4j());
+graph_conformance!(neo4j_tls, open_neo4j_tls());
+
+#[tokio::test]
+async fn neo4j_refuses_a_certificate_it_cannot_verify() {
+    let stranger = crate::config::services_tls_file("other-ca.pem");
+    let refused = connect_neo4j(over_tls(stranger)).await;
+    crate::capabilities::tls::assert_certificate_refused(refused, "Neo4j");
+}
+
+/// A `neo4j://` URI: the driver asks the server for its routing table.
+#[tokio::test]
+async fn neo4j_answers_through_a_routing_uri() {
+    let backend = connect_neo4j(|settings| {
+        let host = settings.host.take().expect("NEO4J_HOST");
+        settings.uri = Some(format!(
+            "neo4j+s://{host}:{}",
+            settings.port.take().unwrap_or(7687)
+        ));
+        settings.tls_ca_file = Some(crate::config::services_tls_file("ca.pem"));
+    })
+    .await
+    .expect("connecting with a neo4j+s:// URI");
+    backend.ping().await.unwrap();
+}

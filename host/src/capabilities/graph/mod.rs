@@ -186,12 +186,12 @@ pub trait GraphBackend: Send + Sync {
     ) -> Result<Option<Vec<NodeRef>>, CapabilityError>;
 }
 
-/// Opens Neo4j when `NEO4J_HOST` is set, the embedded graph store under
-/// the data directory otherwise.
+/// Opens Neo4j when `NEO4J_URI` or `NEO4J_HOST` is set, the embedded graph
+/// store under the data directory otherwise.
 pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn GraphBackend>> {
-    if let Some(host) = &settings.neo4j.host {
+    if let Some(server) = settings.neo4j.server()? {
         return Ok(Arc::new(
-            Neo4jBackend::connect(&settings.neo4j, host).await?,
+            Neo4jBackend::connect(&settings.neo4j, &server).await?,
         ));
     }
     let path = settings.data_dir.join("graph.db");

@@ -15,8 +15,8 @@ use super::{
     Direction, GraphBackend, KEY_PROPERTY, LinkLimit, LinkOutcome, Node, NodeRef, Properties,
     Relationship, Suggestion, Value,
 };
-use crate::capabilities::{Capability, CapabilityError, ErrorKind};
-use crate::config::Neo4jSettings;
+use crate::capabilities::{Capability, CapabilityError, ErrorKind, tls};
+use crate::config::{Neo4jServer, Neo4jSettings, Tls};
 
 /// The Neo4j graph backend.
 pub struct Neo4jBackend {
@@ -26,24 +26,32 @@ pub struct Neo4jBackend {
 }
 
 impl Neo4jBackend {
-    /// Connects and checks that the server answers.
-    pub async fn connect(settings: &Neo4jSettings, host: &str) -> Result<Self> {
-        let address = format!("{host}:{}", settings.port);
-        let config = ConfigBuilder::default()
-            .uri(&address)
+    /// Connects and checks that the server answers, over TLS when the
+    /// settings ask for it.
+    pub async fn connect(settings: &Neo4jSettings, server: &Neo4jServer) -> Result<Self> {
+        tls::install_provider();
+        let mut config = ConfigBuilder::default()
+            .uri(&server.uri)
             .user(settings.user.as_str())
             .password(settings.password.as_str())
-            .max_connections(settings.pool_size)
-            .build()?;
-        let graph = Graph::connect(config)
-            .with_context(|| format!("connecting to Neo4j at {address} (NEO4J_HOST)"))?;
-        graph
-            .run(query("RETURN 1"))
-            .await
-            .with_context(|| format!("connecting to Neo4j at {address} (NEO4J_HOST)"))?;
+            .max_connections(settings.pool_size);
+        if let Tls::Verified(Some(authorities)) = &server.tls {
+            tls::read_authorities(authorities, "NEO4J_TLS_CA_FILE")?;
+            config = config.with_client_certificate(authorities);
+        }
+        let setting = if settings.uri.is_some() {
+            "NEO4J_URI"
+        } else {
+            "NEO4J_HOST"
+        };
+        let address = &server.address;
+        let failed = || format!("connecting to Neo4j at {address} ({setting})");
+        let graph = Graph::connect(config.build()?).with_context(failed)?;
+        graph.run(query("RETURN 1")).await.with_context(failed)?;
+        let tls = if server.tls == Tls::Off { "" } else { ", TLS" };
         Ok(Self {
             graph,
-            address,
+            address: format!("{address}{tls}"),
             constrained: Mutex::new(HashSet::new()),
         })
     }

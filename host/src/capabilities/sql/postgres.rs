@@ -34,7 +34,7 @@ impl PostgresBackend {
     /// Connects the pool, failing with a message naming the server (and,
     /// for TLS, why its certificate was refused) when it cannot.
     pub async fn connect(settings: &PostgresSettings, server: &PostgresServer) -> Result<Self> {
-        crate::capabilities::install_tls_provider();
+        crate::capabilities::tls::install_provider();
         let (mut options, setting) = match server {
             PostgresServer::Url(url) => {
                 let options = PgConnectOptions::from_str(url)

@@ -14,8 +14,8 @@ use scylla::value::{CqlValue, Row};
 
 use super::keys::encode_all;
 use super::{ColumnType, Scan, TableSchema, TypedRow, Value, WideBackend};
-use crate::capabilities::{Capability, CapabilityError, ErrorKind};
-use crate::config::CassandraSettings;
+use crate::capabilities::{Capability, CapabilityError, ErrorKind, tls};
+use crate::config::{CassandraSettings, Tls};
 
 /// Prepared statements kept per session.
 const STATEMENT_CACHE: usize = 512;
@@ -32,6 +32,7 @@ pub struct CassandraBackend {
     session: CachingSession,
     keyspace: String,
     address: String,
+    over_tls: bool,
 }
 
 impl CassandraBackend {
@@ -44,6 +45,11 @@ impl CassandraBackend {
             .connection_timeout(std::time::Duration::from_secs(5));
         if let (Some(user), Some(password)) = (&settings.user, &settings.password) {
             builder = builder.user(user, password);
+        }
+        let tls = settings.tls()?;
+        if let Tls::Verified(authorities) = &tls {
+            let config = tls::client_config(authorities.as_deref(), "CASSANDRA_TLS_CA_FILE")?;
+            builder = builder.tls_context(Some(config));
         }
         let session = builder
             .build()
@@ -75,6 +81,7 @@ impl CassandraBackend {
             session: CachingSession::from(session, STATEMENT_CACHE),
             keyspace,
             address,
+            over_tls: tls != Tls::Off,
         })
     }
 
@@ -224,7 +231,11 @@ impl CassandraBackend {
 #[async_trait]
 impl WideBackend for CassandraBackend {
     fn describe(&self) -> String {
-        format!("cassandra at {} (keyspace {})", self.address, self.keyspace)
+        let tls = if self.over_tls { ", TLS" } else { "" };
+        format!(
+            "cassandra at {} (keyspace {}{tls})",
+            self.address, self.keyspace
+        )
     }
 
     async fn ping(&self) -> Result<(), CapabilityError> {

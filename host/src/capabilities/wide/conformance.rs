@@ -477,14 +477,22 @@ async fn open_embedded() -> Box<dyn WideBackend> {
     Box::new(EmbeddedBackend::open(&dir.join("wide.db")).await.unwrap())
 }
 
-/// The real Cassandra of `tooling/services up`. Unreachable is a failure.
-async fn open_cassandra() -> Box<dyn WideBackend> {
-    let settings = crate::config::real_services().cassandra;
+/// The real Cassandra of `tooling/services up`, its settings changed by `adjust`.
+async fn connect_cassandra(
+    adjust: impl FnOnce(&mut crate::config::CassandraSettings),
+) -> anyhow::Result<CassandraBackend> {
+    let mut settings = crate::config::real_services().cassandra;
+    adjust(&mut settings);
     let host = settings
         .host
         .clone()
         .expect("CASSANDRA_HOST in tooling/services.env");
-    match CassandraBackend::connect(&settings, &host).await {
+    CassandraBackend::connect(&settings, &host).await
+}
+
+/// Unreachable is a failure.
+fn opened(connected: anyhow::Result<CassandraBackend>) -> Box<dyn WideBackend> {
+    match connected {
         Ok(backend) => Box::new(backend),
         Err(e) => panic!(
             "Cassandra is not reachable ({e:#}); start it with `tooling/services up cassandra`"
@@ -492,5 +500,30 @@ async fn open_cassandra() -> Box<dyn WideBackend> {
     }
 }
 
+/// Over TLS (the native port offers it), trusting `authorities`.
+fn over_tls(authorities: std::path::PathBuf) -> impl FnOnce(&mut crate::config::CassandraSettings) {
+    move |settings| {
+        settings.tls = true;
+        settings.tls_ca_file = Some(authorities);
+    }
+}
+
+async fn open_cassandra() -> Box<dyn WideBackend> {
+    opened(connect_cassandra(|_| {}).await)
+}
+
+async fn open_cassandra_tls() -> Box<dyn WideBackend> {
+    let authorities = crate::config::services_tls_file("ca.pem");
+    opened(connect_cassandra(over_tls(authorities)).await)
+}
+
 wide_conformance!(embedded, open_embedded());
 wide_conformance!(cassandra, open_cassandra());
+wide_conformance!(cassandra_tls, open_cassandra_tls());
+
+#[tokio::test]
+async fn cassandra_refuses_a_certificate_it_cannot_verify() {
+    let stranger = crate::config::services_tls_file("other-ca.pem");
+    let refused = connect_cassandra(over_tls(stranger)).await;
+    crate::capabilities::tls::assert_certificate_refused(refused, "Cassandra");
+}
