@@ -269,14 +269,7 @@ impl WideBackend for CassandraBackend {
     /// Rows are grouped by partition; each group goes as single-partition
     /// batches, which Cassandra applies atomically and in isolation.
     async fn put(&self, table: &TableSchema, rows: Vec<TypedRow>) -> Result<(), CapabilityError> {
-        let mut partitions: BTreeMap<Vec<u8>, Vec<TypedRow>> = BTreeMap::new();
-        for row in rows {
-            partitions
-                .entry(encode_all(&row[..table.partition_len]))
-                .or_default()
-                .push(row);
-        }
-        for rows in partitions.values() {
+        for rows in by_partition(table, rows, |row| row).values() {
             for chunk in chunks_by_size(rows) {
                 self.put_partition(table, chunk).await?;
             }
@@ -324,14 +317,9 @@ impl WideBackend for CassandraBackend {
         keys: Vec<Vec<Value>>,
     ) -> Result<Vec<bool>, CapabilityError> {
         let mut removed = vec![false; keys.len()];
-        let mut partitions: BTreeMap<Vec<u8>, Vec<usize>> = BTreeMap::new();
-        for (index, key) in keys.iter().enumerate() {
-            partitions
-                .entry(encode_all(&key[..table.partition_len]))
-                .or_default()
-                .push(index);
-        }
-        for indexes in partitions.values() {
+        let partitions = by_partition(table, keys.iter().enumerate(), |(_, key)| key);
+        for keys_of_one in partitions.values() {
+            let indexes: Vec<usize> = keys_of_one.iter().map(|(index, _)| *index).collect();
             for chunk in indexes.chunks(CONDITIONAL_BATCH) {
                 for index in self.delete_chunk_if_present(table, &keys, chunk).await? {
                     removed[index] = true;
@@ -432,6 +420,21 @@ fn conditional_outcome(
         existing.insert(encode_all(&key));
     }
     Ok(Some(existing))
+}
+
+/// Groups `items` by the partition of the key (or row) each has, in
+/// partition key order and first-seen order within each.
+fn by_partition<T>(
+    table: &TableSchema,
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> &[Value],
+) -> BTreeMap<Vec<u8>, Vec<T>> {
+    let mut partitions: BTreeMap<Vec<u8>, Vec<T>> = BTreeMap::new();
+    for item in items {
+        let partition = encode_all(&key(&item)[..table.partition_len]);
+        partitions.entry(partition).or_default().push(item);
+    }
+    partitions
 }
 
 /// Splits one partition's rows into batches of about `BATCH_BYTES`.
