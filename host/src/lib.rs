@@ -1,15 +1,29 @@
 //! Summer: a serverless-style WebAssembly component host.
 //!
-//! - [`http`]: the HTTP front (listener, routing, host endpoints, errors)
+//! - [`http`]: the HTTP front (listener, host endpoints, the admin API,
+//!   failures to statuses, the JSON error shape)
+//! - [`app`]: the running host, composed of the parts below; its file watcher
 //! - [`runtime`]: engine, compile cache, loading, the registry, hot swap
-//!   and fleet deploys, invocation
-//! - [`app`]: the running host, its file watcher
+//!   and fleet deploys, admission and invocation
+//! - [`manifest`]: what to run: components, routes, limits, grants
 //! - [`capabilities`]: what components import, one module per capability
 //! - [`observe`]: metrics, request ids, logs
+//! - [`config`]: settings from flags, the environment and `.env`
 //! - [`seed`]: `summer seed`, running a seed component over the backends
-//! - [`manifest`] and [`config`]: what to run and how
 //! - [`client`]: `summer deploy`, `rollback` and `reload` against a host
 //! - [`scaffold`]: `summer new`, a component crate from a template
+//!
+//! The modules form layers, and imports point one way, down:
+//!
+//! ```text
+//! client, seed, scaffold  →  http  →  app  →  runtime  →  {manifest, capabilities}  →  {observe, config}
+//! ```
+//!
+//! A module never uses one of a layer above its own; manifest and
+//! capabilities do not use each other both ways; observe and config use
+//! nothing else of the crate. The runtime reports failures as typed errors
+//! and only http chooses statuses. `cargo test` checks the rule
+//! (`layers.rs`).
 
 pub mod app;
 pub mod capabilities;
@@ -21,3 +35,6 @@ pub mod observe;
 pub mod runtime;
 pub mod scaffold;
 pub mod seed;
+
+#[cfg(test)]
+mod layers;

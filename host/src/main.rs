@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use summer::app::App;
 use summer::config::{self, Settings};
-use summer::http::Surface;
+use summer::http::{Front, Surface};
 use summer::manifest::Manifest;
 use summer::observe::logs::LogFormat;
 
@@ -156,9 +156,7 @@ fn new_component(new: &summer::scaffold::NewComponent) -> Result<()> {
 const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
 
 async fn serve(listen: config::Listen, settings: Settings) -> Result<()> {
-    let mut app = App::start(&settings)
-        .await?
-        .with_admin_token(listen.admin_token.as_deref());
+    let mut app = App::start(&settings).await?;
     if listen.fleet != "off" && settings.redis.server()?.is_some() {
         app.join_fleet(&listen.fleet, &settings).await?;
     }
@@ -166,6 +164,7 @@ async fn serve(listen: config::Listen, settings: Settings) -> Result<()> {
     if !listen.no_watch {
         app.watch().await?;
     }
+    let front = Arc::new(Front::new(app.clone(), listen.admin_token.as_deref()));
     let listener = TcpListener::bind((listen.host, listen.port))
         .await
         .with_context(|| format!("binding {}:{}", listen.host, listen.port))?;
@@ -180,9 +179,9 @@ async fn serve(listen: config::Listen, settings: Settings) -> Result<()> {
                 "summer operations (/metrics, /readyz, /_admin) on http://{}",
                 operations.local_addr()?
             );
-            let (app, shutdown) = (app.clone(), shutdown.clone());
+            let (front, shutdown) = (front.clone(), shutdown.clone());
             tokio::spawn(async move {
-                let served = summer::http::serve(operations, app, Surface::Operations, shutdown);
+                let served = summer::http::serve(operations, front, Surface::Operations, shutdown);
                 if let Err(e) = served.await {
                     tracing::error!("the operations listener failed: {e:#}");
                 }
@@ -192,7 +191,7 @@ async fn serve(listen: config::Listen, settings: Settings) -> Result<()> {
     };
     let address = listener.local_addr()?;
     println!("summer listening on http://{address}");
-    summer::http::serve(listener, app.clone(), public, shutdown).await?;
+    summer::http::serve(listener, front, public, shutdown).await?;
     close_backends(&app).await;
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! The tests take turns (they stop shared servers), and each one leaves
 //! its server running again even when it fails.
 
+#[allow(dead_code)]
 mod support;
 
 use std::collections::BTreeMap;

@@ -3,6 +3,8 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 COMPONENTS_OUT=${SUMMER_COMPONENTS_OUT:-$TARGET_DIR/components}
+# Where summer.toml's `source` paths look, whatever CARGO_TARGET_DIR says.
+MANIFEST_COMPONENTS=$ROOT/target/components
 # Developer tools installed from crates.io (cargo-component) and toolchains made
 # from Debian packages, kept between runs.
 TOOLS_DIR=${SUMMER_TOOLS_CACHE:-$HOME/.cache/summer-tools}

@@ -8,11 +8,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 
+use crate::capabilities::Backends;
 use crate::capabilities::cache::redis_client;
-use crate::capabilities::{Backends, sql, wide};
 use crate::config::Settings;
-use crate::http::admin::AdminToken;
-use crate::manifest::{ComponentSpec, Manifest};
+use crate::manifest::{MAX_MEMORY_BYTES, Manifest};
 use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::deploy::{DeployError, Deployer, Reload, SavedDeployments, Swap, Trigger};
 use crate::runtime::engine::{EngineLimits, build_engine, start_epoch_ticker};
@@ -25,7 +24,6 @@ pub struct App {
     backends: Backends,
     deployer: Arc<Deployer>,
     fleet: Option<Arc<Fleet>>,
-    admin: Option<AdminToken>,
 }
 
 /// A swap on this host, and what the fleet made of it.
@@ -51,7 +49,7 @@ impl App {
         for (capability, backend) in backends.describe() {
             tracing::info!("{capability}: {backend}");
         }
-        let engine = build_engine(EngineLimits::default())?;
+        let engine = build_engine(EngineLimits::with_memory_cap(MAX_MEMORY_BYTES))?;
         start_epoch_ticker(&engine);
         let loader = Loader::new(engine, CompileCache::new(settings.compile_cache_dir()));
         let saved = SavedDeployments::new(settings.data_dir.join("deployments"));
@@ -80,14 +78,7 @@ impl App {
             backends,
             deployer: Arc::new(deployer),
             fleet: None,
-            admin: None,
         })
-    }
-
-    /// Turns the admin API on with `token` (it is off without one).
-    pub fn with_admin_token(mut self, token: Option<&str>) -> Self {
-        self.admin = token.map(AdminToken::new);
-        self
     }
 
     /// Joins fleet `name` over the configured Redis, so deploys here reach
@@ -114,11 +105,6 @@ impl App {
         watch::spawn(self.clone())
             .await
             .context("watching the component files")
-    }
-
-    /// The admin API's token; `None` when the admin API is off.
-    pub fn admin_token(&self) -> Option<&AdminToken> {
-        self.admin.as_ref()
     }
 
     /// What new requests are routed by.
@@ -182,47 +168,4 @@ impl App {
             format!("{e:#}")
         })
     }
-}
-
-/// Reads the OpenAPI document at `path`, checking that it is one.
-pub fn read_openapi(path: &std::path::Path) -> Result<bytes::Bytes> {
-    let text = std::fs::read(path)
-        .with_context(|| format!("reading the OpenAPI document {}", path.display()))?;
-    let document: serde_json::Value = serde_json::from_slice(&text)
-        .with_context(|| format!("parsing the OpenAPI document {}", path.display()))?;
-    let version = document["openapi"].as_str().unwrap_or_default();
-    if !version.starts_with("3.") {
-        bail!(
-            "{} is not an OpenAPI 3 document (its \"openapi\" field is {:?})",
-            path.display(),
-            version
-        );
-    }
-    Ok(text.into())
-}
-
-/// Applies the SQL migrations of `spec` and declares its wide tables
-/// (in its namespace); the declared tables by name.
-pub async fn prepare_databases(
-    backends: &Backends,
-    spec: &ComponentSpec,
-) -> Result<wide::TableSet> {
-    if let Some(dir) = &spec.sql_migrations {
-        let migrations = sql::Migration::read_dir(dir)?;
-        let applied = sql::apply_migrations(backends.sql.as_ref(), &spec.name, &migrations)
-            .await
-            .with_context(|| format!("migrating the database of component {}", spec.name))?;
-        if applied > 0 {
-            tracing::info!(component = %spec.name, "applied {applied} sql migration(s)");
-        }
-    }
-    let mut declared = wide::TableSet::new();
-    for path in &spec.wide_tables {
-        let tables = wide::read_tables(&spec.namespace, path)?;
-        let tables = wide::declare_tables(backends.wide.as_ref(), &tables)
-            .await
-            .with_context(|| format!("declaring the wide tables of component {}", spec.name))?;
-        declared.extend(tables);
-    }
-    Ok(declared)
 }

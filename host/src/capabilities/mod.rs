@@ -41,7 +41,7 @@ use wasmtime::component::Linker;
 pub use error::{CapabilityError, ErrorKind};
 
 use crate::config::Settings;
-use crate::observe::metrics::{BackendName, metrics};
+use crate::observe::metrics::{Call, metrics};
 
 /// A capability a component may be granted in the manifest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
@@ -80,17 +80,22 @@ impl Capability {
         let unversioned = import.split('@').next().unwrap_or(import);
         Self::ALL.into_iter().find(|c| c.interface() == unversioned)
     }
-}
 
-impl fmt::Display for Capability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+    /// The name the manifest grants it by, and logs and metrics show.
+    pub fn name(self) -> &'static str {
+        match self {
             Capability::Sql => "sql",
             Capability::Cache => "cache",
             Capability::Blob => "blob",
             Capability::Wide => "wide",
             Capability::Graph => "graph",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -203,6 +208,25 @@ async fn probe(
     }
 }
 
+/// The backend serving one capability, as metrics and spans name it.
+#[derive(Clone, Debug)]
+pub struct BackendName {
+    pub capability: Capability,
+    /// `postgres`, `sqlite`, `redis`, ...
+    pub name: Arc<str>,
+}
+
+impl BackendName {
+    /// The backend's name from its description (`"postgres (host/db)"`).
+    pub fn from_description(capability: Capability, description: &str) -> Self {
+        let name = description.split_whitespace().next().unwrap_or("unknown");
+        Self {
+            capability,
+            name: name.into(),
+        }
+    }
+}
+
 /// The backend of each capability as metrics and spans name it.
 #[derive(Clone, Debug)]
 pub struct BackendNames {
@@ -233,8 +257,13 @@ pub(crate) async fn observed<T>(
         Ok(_) => "ok",
         Err(e) => e.kind.as_label(),
     };
-    metrics().call(backend, operation, outcome);
-    metrics().call_took(backend, took);
+    let call = Call {
+        capability: backend.capability.name(),
+        backend: backend.name.clone(),
+        operation,
+        outcome,
+    };
+    metrics().call(&call, took);
     span.in_scope(|| tracing::debug!(took_us = took.as_micros() as u64, outcome, "called"));
     result
 }

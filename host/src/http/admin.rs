@@ -14,9 +14,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
-use super::ResponseBody;
 use super::error::{HttpError, json_response};
 use crate::app::{App, Deployed};
+use crate::runtime::ResponseBody;
 use crate::runtime::deploy::{DeployError, Trigger};
 use crate::runtime::loader::LoadedComponent;
 
@@ -50,8 +50,12 @@ impl AdminToken {
 pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
 
 /// Answers a request under `/_admin/`.
-pub async fn handle(app: &App, request: Request<Incoming>) -> Response<ResponseBody> {
-    if let Some(refusal) = refuse_unauthorized(app, &request) {
+pub async fn handle(
+    app: &App,
+    token: Option<&AdminToken>,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
+    if let Some(refusal) = refuse_unauthorized(token, &request) {
         return refusal;
     }
     let method = request.method().clone();
@@ -72,8 +76,11 @@ pub async fn handle(app: &App, request: Request<Incoming>) -> Response<ResponseB
 
 /// The refusal of a request without the right bearer token (logged), or
 /// `None` to let it through.
-fn refuse_unauthorized(app: &App, request: &Request<Incoming>) -> Option<Response<ResponseBody>> {
-    let Some(token) = app.admin_token() else {
+fn refuse_unauthorized(
+    token: Option<&AdminToken>,
+    request: &Request<Incoming>,
+) -> Option<Response<ResponseBody>> {
+    let Some(token) = token else {
         let off =
             HttpError::not_found("the admin API is off: set SUMMER_ADMIN_TOKEN to turn it on");
         return Some(off.into_response());

@@ -3,10 +3,10 @@
 
 use http::{Response, StatusCode};
 
-use super::ResponseBody;
 use super::error::{bytes_response, json_response};
 use crate::capabilities::{Backends, Capability, Readiness};
 use crate::observe::metrics::{CONTENT_TYPE, metrics};
+use crate::runtime::ResponseBody;
 
 /// `GET /healthz`: 200 while the process serves requests.
 pub fn liveness() -> Response<ResponseBody> {

@@ -5,11 +5,11 @@
 pub mod admin;
 pub mod error;
 mod health;
-pub mod router;
 mod server;
 
 pub use server::serve;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -19,10 +19,28 @@ use tracing::Instrument;
 use crate::app::App;
 use crate::observe::metrics::{Served, metrics};
 use crate::observe::request_id;
+use crate::runtime::ResponseBody;
+use admin::AdminToken;
 use error::{HttpError, json_bytes_response};
 
-/// The body type of every response the host sends.
-pub type ResponseBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+/// What the HTTP front serves: the running host, and the admin API with
+/// its token (the API is off without one).
+pub struct Front {
+    app: Arc<App>,
+    admin: Option<AdminToken>,
+}
+
+impl Front {
+    pub fn new(app: Arc<App>, admin_token: Option<&str>) -> Self {
+        Self {
+            app,
+            admin: admin_token.map(AdminToken::new),
+        }
+    }
+}
+
+/// The response header naming the component version that answered.
+pub const VERSION_HEADER: &str = "x-summer-component";
 
 /// Which requests a listener answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,7 +114,7 @@ fn method_not_allowed(
 /// Answers one request in its own span, which carries the request id into
 /// the logs of everything the request does; the response echoes the id.
 pub async fn dispatch(
-    app: &App,
+    front: &Front,
     surface: Surface,
     request: Request<Incoming>,
 ) -> Response<ResponseBody> {
@@ -107,7 +125,7 @@ pub async fn dispatch(
         method = %request.method(),
         path = ?request.uri().path(),
     );
-    let mut response = answer(app, surface, request).instrument(span).await;
+    let mut response = answer(front, surface, request).instrument(span).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(request_id::HEADER, value);
     }
@@ -116,14 +134,19 @@ pub async fn dispatch(
 
 /// A host endpoint, the admin API, or the component the route names, as
 /// far as `surface` serves them.
-async fn answer(app: &App, surface: Surface, request: Request<Incoming>) -> Response<ResponseBody> {
+async fn answer(
+    front: &Front,
+    surface: Surface,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let app = &front.app;
     let path = request.uri().path();
     let operations = surface.serves_operations(path);
     if operations && let Some(response) = host_endpoint(app, request.method(), path).await {
         return response;
     }
     if operations && path.starts_with("/_admin/") {
-        return admin::handle(app, request).await;
+        return admin::handle(app, front.admin.as_ref(), request).await;
     }
     let routed = match surface {
         Surface::Operations => None,
@@ -139,7 +162,13 @@ async fn answer(app: &App, surface: Surface, request: Request<Incoming>) -> Resp
         component: component.name.clone(),
         version: component.short.clone(),
     };
-    let response = crate::runtime::invoke(component, app.backends(), request).await;
+    let mut response = match crate::runtime::invoke(&component, app.backends(), request).await {
+        Ok(response) => response,
+        Err(failure) => error::invoke_failure(&failure),
+    };
+    response
+        .headers_mut()
+        .insert(VERSION_HEADER, component.served_by.clone());
     metrics().request(&served, response.status().as_u16(), started.elapsed());
     response
 }

@@ -12,8 +12,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use super::Surface;
-use crate::app::App;
+use super::{Front, Surface};
 
 /// The most bytes of request line and headers a client may send; more is
 /// a 431.
@@ -23,11 +22,11 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Serves what `surface` covers of `app` on `listener` until `shutdown`
+/// Serves what `surface` covers of `front` on `listener` until `shutdown`
 /// resolves, then drains.
 pub async fn serve(
     listener: TcpListener,
-    app: Arc<App>,
+    front: Arc<Front>,
     surface: Surface,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
@@ -45,11 +44,11 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
+        let front = front.clone();
         let service = service_fn(move |request| {
-            let app = app.clone();
+            let front = front.clone();
             async move {
-                Ok::<_, std::convert::Infallible>(super::dispatch(&app, surface, request).await)
+                Ok::<_, std::convert::Infallible>(super::dispatch(&front, surface, request).await)
             }
         });
         let connection = http1::Builder::new()

@@ -5,14 +5,12 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-use crate::capabilities::Capability;
 
 /// The content type of the text `render` returns.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -34,7 +32,7 @@ struct RouteLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
-    capability: CapabilityLabel,
+    capability: &'static str,
     backend: Arc<str>,
     operation: &'static str,
     outcome: &'static str,
@@ -42,7 +40,7 @@ struct CallLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BackendLabels {
-    capability: CapabilityLabel,
+    capability: &'static str,
     backend: Arc<str>,
 }
 
@@ -60,19 +58,6 @@ struct ComponentLabels {
 struct SwapLabels {
     component: Arc<str>,
     trigger: &'static str,
-}
-
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-struct CapabilityLabel(Capability);
-
-impl EncodeLabelValue for CapabilityLabel {
-    fn encode(
-        &self,
-        encoder: &mut prometheus_client::encoding::LabelValueEncoder,
-    ) -> std::fmt::Result {
-        use std::fmt::Write;
-        write!(encoder, "{}", self.0)
-    }
 }
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -200,24 +185,21 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts one capability call and its outcome (`ok` or the error kind).
-    pub fn call(&self, backend: &BackendName, operation: &'static str, outcome: &'static str) {
+    /// Counts one call to `capability`'s `backend` and its outcome (`ok`
+    /// or the error kind), and how long it took.
+    pub fn call(&self, call: &Call, took: Duration) {
         self.calls
             .get_or_create(&CallLabels {
-                capability: CapabilityLabel(backend.capability),
-                backend: backend.name.clone(),
-                operation,
-                outcome,
+                capability: call.capability,
+                backend: call.backend.clone(),
+                operation: call.operation,
+                outcome: call.outcome,
             })
             .inc();
-    }
-
-    /// Records how long a capability call took.
-    pub fn call_took(&self, backend: &BackendName, took: Duration) {
         self.call_seconds
             .get_or_create(&BackendLabels {
-                capability: CapabilityLabel(backend.capability),
-                backend: backend.name.clone(),
+                capability: call.capability,
+                backend: call.backend.clone(),
             })
             .observe(took.as_secs_f64());
     }
@@ -300,23 +282,16 @@ pub struct Served {
     pub version: Arc<str>,
 }
 
-/// The backend serving one capability, as metrics and spans name it.
+/// What a capability call's metrics are labelled with.
 #[derive(Clone, Debug)]
-pub struct BackendName {
-    pub capability: Capability,
+pub struct Call {
+    /// `sql`, `cache`, ...
+    pub capability: &'static str,
     /// `postgres`, `sqlite`, `redis`, ...
-    pub name: Arc<str>,
-}
-
-impl BackendName {
-    /// The backend's name from its description (`"postgres (host/db)"`).
-    pub fn from_description(capability: Capability, description: &str) -> Self {
-        let name = description.split_whitespace().next().unwrap_or("unknown");
-        Self {
-            capability,
-            name: name.into(),
-        }
-    }
+    pub backend: Arc<str>,
+    pub operation: &'static str,
+    /// `ok`, or the error kind.
+    pub outcome: &'static str,
 }
 
 #[cfg(test)]
@@ -364,9 +339,13 @@ mod tests {
     #[test]
     fn calls_are_labelled_with_their_backend() {
         let metrics = Metrics::new();
-        let backend = BackendName::from_description(Capability::Sql, "postgres (127.0.0.1/summer)");
-        metrics.call(&backend, "query", "ok");
-        metrics.call_took(&backend, Duration::from_micros(200));
+        let call = Call {
+            capability: "sql",
+            backend: "postgres".into(),
+            operation: "query",
+            outcome: "ok",
+        };
+        metrics.call(&call, Duration::from_micros(200));
         let text = metrics.render();
         assert!(
             text.contains(

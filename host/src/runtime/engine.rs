@@ -18,11 +18,13 @@ pub struct EngineLimits {
     pub max_memory_bytes: usize,
 }
 
-impl Default for EngineLimits {
-    fn default() -> Self {
+impl EngineLimits {
+    /// Room for 1,000 instances at once, each memory at most `max_memory_bytes`
+    /// (the largest limit a component may be given).
+    pub fn with_memory_cap(max_memory_bytes: usize) -> Self {
         Self {
             max_instances: 1000,
-            max_memory_bytes: (crate::manifest::MAX_MEMORY_MIB as usize) << 20,
+            max_memory_bytes,
         }
     }
 }

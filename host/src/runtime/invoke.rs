@@ -1,7 +1,7 @@
 //! Running one HTTP request through a component: a fresh instance from the
 //! pre-instantiated component (or a waiting one, where the manifest opts in
-//! to reuse), with its deadline and memory limit, and the mapping of traps
-//! and time-outs to JSON errors.
+//! to reuse), with its deadline and memory limit; traps, time-outs and
+//! refusals come back as an [`InvokeError`].
 
 use std::sync::Arc;
 
@@ -22,35 +22,25 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use super::admission;
+use super::body::ResponseBody;
 use super::engine::ticks_for;
+use super::error::InvokeError;
 use super::loader::LoadedComponent;
 use super::reuse::Instance;
 use super::state::HostState;
 use crate::capabilities::Backends;
-use crate::http::ResponseBody;
-use crate::http::error::HttpError;
 use crate::observe::metrics::metrics;
 
-/// The response header naming the component version that answered.
-pub const VERSION_HEADER: &str = "x-summer-component";
-
-/// Serves `request` with a fresh instance of `component`.
+/// Serves `request` with a fresh (or waiting) instance of `component`, if
+/// one of its permits is free.
 pub async fn invoke(
-    component: Arc<LoadedComponent>,
+    component: &Arc<LoadedComponent>,
     backends: &Backends,
     request: Request<Incoming>,
-) -> Response<ResponseBody> {
-    let mut response = match admission::admit(&component) {
-        Some(permit) => match run(&component, backends, request, permit).await {
-            Ok(response) => response,
-            Err(error) => error.into_response(),
-        },
-        None => admission::busy(&component),
-    };
-    response
-        .headers_mut()
-        .insert(VERSION_HEADER, component.served_by.clone());
-    response
+) -> Result<Response<ResponseBody>, InvokeError> {
+    let limits = &component.limits;
+    let permit = admission::admit(&component.gate, &component.name, limits.concurrency)?;
+    run(component, backends, request, permit).await
 }
 
 async fn run(
@@ -58,8 +48,9 @@ async fn run(
     backends: &Backends,
     request: Request<Incoming>,
     permit: OwnedSemaphorePermit,
-) -> Result<Response<ResponseBody>, HttpError> {
-    let (request, body_watch) = admission::cap_body(component, request)?;
+) -> Result<Response<ResponseBody>, InvokeError> {
+    let limit = component.limits.max_body_bytes;
+    let (request, body_watch) = admission::cap_body(&component.name, limit, request)?;
     let limits = component.limits;
     let mut instance = match component.reuse.as_ref().and_then(|reuse| reuse.take()) {
         Some(warm) => warm,
@@ -70,7 +61,7 @@ async fn run(
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let handoff_failed = |e: wasmtime::Error| {
         tracing::error!(component = %component.name, "cannot pass the request in: {e:#}");
-        HttpError::internal("the request could not be handed to the component")
+        InvokeError::Handoff
     };
     let mut http = instance.store.data_mut().http();
     let req = http
@@ -100,10 +91,10 @@ async fn run(
         wasmtime::Result::<()>::Ok(())
     };
     let mut job = Job::start(job.in_current_span());
-    let answer: Result<Response<ResponseBody>, HttpError> = async {
+    let answer: Result<Response<ResponseBody>, InvokeError> = async {
         let deadline = tokio::time::Instant::now() + limits.timeout;
         let head = tokio::time::timeout_at(deadline, job.alongside(receiver)).await;
-        if let Some(error) = body_watch.error(component) {
+        if let Some(error) = body_watch.error() {
             job.stop();
             return Err(error);
         }
@@ -111,10 +102,9 @@ async fn run(
             Ok(Ok(Ok(response))) => response,
             Ok(Ok(Err(code))) => {
                 tracing::warn!(component = %component.name, "component answered with error code {code:?}");
-                return Err(HttpError::internal(format!(
-                    "component {} failed to produce a response",
-                    component.name
-                )));
+                return Err(InvokeError::ErrorCode {
+                    component: component.name.to_string(),
+                });
             }
             Ok(Err(_)) => return Err(failure(component, job.finish().await)),
             Err(_elapsed) => {
@@ -282,13 +272,11 @@ fn new_store(component: &LoadedComponent, backends: Backends) -> Store<HostState
 
 /// The component ended without setting a response: a trap, an instantiation
 /// failure, or a handler that returned without answering.
-fn failure(component: &LoadedComponent, outcome: wasmtime::Result<()>) -> HttpError {
+fn failure(component: &LoadedComponent, outcome: wasmtime::Result<()>) -> InvokeError {
+    let name = component.name.to_string();
     let Err(error) = outcome else {
-        tracing::warn!(component = %component.name, "handler returned without a response");
-        return HttpError::internal(format!(
-            "component {} returned without a response",
-            component.name
-        ));
+        tracing::warn!(component = %name, "handler returned without a response");
+        return InvokeError::NoResponse { component: name };
     };
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return deadline_exceeded(component);
@@ -297,18 +285,18 @@ fn failure(component: &LoadedComponent, outcome: wasmtime::Result<()>) -> HttpEr
         .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
         .is_some()
     {
-        tracing::warn!(component = %component.name, "instance pool exhausted: {error:#}");
-        return HttpError::unavailable("the host is at its concurrent request limit");
+        tracing::warn!(component = %name, "instance pool exhausted: {error:#}");
+        return InvokeError::PoolExhausted;
     }
-    tracing::error!(component = %component.name, "component trapped: {error:?}");
-    HttpError::internal(format!("component {} trapped", component.name))
+    tracing::error!(component = %name, "component trapped: {error:?}");
+    InvokeError::Trapped { component: name }
 }
 
-fn deadline_exceeded(component: &LoadedComponent) -> HttpError {
-    tracing::warn!(component = %component.name, "deadline of {:?} exceeded", component.limits.timeout);
-    HttpError::timeout(format!(
-        "component {} did not answer within {} s",
-        component.name,
-        component.limits.timeout.as_secs_f64()
-    ))
+fn deadline_exceeded(component: &LoadedComponent) -> InvokeError {
+    let limit = component.limits.timeout;
+    tracing::warn!(component = %component.name, "deadline of {limit:?} exceeded");
+    InvokeError::Timeout {
+        component: component.name.to_string(),
+        limit,
+    }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use wasmtime::Engine;
@@ -14,29 +14,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use super::compile_cache::{CacheOutcome, CompileCache, content_hash};
 use super::state::HostState;
 use crate::capabilities::{self, Capability};
-use crate::manifest::ComponentSpec;
-
-/// Per-component execution limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ComponentLimits {
-    pub memory_bytes: usize,
-    pub timeout: Duration,
-    /// The largest request body the component is handed.
-    pub max_body_bytes: u64,
-    /// How many requests it serves at once; more get 503.
-    pub concurrency: u32,
-}
-
-impl Default for ComponentLimits {
-    fn default() -> Self {
-        Self {
-            memory_bytes: 128 << 20,
-            timeout: Duration::from_secs(30),
-            max_body_bytes: 16 << 20,
-            concurrency: 500,
-        }
-    }
-}
+use crate::manifest::{ComponentLimits, ComponentSpec};
 
 /// A component ready to serve: compiled, checked, linked, pre-instantiated.
 #[derive(Clone)]
@@ -58,7 +36,7 @@ pub struct LoadedComponent {
     /// component's versions.
     pub gate: super::admission::Gate,
     /// Where it may send HTTP requests.
-    pub outbound: Arc<super::outbound::OutboundHosts>,
+    pub outbound: Arc<crate::manifest::OutboundHosts>,
     /// Its instances waiting to serve again, when the manifest opts in.
     pub reuse: Option<Arc<super::reuse::Reuse>>,
     /// The first twelve hex digits of `version`, as headers, logs and

@@ -3,9 +3,12 @@
 //! store state and invocation.
 
 pub mod admission;
+mod body;
 pub mod compile_cache;
+mod databases;
 pub mod deploy;
 pub mod engine;
+mod error;
 pub mod fleet;
 mod invoke;
 pub mod loader;
@@ -14,4 +17,7 @@ pub mod registry;
 pub mod reuse;
 pub mod state;
 
-pub use invoke::{VERSION_HEADER, invoke};
+pub use body::ResponseBody;
+pub use databases::prepare_databases;
+pub use error::InvokeError;
+pub use invoke::invoke;

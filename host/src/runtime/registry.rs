@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 
 use super::loader::LoadedComponent;
-use crate::http::router::RouteTable;
+use crate::manifest::RouteTable;
 
 /// One consistent view of the components, their routes and the API document.
 #[derive(Clone, Default)]

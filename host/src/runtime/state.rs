@@ -9,11 +9,12 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use std::sync::Arc;
 
 use super::loader::LoadedComponent;
-use super::outbound::{OutboundHosts, OutboundPolicy};
+use super::outbound::OutboundPolicy;
 use crate::capabilities::blob::BlobView;
 use crate::capabilities::graph::GraphView;
 use crate::capabilities::wide::{TableSet, WideView};
 use crate::capabilities::{Backends, CapabilityState, cache::CacheView, sql::SqlView};
+use crate::manifest::OutboundHosts;
 
 /// What a component's sandbox is made of.
 pub struct Sandbox {
@@ -35,8 +36,6 @@ pub struct HostState {
     namespace: Arc<str>,
     wide_tables: Arc<TableSet>,
     pub(crate) limits: StoreLimits,
-    /// Where a seed component's progress goes (seed runs only).
-    pub(crate) progress: Option<Arc<crate::seed::Progress>>,
 }
 
 impl HostState {
@@ -82,7 +81,6 @@ impl HostState {
             namespace,
             wide_tables,
             limits,
-            progress: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod bindings;
 mod progress;
+mod state;
 pub mod terminal;
 
 use std::sync::Arc;
@@ -12,15 +13,16 @@ use anyhow::{Context, Result};
 use wasmtime::Store;
 use wasmtime::component::Linker;
 
-use crate::app::prepare_databases;
 use crate::capabilities::{self, Backends};
 use crate::config::Settings;
-use crate::manifest::Manifest;
+use crate::manifest::{MAX_MEMORY_BYTES, Manifest};
 use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::engine::{EngineLimits, build_engine};
 use crate::runtime::loader::Loader;
+use crate::runtime::prepare_databases;
 use crate::runtime::state::{HostState, Sandbox};
 use bindings::Seeder;
+use state::SeedState;
 
 pub use bindings::exports::summer::platform::seed::{Outcome, Plan, Written};
 pub use progress::{Progress, Reporter, Stage};
@@ -101,19 +103,19 @@ pub async fn run(settings: &Settings, plan: Plan, progress: Arc<Progress>) -> Re
 
     let engine = build_engine(EngineLimits {
         max_instances: 2,
-        ..EngineLimits::default()
+        ..EngineLimits::with_memory_cap(MAX_MEMORY_BYTES)
     })?;
     let loader = Loader::new(
         engine.clone(),
         CompileCache::new(settings.compile_cache_dir()),
     );
     let checked = loader.compile(&spec)?;
-    let mut linker = Linker::<HostState>::new(&engine);
+    let mut linker = Linker::<SeedState>::new(&engine);
     wasmtime_wasi_http::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
     capabilities::add_to_linker(&mut linker, &spec.grants)?;
     progress::add_to_linker(&mut linker)?;
 
-    let mut state = HostState::sandbox(
+    let host = HostState::sandbox(
         backends,
         Sandbox {
             component: spec.name.as_str().into(),
@@ -123,9 +125,12 @@ pub async fn run(settings: &Settings, plan: Plan, progress: Arc<Progress>) -> Re
             outbound: spec.allowed_outbound_hosts.clone(),
         },
     );
-    state.progress = Some(progress.clone());
+    let state = SeedState {
+        host,
+        progress: progress.clone(),
+    };
     let mut store = Store::new(&engine, state);
-    store.limiter(|state| &mut state.limits);
+    store.limiter(|state| &mut state.host.limits);
     store.set_epoch_deadline(NO_DEADLINE);
     let seeder = Seeder::instantiate_async(&mut store, &checked.component, &linker)
         .await

@@ -8,7 +8,7 @@ use anyhow::Result;
 use wasmtime::component::{HasData, Linker};
 
 use super::bindings::summer::platform::progress as wit;
-use crate::runtime::state::HostState;
+use super::state::SeedState;
 
 /// Shows a seed run's progress: a bar per stage on a terminal, lines otherwise.
 pub trait Reporter: Send + Sync {
@@ -80,13 +80,8 @@ impl HasData for ProgressData {
 }
 
 /// Links `summer:platform/progress` into `linker`.
-pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
-    wit::add_to_linker::<HostState, ProgressData>(linker, |state| {
-        state
-            .progress
-            .as_deref()
-            .expect("a seed run's store has its progress")
-    })?;
+pub(crate) fn add_to_linker(linker: &mut Linker<SeedState>) -> Result<()> {
+    wit::add_to_linker::<SeedState, ProgressData>(linker, |state| &*state.progress)?;
     Ok(())
 }
 

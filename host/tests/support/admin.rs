@@ -58,20 +58,6 @@ pub fn copy_built(file: &str, dir: &Path) -> PathBuf {
     path
 }
 
-/// Points component `name` of the manifest at `path` at `source`.
-pub fn set_source(manifest: &Path, name: &str, source: &Path) {
-    let mut table: toml::Table = std::fs::read_to_string(manifest).unwrap().parse().unwrap();
-    let component = table["component"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .map(|c| c.as_table_mut().unwrap())
-        .find(|c| c["name"].as_str() == Some(name))
-        .unwrap();
-    component.insert("source".into(), source.display().to_string().into());
-    std::fs::write(manifest, toml::to_string(&table).unwrap()).unwrap();
-}
-
 /// A host serving the `faults` component from a copy of its `.wasm` in a
 /// temporary directory (so a test may replace the file).
 pub struct Host {

@@ -1,8 +1,6 @@
 //! Starts the real `summer` binary on a free port with the real built
 //! components, and talks HTTP to it.
 
-#![allow(dead_code)]
-
 pub mod admin;
 pub mod wasm;
 
@@ -666,7 +664,7 @@ pub fn post_json(url: &str, body: &Value) -> Reply {
 
 /// Sends a request built by the caller.
 pub fn send_request(request: ureq::http::Request<Vec<u8>>) -> Reply {
-    reply(agent().run(request))
+    try_send_request(request).expect("HTTP request failed")
 }
 
 /// Sends a request built by the caller; a failure to connect or to read

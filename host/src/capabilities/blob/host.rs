@@ -11,9 +11,9 @@ use super::{
     BlobBackend, BlobReader, BlobWriter, Listing, MAX_LIST_LIMIT, MAX_READ_BYTES, ObjectInfo,
     check_key,
 };
+use crate::capabilities::BackendName;
 use crate::capabilities::bindings::summer::platform::{blob as wit, types::Error};
 use crate::capabilities::{CapabilityError, CapabilityState, guest_call, observed};
-use crate::observe::metrics::BackendName;
 
 /// A guest's object being written.
 pub struct WriterHandle(Box<dyn BlobWriter>);

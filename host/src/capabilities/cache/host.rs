@@ -7,8 +7,9 @@ use anyhow::Result;
 use wasmtime::component::{HasData, Linker};
 
 use super::{CacheBackend, ttl_from_ms};
+use crate::capabilities::BackendName;
 use crate::capabilities::{CapabilityError, CapabilityState, guest_call};
-use crate::observe::metrics::{BackendName, metrics};
+use crate::observe::metrics::metrics;
 
 /// The most entries one `set-many` may carry.
 const MAX_ENTRIES: usize = 1000;

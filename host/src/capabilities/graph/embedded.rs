@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -17,7 +17,7 @@ use super::{
     Direction, GraphBackend, LinkLimit, LinkOutcome, Node, NodeRef, Properties, Relationship,
     Suggestion, Value, merge_properties,
 };
-use crate::capabilities::sql::{begin_immediate, classify, open_sqlite_pool};
+use crate::capabilities::sql::{begin_immediate, classify, open_sqlite_store};
 use crate::capabilities::{CapabilityError, ErrorKind};
 
 const SCHEMA: &str = "
@@ -49,11 +49,7 @@ pub struct EmbeddedBackend {
 impl EmbeddedBackend {
     /// Opens (creating if needed) the store file at `path`.
     pub async fn open(path: &Path) -> Result<Self> {
-        let pool = open_sqlite_pool(path).await?;
-        sqlx::raw_sql(SCHEMA)
-            .execute(&pool)
-            .await
-            .context("creating the graph store's tables")?;
+        let pool = open_sqlite_store(path, SCHEMA, "graph store").await?;
         Ok(Self {
             pool,
             path: path.to_owned(),

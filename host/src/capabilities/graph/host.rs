@@ -11,9 +11,9 @@ use super::{
     Direction, GraphBackend, LinkLimit, LinkOutcome, MAX_BATCH, Node, NodeRef, Relationship,
     check_key, check_name, checked_properties,
 };
+use crate::capabilities::BackendName;
 use crate::capabilities::bindings::summer::platform::{graph as wit, types::Error};
 use crate::capabilities::{CapabilityError, CapabilityState, guest_call};
-use crate::observe::metrics::BackendName;
 
 /// What the `graph` host functions need from the store.
 pub struct GraphView<'a> {

@@ -7,9 +7,9 @@ use anyhow::Result;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use super::{Rows, SqlBackend, SqlTransaction, Value};
+use crate::capabilities::BackendName;
 use crate::capabilities::bindings::summer::platform::{sql as wit, types::Error};
 use crate::capabilities::{CapabilityState, guest_call, observed};
-use crate::observe::metrics::BackendName;
 
 /// A guest's open transaction, kept in the store's resource table.
 pub struct TransactionHandle(Box<dyn SqlTransaction>);

@@ -96,7 +96,7 @@ use async_trait::async_trait;
 pub use host::{SqlView, TransactionHandle, add_to_linker};
 pub use migrate::{Migration, apply_migrations};
 pub use postgres::PostgresBackend;
-pub use sqlite::{SqliteBackend, begin_immediate, open_pool as open_sqlite_pool};
+pub use sqlite::{SqliteBackend, begin_immediate, open_store as open_sqlite_store};
 
 pub use super::bindings::summer::platform::sql::Rows;
 pub use super::bindings::summer::platform::types::Value;

@@ -71,6 +71,17 @@ pub async fn open_pool(path: &Path) -> Result<SqlitePool> {
         .with_context(|| format!("opening sqlite database {}", path.display()))
 }
 
+/// Opens the SQLite file of an embedded store ([`open_pool`]) and creates
+/// its tables with `schema`; `store` names it in messages.
+pub async fn open_store(path: &Path, schema: &str, store: &str) -> Result<SqlitePool> {
+    let pool = open_pool(path).await?;
+    sqlx::raw_sql(schema)
+        .execute(&pool)
+        .await
+        .with_context(|| format!("creating the {store}'s tables"))?;
+    Ok(pool)
+}
+
 impl SqliteBackend {
     /// Guest transactions take the write lock up front (see [`begin_immediate`]).
     async fn begin_transaction(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {

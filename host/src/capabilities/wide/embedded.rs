@@ -12,7 +12,7 @@ use sqlx::{Row, Sqlite};
 use super::keys::{decode, decode_all, encode, encode_all};
 use super::{Scan, TableSchema, TypedRow, Value, WideBackend};
 use crate::capabilities::CapabilityError;
-use crate::capabilities::sql::{begin_immediate, classify, open_sqlite_pool};
+use crate::capabilities::sql::{begin_immediate, classify, open_sqlite_store};
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS wide_tables (
@@ -37,11 +37,7 @@ pub struct EmbeddedBackend {
 impl EmbeddedBackend {
     /// Opens (creating if needed) the store file at `path`.
     pub async fn open(path: &Path) -> Result<Self> {
-        let pool = open_sqlite_pool(path).await?;
-        sqlx::raw_sql(SCHEMA)
-            .execute(&pool)
-            .await
-            .context("creating the wide store's tables")?;
+        let pool = open_sqlite_store(path, SCHEMA, "wide store").await?;
         Ok(Self {
             pool,
             path: path.to_owned(),

@@ -8,9 +8,9 @@ use anyhow::Result;
 use wasmtime::component::{HasData, Linker};
 
 use super::{MAX_ROWS, Order, PageRequest, TableSchema, TableSet, Value, WideBackend, scan_page};
+use crate::capabilities::BackendName;
 use crate::capabilities::bindings::summer::platform::{types::Error, wide as wit};
 use crate::capabilities::{CapabilityError, CapabilityState, guest_call};
-use crate::observe::metrics::BackendName;
 
 /// What the `wide` host functions need from the store.
 pub struct WideView<'a> {

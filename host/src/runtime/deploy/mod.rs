@@ -17,10 +17,11 @@ use bytes::Bytes;
 pub use saved::SavedDeployments;
 
 use super::compile_cache::content_hash;
+use super::databases::prepare_databases;
 use super::loader::{LoadError, LoadedComponent, Loader, read_source, short};
 use super::registry::{Registry, Routing};
-use crate::app::{prepare_databases, read_openapi};
 use crate::capabilities::Backends;
+use crate::manifest::read_openapi;
 use crate::manifest::{ComponentSpec, Manifest};
 
 /// How many earlier versions of each component stay loaded for rollbacks.

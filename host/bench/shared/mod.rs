@@ -1,0 +1,3 @@
+//! Code the benchmark programs share.
+
+pub mod users;

@@ -1,3 +1,0 @@
-//! Code the example programs share.
-
-pub mod users;
