@@ -28,7 +28,7 @@ pub struct App {
 
 /// A swap on this host, and what the fleet made of it.
 #[derive(Debug)]
-pub struct Deployed {
+pub(crate) struct Deployed {
     pub swap: Swap,
     /// The other hosts' confirmations; `None` outside a fleet or when the
     /// version did not change.
@@ -108,7 +108,7 @@ impl App {
     }
 
     /// What new requests are routed by.
-    pub fn routing(&self) -> Arc<Routing> {
+    pub(crate) fn routing(&self) -> Arc<Routing> {
         self.deployer.registry().current()
     }
 
@@ -116,12 +116,12 @@ impl App {
         &self.backends
     }
 
-    pub fn deployer(&self) -> &Deployer {
+    pub(crate) fn deployer(&self) -> &Deployer {
         &self.deployer
     }
 
     /// Swaps in `wasm` as component `name`, here and across the fleet.
-    pub async fn deploy(
+    pub(crate) async fn deploy(
         &self,
         name: &str,
         wasm: Bytes,
@@ -133,20 +133,20 @@ impl App {
 
     /// Swaps in the manifest's file of component `name`, here and across
     /// the fleet.
-    pub async fn deploy_file(&self, name: &str) -> Result<Deployed, DeployError> {
+    pub(crate) async fn deploy_file(&self, name: &str) -> Result<Deployed, DeployError> {
         let swap = self.deployer.deploy_file(name).await?;
         Ok(self.announce(swap).await)
     }
 
     /// Returns component `name` to its previous version, here and across
     /// the fleet.
-    pub async fn rollback(&self, name: &str) -> Result<Deployed, DeployError> {
+    pub(crate) async fn rollback(&self, name: &str) -> Result<Deployed, DeployError> {
         let swap = self.deployer.rollback(name).await?;
         Ok(self.announce(swap).await)
     }
 
     /// Re-reads the manifest (on this host only).
-    pub async fn reload_manifest(&self) -> Result<Reload, DeployError> {
+    pub(crate) async fn reload_manifest(&self) -> Result<Reload, DeployError> {
         self.deployer.reload_manifest().await
     }
 

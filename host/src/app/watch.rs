@@ -23,7 +23,7 @@ const PENDING_POLL: Duration = Duration::from_secs(1);
 
 /// Starts watching for the life of the process; every file is watched
 /// when this returns.
-pub async fn spawn(app: Arc<App>) -> Result<()> {
+pub(super) async fn spawn(app: Arc<App>) -> Result<()> {
     let (changes, received) = mpsc::unbounded_channel();
     let watcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {

@@ -13,7 +13,7 @@ wasmtime::component::bindgen!({
 });
 
 /// `types` declares only types, so its host side carries no data.
-pub struct TypesOnly;
+pub(crate) struct TypesOnly;
 
 impl wasmtime::component::HasData for TypesOnly {
     type Data<'a> = ();

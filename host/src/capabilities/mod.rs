@@ -20,7 +20,7 @@ macro_rules! conformance_tests {
     };
 }
 
-pub mod bindings;
+pub(crate) mod bindings;
 pub mod blob;
 pub mod cache;
 mod error;

@@ -21,12 +21,12 @@ use crate::runtime::deploy::{DeployError, Trigger};
 use crate::runtime::loader::LoadedComponent;
 
 /// The configured admin token, kept as its digest.
-pub struct AdminToken {
+pub(crate) struct AdminToken {
     digest: [u8; 32],
 }
 
 impl AdminToken {
-    pub fn new(token: &str) -> Self {
+    pub(crate) fn new(token: &str) -> Self {
         Self {
             digest: Sha256::digest(token.as_bytes()).into(),
         }
@@ -35,7 +35,7 @@ impl AdminToken {
     /// Whether `presented` is the token. Both sides are hashed first, so the
     /// comparison takes the same time whatever the input's length and
     /// wherever it differs.
-    pub fn accepts(&self, presented: &str) -> bool {
+    pub(crate) fn accepts(&self, presented: &str) -> bool {
         let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         let difference = self
             .digest
@@ -47,10 +47,10 @@ impl AdminToken {
 }
 
 /// The largest `.wasm` a deploy accepts.
-pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
+pub(crate) const MAX_COMPONENT_BYTES: usize = 64 << 20;
 
 /// Answers a request under `/_admin/`.
-pub async fn handle(
+pub(crate) async fn handle(
     app: &App,
     token: Option<&AdminToken>,
     request: Request<Incoming>,

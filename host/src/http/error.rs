@@ -12,14 +12,14 @@ const RETRY_AFTER_SECONDS: u32 = 1;
 
 /// A host-generated HTTP error.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpError {
+pub(crate) struct HttpError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
 }
 
 impl HttpError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -27,28 +27,20 @@ impl HttpError {
         }
     }
 
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-    }
-
-    pub fn unavailable(message: impl Into<String>) -> Self {
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
-    pub fn timeout(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout", message)
-    }
-
     /// The JSON body of this error.
-    pub fn body(&self) -> serde_json::Value {
+    pub(crate) fn body(&self) -> serde_json::Value {
         serde_json::json!({ "error": { "code": self.code, "message": self.message } })
     }
 
-    pub fn into_response(self) -> Response<ResponseBody> {
+    pub(crate) fn into_response(self) -> Response<ResponseBody> {
         json_response(self.status, &self.body())
     }
 }
@@ -70,7 +62,7 @@ fn invoke_status(failure: &InvokeError) -> (StatusCode, &'static str) {
 
 /// The error response of a request a component did not answer; a busy
 /// component's says when to retry.
-pub fn invoke_failure(failure: &InvokeError) -> Response<ResponseBody> {
+pub(crate) fn invoke_failure(failure: &InvokeError) -> Response<ResponseBody> {
     let (status, code) = invoke_status(failure);
     let mut response = HttpError::new(status, code, failure.to_string()).into_response();
     if matches!(failure, InvokeError::Busy { .. }) {
@@ -82,17 +74,20 @@ pub fn invoke_failure(failure: &InvokeError) -> Response<ResponseBody> {
 }
 
 /// A response with a JSON body.
-pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<ResponseBody> {
+pub(crate) fn json_response(
+    status: StatusCode,
+    value: &serde_json::Value,
+) -> Response<ResponseBody> {
     json_bytes_response(status, Bytes::from(value.to_string()))
 }
 
 /// A response whose body is JSON text already.
-pub fn json_bytes_response(status: StatusCode, bytes: Bytes) -> Response<ResponseBody> {
+pub(crate) fn json_bytes_response(status: StatusCode, bytes: Bytes) -> Response<ResponseBody> {
     bytes_response(status, "application/json", bytes)
 }
 
 /// A response with a body of `content_type`.
-pub fn bytes_response(
+pub(crate) fn bytes_response(
     status: StatusCode,
     content_type: &'static str,
     bytes: Bytes,

@@ -9,7 +9,7 @@ use crate::observe::metrics::{CONTENT_TYPE, metrics};
 use crate::runtime::ResponseBody;
 
 /// `GET /healthz`: 200 while the process serves requests.
-pub fn liveness() -> Response<ResponseBody> {
+pub(super) fn liveness() -> Response<ResponseBody> {
     json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
 }
 
@@ -17,7 +17,7 @@ pub fn liveness() -> Response<ResponseBody> {
 /// the body reports each backend either way. The cache is the exception:
 /// without it reads go to the databases, so a missing cache is 200
 /// `degraded`, not a reason to take the host out of service.
-pub async fn readiness(backends: &Backends) -> Response<ResponseBody> {
+pub(super) async fn readiness(backends: &Backends) -> Response<ResponseBody> {
     let probes = backends.readiness().await;
     let down: Vec<Capability> = probes
         .iter()
@@ -57,6 +57,6 @@ fn probe_report(probe: &Readiness) -> serde_json::Value {
 }
 
 /// `GET /metrics`: every metric in the OpenMetrics text format.
-pub fn metrics_text() -> Response<ResponseBody> {
+pub(super) fn metrics_text() -> Response<ResponseBody> {
     bytes_response(StatusCode::OK, CONTENT_TYPE, metrics().render().into())
 }

@@ -2,8 +2,8 @@
 //! host endpoints (health, readiness, metrics), request ids, and the JSON
 //! error shape.
 
-pub mod admin;
-pub mod error;
+pub(crate) mod admin;
+pub(crate) mod error;
 mod health;
 mod server;
 

@@ -13,7 +13,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// The content type of the text `render` returns.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -73,7 +73,7 @@ fn call_histogram() -> Histogram {
 }
 
 /// Every metric the host keeps.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     request_seconds: HistogramFamily<RouteLabels>,
@@ -89,7 +89,7 @@ pub struct Metrics {
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 /// The process's metrics.
-pub fn metrics() -> &'static Metrics {
+pub(crate) fn metrics() -> &'static Metrics {
     &METRICS
 }
 
@@ -161,7 +161,7 @@ impl Metrics {
     }
 
     /// Counts one request answered with `status` after `took`.
-    pub fn request(&self, served: &Served, status: u16, took: Duration) {
+    pub(crate) fn request(&self, served: &Served, status: u16, took: Duration) {
         let route = RouteLabels {
             route: served.route.clone(),
             component: served.component.clone(),
@@ -187,7 +187,7 @@ impl Metrics {
 
     /// Counts one call to `capability`'s `backend` and its outcome (`ok`
     /// or the error kind), and how long it took.
-    pub fn call(&self, call: &Call, took: Duration) {
+    pub(crate) fn call(&self, call: &Call, took: Duration) {
         self.calls
             .get_or_create(&CallLabels {
                 capability: call.capability,
@@ -205,7 +205,7 @@ impl Metrics {
     }
 
     /// Counts cache reads that found (`hits`) or missed (`misses`) their key.
-    pub fn cache_lookups(&self, hits: u64, misses: u64) {
+    pub(crate) fn cache_lookups(&self, hits: u64, misses: u64) {
         if hits > 0 {
             self.cache_lookups
                 .get_or_create(&LookupLabels { result: "hit" })
@@ -219,7 +219,7 @@ impl Metrics {
     }
 
     /// Counts an instance of `component` as in use until the guard drops.
-    pub fn instance_in_use(&self, component: &Arc<str>) -> InUse {
+    pub(crate) fn instance_in_use(&self, component: &Arc<str>) -> InUse {
         let gauge = self.instances_active.get_or_create_owned(&ComponentLabels {
             component: component.clone(),
         });
@@ -228,12 +228,12 @@ impl Metrics {
     }
 
     /// Records the size of the instance pool.
-    pub fn set_instance_slots(&self, slots: u32) {
+    pub(crate) fn set_instance_slots(&self, slots: u32) {
         self.instance_slots.set(i64::from(slots));
     }
 
     /// Counts a version of `component` put in service.
-    pub fn swap(&self, component: &str, trigger: &'static str) {
+    pub(crate) fn swap(&self, component: &str, trigger: &'static str) {
         self.swaps
             .get_or_create(&SwapLabels {
                 component: component.into(),
@@ -243,7 +243,7 @@ impl Metrics {
     }
 
     /// Every metric in the OpenMetrics text format.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         self.cache_hit_ratio.set(self.hit_ratio());
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
@@ -266,7 +266,7 @@ impl Metrics {
 }
 
 /// An instance counted as in use; dropping it counts it out.
-pub struct InUse(Gauge);
+pub(crate) struct InUse(Gauge);
 
 impl Drop for InUse {
     fn drop(&mut self) {
@@ -276,7 +276,7 @@ impl Drop for InUse {
 
 /// What a request's metrics are labelled with.
 #[derive(Clone, Debug)]
-pub struct Served {
+pub(crate) struct Served {
     pub route: Arc<str>,
     pub component: Arc<str>,
     pub version: Arc<str>,
@@ -284,7 +284,7 @@ pub struct Served {
 
 /// What a capability call's metrics are labelled with.
 #[derive(Clone, Debug)]
-pub struct Call {
+pub(crate) struct Call {
     /// `sql`, `cache`, ...
     pub capability: &'static str,
     /// `postgres`, `sqlite`, `redis`, ...

@@ -2,5 +2,5 @@
 //! (`RUST_LOG` filters, text or JSON lines).
 
 pub mod logs;
-pub mod metrics;
-pub mod request_id;
+pub(crate) mod metrics;
+pub(crate) mod request_id;

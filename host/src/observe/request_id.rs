@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use http::HeaderMap;
 
 /// The request and response header carrying the id.
-pub const HEADER: &str = "x-request-id";
+pub(crate) const HEADER: &str = "x-request-id";
 
 /// The longest client-given id that is kept.
 const MAX_LEN: usize = 128;
@@ -18,7 +18,7 @@ static PREFIX: LazyLock<String> =
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
 /// The id of a request with `headers`.
-pub fn of(headers: &HeaderMap) -> String {
+pub(crate) fn of(headers: &HeaderMap) -> String {
     headers
         .get(HEADER)
         .and_then(|value| value.to_str().ok())

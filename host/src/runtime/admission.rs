@@ -21,10 +21,10 @@ use super::error::InvokeError;
 const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The concurrency gate of one component, shared by its versions.
-pub type Gate = Arc<Semaphore>;
+pub(crate) type Gate = Arc<Semaphore>;
 
 /// A gate admitting `concurrency` requests at a time.
-pub fn gate(concurrency: u32) -> Gate {
+pub(crate) fn gate(concurrency: u32) -> Gate {
     Arc::new(Semaphore::new(concurrency as usize))
 }
 
@@ -126,7 +126,7 @@ fn too_large(component: &str, limit: u64) -> InvokeError {
 
 /// A request body that fails once more than its limit has been read, or
 /// once the client sends nothing for [`BODY_IDLE_TIMEOUT`].
-pub struct CappedBody<B = Incoming> {
+pub(crate) struct CappedBody<B = Incoming> {
     inner: B,
     remaining: u64,
     watch: Arc<BodyWatch>,

@@ -1,4 +1,4 @@
 //! The body type of every response the host sends, components' and its own.
 
 /// A response body: a component's streamed body, or bytes the host made.
-pub type ResponseBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+pub(crate) type ResponseBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;

@@ -18,7 +18,7 @@ pub enum CacheOutcome {
 }
 
 /// The content hash that names a component version.
-pub fn content_hash(wasm: &[u8]) -> String {
+pub(crate) fn content_hash(wasm: &[u8]) -> String {
     format!("{:x}", Sha256::digest(wasm))
 }
 

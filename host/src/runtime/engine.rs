@@ -7,11 +7,11 @@ use anyhow::Result;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances; execution deadlines are counted in ticks.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Engine-wide bounds, sized for the pooling allocator's slots.
 #[derive(Clone, Copy, Debug)]
-pub struct EngineLimits {
+pub(crate) struct EngineLimits {
     /// Component instances alive at once (one per in-flight request).
     pub max_instances: u32,
     /// Upper bound on any one linear memory.
@@ -21,7 +21,7 @@ pub struct EngineLimits {
 impl EngineLimits {
     /// Room for 1,000 instances at once, each memory at most `max_memory_bytes`
     /// (the largest limit a component may be given).
-    pub fn with_memory_cap(max_memory_bytes: usize) -> Self {
+    pub(crate) fn with_memory_cap(max_memory_bytes: usize) -> Self {
         Self {
             max_instances: 1000,
             max_memory_bytes,
@@ -39,7 +39,7 @@ const TABLES_PER_COMPONENT: u32 = 4;
 const KEEP_RESIDENT_BYTES: usize = 1 << 20;
 
 /// Builds the engine every component is compiled for and instantiated in.
-pub fn build_engine(limits: EngineLimits) -> Result<Engine> {
+pub(crate) fn build_engine(limits: EngineLimits) -> Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
     let n = limits.max_instances;
     crate::observe::metrics::metrics().set_instance_slots(n);
@@ -68,7 +68,7 @@ pub fn build_engine(limits: EngineLimits) -> Result<Engine> {
 /// exists. The thread holds only a weak reference: every store, component
 /// and loader keeps the engine, so the epoch keeps advancing until the last
 /// instance that could need interrupting is gone, even during shutdown.
-pub fn start_epoch_ticker(engine: &Engine) {
+pub(crate) fn start_epoch_ticker(engine: &Engine) {
     let engine = engine.weak();
     std::thread::Builder::new()
         .name("summer-epoch".into())
@@ -87,7 +87,7 @@ pub fn start_epoch_ticker(engine: &Engine) {
 /// Converts a wall-clock budget into epoch ticks. The next tick may come at
 /// any moment, so one tick is added: the deadline is never shorter than the
 /// budget, and at most one tick longer.
-pub fn ticks_for(budget: Duration) -> u64 {
+pub(crate) fn ticks_for(budget: Duration) -> u64 {
     budget.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// A request a component did not answer, and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum InvokeError {
+pub(crate) enum InvokeError {
     /// Every permit of the component is taken; the request was not queued.
     #[error(
         "component {component} is serving its limit of {limit} requests at once; retry shortly"

@@ -62,7 +62,7 @@ pub struct FleetReport {
 }
 
 /// This host's membership of a fleet.
-pub struct Fleet {
+pub(crate) struct Fleet {
     name: String,
     host: String,
     publisher: ConnectionManager,
@@ -74,7 +74,7 @@ pub struct Fleet {
 impl Fleet {
     /// Joins fleet `name` over the Redis `client` reaches: subscribes, then
     /// adopts the fleet's recorded versions.
-    pub async fn join(
+    pub(crate) async fn join(
         name: &str,
         client: redis::Client,
         blob: Arc<dyn BlobBackend>,
@@ -110,13 +110,13 @@ impl Fleet {
         Ok(fleet)
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// Tells the fleet that `component` is now serving here, and waits for
     /// every other host's confirmation (or the time-out).
-    pub async fn announce(&self, component: &LoadedComponent) -> Result<FleetReport> {
+    pub(crate) async fn announce(&self, component: &LoadedComponent) -> Result<FleetReport> {
         self.store_wasm(component).await?;
         let mut publisher = self.publisher.clone();
         let _: () = publisher

@@ -33,7 +33,7 @@ use crate::observe::metrics::metrics;
 
 /// Serves `request` with a fresh (or waiting) instance of `component`, if
 /// one of its permits is free.
-pub async fn invoke(
+pub(crate) async fn invoke(
     component: &Arc<LoadedComponent>,
     backends: &Backends,
     request: Request<Incoming>,

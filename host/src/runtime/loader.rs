@@ -63,7 +63,7 @@ impl LoadedComponent {
 }
 
 /// The first twelve hex digits of a version, as headers and logs show it.
-pub fn short(version: &str) -> &str {
+pub(crate) fn short(version: &str) -> &str {
     &version[..version.len().min(12)]
 }
 
@@ -140,10 +140,6 @@ pub struct Loader {
 impl Loader {
     pub fn new(engine: Engine, cache: CompileCache) -> Self {
         Self { engine, cache }
-    }
-
-    pub fn engine(&self) -> &Engine {
-        &self.engine
     }
 
     /// Loads the handler component `spec` describes, from its file.
@@ -281,7 +277,7 @@ fn compile_hint(wasm: &[u8]) -> &'static str {
 }
 
 /// The `.wasm` file of `spec`.
-pub fn read_source(spec: &ComponentSpec) -> Result<Bytes, LoadError> {
+pub(crate) fn read_source(spec: &ComponentSpec) -> Result<Bytes, LoadError> {
     std::fs::read(&spec.source)
         .map(Bytes::from)
         .map_err(|source| LoadError::Read {

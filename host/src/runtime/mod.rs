@@ -2,22 +2,22 @@
 //! registry requests are routed by, hot swap and fleet deploys, per-request
 //! store state and invocation.
 
-pub mod admission;
+pub(crate) mod admission;
 mod body;
-pub mod compile_cache;
+pub(crate) mod compile_cache;
 mod databases;
-pub mod deploy;
-pub mod engine;
+pub(crate) mod deploy;
+pub(crate) mod engine;
 mod error;
-pub mod fleet;
+pub(crate) mod fleet;
 mod invoke;
-pub mod loader;
-pub mod outbound;
-pub mod registry;
-pub mod reuse;
-pub mod state;
+pub(crate) mod loader;
+pub(crate) mod outbound;
+pub(crate) mod registry;
+pub(crate) mod reuse;
+pub(crate) mod state;
 
-pub use body::ResponseBody;
+pub(crate) use body::ResponseBody;
 pub use databases::prepare_databases;
-pub use error::InvokeError;
-pub use invoke::invoke;
+pub(crate) use error::InvokeError;
+pub(crate) use invoke::invoke;

@@ -9,7 +9,7 @@ use crate::manifest::OutboundHosts;
 
 /// The `wasi:http` hooks of one request: sends to allowed hosts, refuses
 /// (and logs) the rest.
-pub struct OutboundPolicy {
+pub(crate) struct OutboundPolicy {
     pub component: Arc<str>,
     pub allowed: Arc<OutboundHosts>,
 }

@@ -51,7 +51,7 @@ impl SqliteBackend {
 /// Opens a pool on the SQLite file at `path`, creating the file and its
 /// directory if needed: WAL mode, full sync, a busy time-out, foreign keys.
 /// Every embedded store (sql, wide, graph) keeps its file this way.
-pub async fn open_pool(path: &Path) -> Result<SqlitePool> {
+pub(super) async fn open_pool(path: &Path) -> Result<SqlitePool> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating data directory {}", dir.display()))?;

@@ -17,7 +17,7 @@ const ESCAPED: u8 = 0xff;
 
 /// Appends `value` to `out` so that byte order follows value order. Nulls
 /// are not keys and encode as nothing.
-pub fn encode(value: &Value, out: &mut Vec<u8>) {
+pub(super) fn encode(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Null => {}
         Value::Boolean(b) => out.push(u8::from(*b)),
@@ -33,7 +33,7 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) {
 }
 
 /// Encodes several values one after the other.
-pub fn encode_all(values: &[Value]) -> Vec<u8> {
+pub(super) fn encode_all(values: &[Value]) -> Vec<u8> {
     let mut out = Vec::new();
     for value in values {
         encode(value, &mut out);
@@ -42,7 +42,7 @@ pub fn encode_all(values: &[Value]) -> Vec<u8> {
 }
 
 /// Reads one value of type `kind` from the front of `input`.
-pub fn decode(kind: ColumnType, input: &mut &[u8]) -> Option<Value> {
+pub(super) fn decode(kind: ColumnType, input: &mut &[u8]) -> Option<Value> {
     Some(match kind {
         ColumnType::Boolean => match take(input, 1)? {
             [0] => Value::Boolean(false),
@@ -62,7 +62,7 @@ pub fn decode(kind: ColumnType, input: &mut &[u8]) -> Option<Value> {
 }
 
 /// Reads values of the given types; `None` unless `input` holds exactly them.
-pub fn decode_all(
+pub(super) fn decode_all(
     kinds: impl IntoIterator<Item = ColumnType>,
     mut input: &[u8],
 ) -> Option<Vec<Value>> {
@@ -129,7 +129,7 @@ fn decode_bytes(input: &mut &[u8]) -> Option<Vec<u8>> {
 
 /// Where a scan stopped: the table, partition and order it belongs to, and
 /// the clustering key of the last row returned.
-pub struct Cursor {
+pub(super) struct Cursor {
     pub after: Vec<Value>,
 }
 
@@ -148,7 +148,7 @@ fn scope(storage_name: &str, partition: &[Value], order: Order) -> [u8; SCOPE_LE
 }
 
 impl Cursor {
-    pub fn encode(&self, storage_name: &str, partition: &[Value], order: Order) -> String {
+    pub(super) fn encode(&self, storage_name: &str, partition: &[Value], order: Order) -> String {
         let mut bytes = vec![CURSOR_VERSION];
         bytes.extend(scope(storage_name, partition, order));
         bytes.extend(encode_all(&self.after));
@@ -156,7 +156,7 @@ impl Cursor {
     }
 
     /// Reads a cursor a client handed back; it must belong to this scan.
-    pub fn decode(
+    pub(super) fn decode(
         text: &str,
         storage_name: &str,
         partition: &[Value],

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-pub use saved::SavedDeployments;
+pub(crate) use saved::SavedDeployments;
 
 use super::compile_cache::content_hash;
 use super::databases::prepare_databases;
@@ -25,7 +25,7 @@ use crate::manifest::read_openapi;
 use crate::manifest::{ComponentSpec, Manifest};
 
 /// How many earlier versions of each component stay loaded for rollbacks.
-pub const KEPT_VERSIONS: usize = 4;
+pub(crate) const KEPT_VERSIONS: usize = 4;
 
 /// What asked for a swap (for logs and replies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
