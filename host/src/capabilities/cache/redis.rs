@@ -41,8 +41,7 @@ pub fn client(
     let client = match &settings.tls_ca_file {
         None => redis::Client::open(url.as_str()),
         Some(path) => {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("reading REDIS_TLS_CA_FILE {}", path.display()))?;
+            let pem = crate::capabilities::tls::read_authorities(path, "REDIS_TLS_CA_FILE")?;
             let certificates = redis::TlsCertificates {
                 client_tls: None,
                 root_cert: Some(pem),
