@@ -13,11 +13,11 @@ use crate::runtime::loader::short;
 pub struct Target {
     /// The running host's address.
     #[arg(long, env = "SUMMER_URL", default_value = "http://127.0.0.1:3000")]
-    pub url: String,
+    pub(crate) url: String,
 
     /// The host's admin token.
     #[arg(long, env = "SUMMER_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: String,
+    pub(crate) admin_token: String,
 }
 
 /// Swaps `file` in as component `name` and reports what the fleet did.

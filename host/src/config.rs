@@ -45,34 +45,34 @@ pub struct Settings {
 
     /// Directory for the embedded databases and the compiled-component cache.
     #[arg(long, env = "SUMMER_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
 
     /// Directory of compiled components, reused across restarts and by
     /// hosts that share it (default: `cache/components` in the data directory).
     #[arg(long, env = "SUMMER_COMPILE_CACHE")]
-    pub compile_cache: Option<PathBuf>,
+    pub(crate) compile_cache: Option<PathBuf>,
 
     #[command(flatten)]
-    pub postgres: PostgresSettings,
+    pub(crate) postgres: PostgresSettings,
 
     #[command(flatten)]
     pub redis: RedisSettings,
 
     #[command(flatten)]
-    pub storage: StorageSettings,
+    pub(crate) storage: StorageSettings,
 
     #[command(flatten)]
-    pub cassandra: CassandraSettings,
+    pub(crate) cassandra: CassandraSettings,
 
     #[command(flatten)]
-    pub neo4j: Neo4jSettings,
+    pub(crate) neo4j: Neo4jSettings,
 }
 
 /// Neo4j for the `graph` capability. Without a host, `graph` uses the
 /// embedded graph store.
 #[derive(Clone, Debug, clap::Args)]
 #[command(next_help_heading = "Neo4j (graph capability)")]
-pub struct Neo4jSettings {
+pub(crate) struct Neo4jSettings {
     /// Neo4j URI: `bolt://` or `neo4j://` (routing), with `+s` for TLS
     /// verified against the system's authorities (or NEO4J_TLS_CA_FILE's)
     /// and `+ssc` for TLS that accepts any certificate; instead of
@@ -83,19 +83,19 @@ pub struct Neo4jSettings {
         env = "NEO4J_URI",
         hide_env_values = true
     )]
-    pub uri: Option<String>,
+    pub(crate) uri: Option<String>,
 
     /// Neo4j host (Bolt); setting it switches `graph` to Neo4j.
     #[arg(id = "neo4j-host", long = "neo4j-host", env = "NEO4J_HOST")]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
 
     /// Neo4j Bolt port [default: 7687].
     #[arg(id = "neo4j-port", long = "neo4j-port", env = "NEO4J_PORT")]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
 
     /// Speak TLS to NEO4J_HOST (as a `bolt+s://` URI does).
     #[arg(id = "neo4j-tls", long = "neo4j-tls", env = "NEO4J_TLS")]
-    pub tls: bool,
+    pub(crate) tls: bool,
 
     /// PEM file of the certificate authorities that may sign the server's
     /// certificate, instead of the system's.
@@ -104,7 +104,7 @@ pub struct Neo4jSettings {
         long = "neo4j-tls-ca-file",
         env = "NEO4J_TLS_CA_FILE"
     )]
-    pub tls_ca_file: Option<PathBuf>,
+    pub(crate) tls_ca_file: Option<PathBuf>,
 
     /// Neo4j user.
     #[arg(
@@ -113,7 +113,7 @@ pub struct Neo4jSettings {
         env = "NEO4J_USER",
         default_value = "neo4j"
     )]
-    pub user: String,
+    pub(crate) user: String,
 
     /// Neo4j password (prefer the environment variable over the flag).
     #[arg(
@@ -123,7 +123,7 @@ pub struct Neo4jSettings {
         default_value = "",
         hide_env_values = true
     )]
-    pub password: String,
+    pub(crate) password: String,
 
     /// Bolt connections in the pool: enough for the requests that reach
     /// the graph at once; Neo4j serves each on a thread of its own.
@@ -133,7 +133,7 @@ pub struct Neo4jSettings {
         env = "NEO4J_POOL_SIZE",
         default_value_t = 16
     )]
-    pub pool_size: usize,
+    pub(crate) pool_size: usize,
 }
 
 /// The URI schemes of Neo4j's drivers: direct or routing, then plain, TLS
@@ -149,17 +149,17 @@ const NEO4J_SCHEMES: [&str; 6] = [
 
 /// Where a Neo4j server is and how to reach it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Neo4jServer {
+pub(crate) struct Neo4jServer {
     /// A URI with one of the driver's schemes.
-    pub uri: String,
+    pub(crate) uri: String,
     /// `host:port`, for messages.
-    pub address: String,
-    pub tls: Tls,
+    pub(crate) address: String,
+    pub(crate) tls: Tls,
 }
 
 impl Neo4jSettings {
     /// The configured server; `None` for the embedded default.
-    pub fn server(&self) -> Result<Option<Neo4jServer>, ConfigError> {
+    pub(crate) fn server(&self) -> Result<Option<Neo4jServer>, ConfigError> {
         let Some(uri) = self.uri.as_deref() else {
             return self.host.clone().map(|host| self.address(host)).transpose();
         };
@@ -217,7 +217,7 @@ impl Neo4jSettings {
 
 /// How a client speaks TLS to its database.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Tls {
+pub(crate) enum Tls {
     Off,
     /// The certificate must verify against these authorities (a PEM file),
     /// or the system's when `None`.
@@ -229,7 +229,7 @@ pub enum Tls {
 impl Tls {
     /// A client speaking TLS that checks certificates when `on`, against
     /// `ca_file`'s authorities when given.
-    pub fn verified_if(on: bool, ca_file: &Option<PathBuf>) -> Self {
+    pub(crate) fn verified_if(on: bool, ca_file: &Option<PathBuf>) -> Self {
         if on {
             Tls::Verified(ca_file.clone())
         } else {
@@ -257,10 +257,10 @@ impl Tls {
 /// uses the embedded ordered store.
 #[derive(Clone, Debug, clap::Args)]
 #[command(next_help_heading = "Cassandra / ScyllaDB (wide capability)")]
-pub struct CassandraSettings {
+pub(crate) struct CassandraSettings {
     /// Contact point host; setting it switches `wide` to Cassandra.
     #[arg(id = "cassandra-host", long = "cassandra-host", env = "CASSANDRA_HOST")]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
 
     /// Cassandra native protocol (CQL) port.
     #[arg(
@@ -269,7 +269,7 @@ pub struct CassandraSettings {
         env = "CASSANDRA_PORT",
         default_value_t = 9042
     )]
-    pub port: u16,
+    pub(crate) port: u16,
 
     /// The keyspace holding every component's tables; created if missing.
     #[arg(
@@ -278,7 +278,7 @@ pub struct CassandraSettings {
         env = "CASSANDRA_KEYSPACE",
         default_value = "summer"
     )]
-    pub keyspace: String,
+    pub(crate) keyspace: String,
 
     /// Replication factor used when the keyspace is created.
     #[arg(
@@ -287,11 +287,11 @@ pub struct CassandraSettings {
         env = "CASSANDRA_REPLICATION_FACTOR",
         default_value_t = 1
     )]
-    pub replication_factor: u32,
+    pub(crate) replication_factor: u32,
 
     /// Cassandra user, when the cluster requires a login.
     #[arg(id = "cassandra-user", long = "cassandra-user", env = "CASSANDRA_USER")]
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
 
     /// Cassandra password (prefer the environment variable over the flag).
     #[arg(
@@ -300,12 +300,12 @@ pub struct CassandraSettings {
         env = "CASSANDRA_PASSWORD",
         hide_env_values = true
     )]
-    pub password: Option<String>,
+    pub(crate) password: Option<String>,
 
     /// Speak TLS to every node. The driver connects by address, so each
     /// node's certificate must name its IP address.
     #[arg(id = "cassandra-tls", long = "cassandra-tls", env = "CASSANDRA_TLS")]
-    pub tls: bool,
+    pub(crate) tls: bool,
 
     /// PEM file of the certificate authorities that may sign the nodes'
     /// certificates, instead of the system's.
@@ -314,12 +314,12 @@ pub struct CassandraSettings {
         long = "cassandra-tls-ca-file",
         env = "CASSANDRA_TLS_CA_FILE"
     )]
-    pub tls_ca_file: Option<PathBuf>,
+    pub(crate) tls_ca_file: Option<PathBuf>,
 }
 
 impl CassandraSettings {
     /// How the driver speaks TLS to the nodes.
-    pub fn tls(&self) -> Result<Tls, ConfigError> {
+    pub(crate) fn tls(&self) -> Result<Tls, ConfigError> {
         Tls::verified_if(self.tls, &self.tls_ca_file).with_ca_file(
             "CASSANDRA_TLS_CA_FILE",
             "CASSANDRA_TLS",
@@ -332,7 +332,7 @@ impl CassandraSettings {
 /// endpoint, `blob` uses the embedded directory store.
 #[derive(Clone, Debug, clap::Args)]
 #[command(next_help_heading = "S3 / MinIO (blob capability)")]
-pub struct StorageSettings {
+pub(crate) struct StorageSettings {
     /// S3 endpoint: a host, or a URL (`https://` for TLS); setting it
     /// switches `blob` to S3.
     #[arg(
@@ -340,12 +340,12 @@ pub struct StorageSettings {
         long = "storage-endpoint",
         env = "STORAGE_ENDPOINT"
     )]
-    pub endpoint: Option<String>,
+    pub(crate) endpoint: Option<String>,
 
     /// S3 port, when the endpoint has none [default: 9000 for a host, the
     /// scheme's for a URL].
     #[arg(id = "storage-port", long = "storage-port", env = "STORAGE_PORT")]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
 
     /// PEM file of the certificate authorities that may sign an `https://`
     /// endpoint's certificate, instead of the system's.
@@ -354,7 +354,7 @@ pub struct StorageSettings {
         long = "storage-tls-ca-file",
         env = "STORAGE_TLS_CA_FILE"
     )]
-    pub tls_ca_file: Option<PathBuf>,
+    pub(crate) tls_ca_file: Option<PathBuf>,
 
     /// Access key id.
     #[arg(
@@ -363,7 +363,7 @@ pub struct StorageSettings {
         env = "STORAGE_ACCESS_KEY",
         default_value = ""
     )]
-    pub access_key: String,
+    pub(crate) access_key: String,
 
     /// Secret key (prefer the environment variable over the flag).
     #[arg(
@@ -373,7 +373,7 @@ pub struct StorageSettings {
         default_value = "",
         hide_env_values = true
     )]
-    pub secret_key: String,
+    pub(crate) secret_key: String,
 
     /// The bucket holding every component's objects; created if missing.
     #[arg(
@@ -382,7 +382,7 @@ pub struct StorageSettings {
         env = "STORAGE_BUCKET",
         default_value = "summer"
     )]
-    pub bucket: String,
+    pub(crate) bucket: String,
 
     /// Region to sign requests for (MinIO and most servers accept any).
     #[arg(
@@ -391,7 +391,7 @@ pub struct StorageSettings {
         env = "STORAGE_REGION",
         default_value = "us-east-1"
     )]
-    pub region: String,
+    pub(crate) region: String,
 
     /// Seconds one S3 request may take, retries included, before the call
     /// fails with `timeout`; keep it below the components' time limit so a
@@ -402,20 +402,20 @@ pub struct StorageSettings {
         env = "STORAGE_TIMEOUT_SECS",
         default_value_t = 10
     )]
-    pub timeout_secs: u64,
+    pub(crate) timeout_secs: u64,
 }
 
 /// Where an S3 server is and how to reach it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StorageEndpoint {
+pub(crate) struct StorageEndpoint {
     /// `scheme://host:port`, with any path the endpoint gave.
-    pub url: String,
-    pub tls: Tls,
+    pub(crate) url: String,
+    pub(crate) tls: Tls,
 }
 
 impl StorageSettings {
     /// The configured S3 endpoint; `None` for the embedded default.
-    pub fn server(&self) -> Result<Option<StorageEndpoint>, ConfigError> {
+    pub(crate) fn server(&self) -> Result<Option<StorageEndpoint>, ConfigError> {
         let Some(endpoint) = self.endpoint.as_deref() else {
             return Ok(None);
         };
@@ -474,19 +474,19 @@ pub struct RedisSettings {
         env = "REDIS_URL",
         hide_env_values = true
     )]
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
 
     /// Redis host; setting it switches `cache` from the in-process store to Redis.
     #[arg(id = "redis-host", long = "redis-host", env = "REDIS_HOST")]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
 
     /// Redis port [default: 6379].
     #[arg(id = "redis-port", long = "redis-port", env = "REDIS_PORT")]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
 
     /// Speak TLS to REDIS_HOST (as a `rediss://` URL does).
     #[arg(id = "redis-tls", long = "redis-tls", env = "REDIS_TLS")]
-    pub tls: bool,
+    pub(crate) tls: bool,
 
     /// PEM file of the certificate authorities that may sign the server's
     /// certificate, instead of the system's.
@@ -495,7 +495,7 @@ pub struct RedisSettings {
         long = "redis-tls-ca-file",
         env = "REDIS_TLS_CA_FILE"
     )]
-    pub tls_ca_file: Option<PathBuf>,
+    pub(crate) tls_ca_file: Option<PathBuf>,
 }
 
 /// Where a Redis server is, from REDIS_URL or the split variables.
@@ -582,7 +582,7 @@ fn exclusive(url: &'static str, split: &[(&'static str, bool)]) -> Result<(), Co
 /// the embedded SQLite database.
 #[derive(Clone, Debug, clap::Args)]
 #[command(next_help_heading = "PostgreSQL (sql capability)")]
-pub struct PostgresSettings {
+pub(crate) struct PostgresSettings {
     /// PostgreSQL URL (`postgres://user:password@host:port/database`, with
     /// `sslmode` and `sslrootcert` as libpq takes them); instead of the
     /// DATABASE_HOST, _PORT, _USER, _PASSWORD and _NAME variables.
@@ -592,19 +592,19 @@ pub struct PostgresSettings {
         env = "DATABASE_URL",
         hide_env_values = true
     )]
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
 
     /// PostgreSQL host; setting it switches `sql` from embedded SQLite to PostgreSQL.
     #[arg(id = "database-host", long = "database-host", env = "DATABASE_HOST")]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
 
     /// PostgreSQL port [default: 5432].
     #[arg(id = "database-port", long = "database-port", env = "DATABASE_PORT")]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
 
     /// PostgreSQL user [default: postgres].
     #[arg(id = "database-user", long = "database-user", env = "DATABASE_USER")]
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
 
     /// Password (prefer the environment variable over the flag).
     #[arg(
@@ -613,11 +613,11 @@ pub struct PostgresSettings {
         env = "DATABASE_PASSWORD",
         hide_env_values = true
     )]
-    pub password: Option<String>,
+    pub(crate) password: Option<String>,
 
     /// The database holding every component's tables [default: summer].
     #[arg(id = "database-name", long = "database-name", env = "DATABASE_NAME")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
 
     /// TLS to PostgreSQL: `disable`, `prefer` (TLS when the server offers
     /// it, the default), `require` (TLS, certificate not checked),
@@ -629,7 +629,7 @@ pub struct PostgresSettings {
         env = "DATABASE_SSL_MODE",
         value_enum
     )]
-    pub ssl_mode: Option<SslMode>,
+    pub(crate) ssl_mode: Option<SslMode>,
 
     /// PEM file of the certificate authorities that may sign the server's
     /// certificate (libpq's `sslrootcert`), instead of the system's.
@@ -638,7 +638,7 @@ pub struct PostgresSettings {
         long = "database-ssl-root-cert",
         env = "DATABASE_SSL_ROOT_CERT"
     )]
-    pub ssl_root_cert: Option<PathBuf>,
+    pub(crate) ssl_root_cert: Option<PathBuf>,
 
     /// Connections in the pool.
     #[arg(
@@ -647,12 +647,12 @@ pub struct PostgresSettings {
         env = "DATABASE_POOL_SIZE",
         default_value_t = 10
     )]
-    pub pool_size: u32,
+    pub(crate) pool_size: u32,
 }
 
 /// How a PostgreSQL connection uses TLS, as libpq's `sslmode` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum SslMode {
+pub(crate) enum SslMode {
     Disable,
     Prefer,
     Require,
@@ -662,7 +662,7 @@ pub enum SslMode {
 
 /// Where a PostgreSQL server is, from DATABASE_URL or the split variables.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PostgresServer {
+pub(crate) enum PostgresServer {
     Url(String),
     Address {
         host: String,
@@ -674,7 +674,7 @@ pub enum PostgresServer {
 
 impl PostgresSettings {
     /// The configured server; `None` for the embedded default.
-    pub fn server(&self) -> Result<Option<PostgresServer>, ConfigError> {
+    pub(crate) fn server(&self) -> Result<Option<PostgresServer>, ConfigError> {
         if let Some(url) = &self.url {
             exclusive(
                 "DATABASE_URL",
@@ -699,7 +699,7 @@ impl PostgresSettings {
 
 impl Settings {
     /// Where compiled components are cached between runs.
-    pub fn compile_cache_dir(&self) -> PathBuf {
+    pub(crate) fn compile_cache_dir(&self) -> PathBuf {
         self.compile_cache
             .clone()
             .unwrap_or_else(|| self.data_dir.join("cache").join("components"))

@@ -15,10 +15,10 @@ pub struct NewComponent {
     pub name: String,
     /// Where the crate goes (default: `components/NAME`).
     #[arg(long)]
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
     /// The guest SDK crate the component depends on.
     #[arg(long, default_value = "components/sdk")]
-    pub sdk: PathBuf,
+    pub(crate) sdk: PathBuf,
     /// The manifest that gets the component's entry (created when missing).
     #[arg(long, env = "SUMMER_MANIFEST", default_value = "summer.toml")]
     pub manifest: PathBuf,
@@ -26,7 +26,7 @@ pub struct NewComponent {
     /// `target/components/NAME.wasm`, where `tooling/build-components`
     /// puts it).
     #[arg(long)]
-    pub source: Option<PathBuf>,
+    pub(crate) source: Option<PathBuf>,
 }
 
 /// What `summer new` wrote.

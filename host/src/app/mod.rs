@@ -29,10 +29,10 @@ pub struct App {
 /// A swap on this host, and what the fleet made of it.
 #[derive(Debug)]
 pub(crate) struct Deployed {
-    pub swap: Swap,
+    pub(crate) swap: Swap,
     /// The other hosts' confirmations; `None` outside a fleet or when the
     /// version did not change.
-    pub fleet: Option<Result<FleetReport, String>>,
+    pub(crate) fleet: Option<Result<FleetReport, String>>,
 }
 
 impl App {

@@ -25,7 +25,7 @@ impl fmt::Display for ErrorKind {
 
 impl ErrorKind {
     /// The kind as a metric label: `not_found`, `timeout`, ...
-    pub fn as_label(self) -> &'static str {
+    pub(crate) fn as_label(self) -> &'static str {
         match self {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Conflict => "conflict",
@@ -47,29 +47,33 @@ pub struct CapabilityError {
 }
 
 impl CapabilityError {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
         }
     }
 
-    pub fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Invalid, message)
     }
 
-    pub fn unavailable(message: impl Into<String>) -> Self {
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unavailable, message)
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }
 
     /// An error reported by the server behind `capability`. When the server
     /// is down or slow the message starts with the capability's name, so
     /// the client's 503 or 504 says which one is missing.
-    pub fn from_server(capability: Capability, kind: ErrorKind, detail: impl fmt::Display) -> Self {
+    pub(crate) fn from_server(
+        capability: Capability,
+        kind: ErrorKind,
+        detail: impl fmt::Display,
+    ) -> Self {
         let message = match kind {
             ErrorKind::Unavailable => format!("{capability} is unavailable: {detail}"),
             ErrorKind::Timeout => format!("{capability} timed out: {detail}"),

@@ -21,11 +21,11 @@ macro_rules! conformance_tests {
 }
 
 pub(crate) mod bindings;
-pub mod blob;
-pub mod cache;
+pub(crate) mod blob;
+pub(crate) mod cache;
 mod error;
 pub mod graph;
-pub mod sql;
+pub(crate) mod sql;
 pub(crate) mod tls;
 pub mod wide;
 
@@ -46,7 +46,7 @@ use crate::observe::metrics::{Call, metrics};
 /// A capability a component may be granted in the manifest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Capability {
+pub(crate) enum Capability {
     Sql,
     Cache,
     Blob,
@@ -56,7 +56,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in the order they are logged.
-    pub const ALL: [Capability; 5] = [
+    pub(crate) const ALL: [Capability; 5] = [
         Capability::Sql,
         Capability::Wide,
         Capability::Graph,
@@ -65,7 +65,7 @@ impl Capability {
     ];
 
     /// The WIT interface name (without version) the capability is imported as.
-    pub fn interface(self) -> &'static str {
+    pub(crate) fn interface(self) -> &'static str {
         match self {
             Capability::Sql => "summer:platform/sql",
             Capability::Cache => "summer:platform/cache",
@@ -76,13 +76,13 @@ impl Capability {
     }
 
     /// The capability a component import names, if it is one of Summer's.
-    pub fn from_import(import: &str) -> Option<Self> {
+    pub(crate) fn from_import(import: &str) -> Option<Self> {
         let unversioned = import.split('@').next().unwrap_or(import);
         Self::ALL.into_iter().find(|c| c.interface() == unversioned)
     }
 
     /// The name the manifest grants it by, and logs and metrics show.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Capability::Sql => "sql",
             Capability::Cache => "cache",
@@ -107,7 +107,7 @@ pub struct Backends {
     pub blob: Arc<dyn blob::BlobBackend>,
     pub wide: Arc<dyn wide::WideBackend>,
     pub graph: Arc<dyn graph::GraphBackend>,
-    pub names: Arc<BackendNames>,
+    pub(crate) names: Arc<BackendNames>,
 }
 
 impl Backends {
@@ -151,7 +151,7 @@ impl Backends {
     }
 
     /// Probes every backend at once, each bounded by `READY_TIMEOUT`.
-    pub async fn readiness(&self) -> Vec<Readiness> {
+    pub(crate) async fn readiness(&self) -> Vec<Readiness> {
         // In the order of `describe`.
         let (sql, wide, graph, cache, blob) = tokio::join!(
             probe(self.sql.ping()),
@@ -172,7 +172,7 @@ impl Backends {
     }
 
     /// A line per capability naming the backend it got, for the start-up log.
-    pub fn describe(&self) -> Vec<(Capability, String)> {
+    pub(crate) fn describe(&self) -> Vec<(Capability, String)> {
         vec![
             (Capability::Sql, self.sql.describe()),
             (Capability::Wide, self.wide.describe()),
@@ -184,14 +184,14 @@ impl Backends {
 }
 
 /// How long a readiness probe waits for a backend.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One backend's answer to a readiness probe: how long it took, or why not.
 #[derive(Clone, Debug)]
-pub struct Readiness {
-    pub capability: Capability,
-    pub backend: String,
-    pub outcome: Result<Duration, CapabilityError>,
+pub(crate) struct Readiness {
+    pub(crate) capability: Capability,
+    pub(crate) backend: String,
+    pub(crate) outcome: Result<Duration, CapabilityError>,
 }
 
 async fn probe(
@@ -210,15 +210,15 @@ async fn probe(
 
 /// The backend serving one capability, as metrics and spans name it.
 #[derive(Clone, Debug)]
-pub struct BackendName {
-    pub capability: Capability,
+pub(crate) struct BackendName {
+    pub(crate) capability: Capability,
     /// `postgres`, `sqlite`, `redis`, ...
-    pub name: Arc<str>,
+    pub(crate) name: Arc<str>,
 }
 
 impl BackendName {
     /// The backend's name from its description (`"postgres (host/db)"`).
-    pub fn from_description(capability: Capability, description: &str) -> Self {
+    pub(crate) fn from_description(capability: Capability, description: &str) -> Self {
         let name = description.split_whitespace().next().unwrap_or("unknown");
         Self {
             capability,
@@ -229,12 +229,12 @@ impl BackendName {
 
 /// The backend of each capability as metrics and spans name it.
 #[derive(Clone, Debug)]
-pub struct BackendNames {
-    pub sql: BackendName,
-    pub cache: BackendName,
-    pub blob: BackendName,
-    pub wide: BackendName,
-    pub graph: BackendName,
+pub(crate) struct BackendNames {
+    pub(crate) sql: BackendName,
+    pub(crate) cache: BackendName,
+    pub(crate) blob: BackendName,
+    pub(crate) wide: BackendName,
+    pub(crate) graph: BackendName,
 }
 
 /// Runs one capability call a guest made: in its own span (a child of the
@@ -278,7 +278,7 @@ pub(crate) async fn guest_call<T>(
 }
 
 /// Store data that can hand out the per-capability views the bindings need.
-pub trait CapabilityState: Send + 'static {
+pub(crate) trait CapabilityState: Send + 'static {
     fn sql(&mut self) -> sql::SqlView<'_>;
     fn cache(&mut self) -> cache::CacheView<'_>;
     fn blob(&mut self) -> blob::BlobView<'_>;
@@ -287,7 +287,7 @@ pub trait CapabilityState: Send + 'static {
 }
 
 /// Links the granted capabilities, and only those, into `linker`.
-pub fn add_to_linker<T: CapabilityState>(
+pub(crate) fn add_to_linker<T: CapabilityState>(
     linker: &mut Linker<T>,
     grants: &BTreeSet<Capability>,
 ) -> Result<()> {

@@ -13,9 +13,9 @@ const RETRY_AFTER_SECONDS: u32 = 1;
 /// A host-generated HTTP error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HttpError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
 }
 
 impl HttpError {

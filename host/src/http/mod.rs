@@ -40,7 +40,7 @@ impl Front {
 }
 
 /// The response header naming the component version that answered.
-pub const VERSION_HEADER: &str = "x-summer-component";
+pub(crate) const VERSION_HEADER: &str = "x-summer-component";
 
 /// Which requests a listener answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,7 +113,7 @@ fn method_not_allowed(
 
 /// Answers one request in its own span, which carries the request id into
 /// the logs of everything the request does; the response echoes the id.
-pub async fn dispatch(
+pub(crate) async fn dispatch(
     front: &Front,
     surface: Surface,
     request: Request<Incoming>,

@@ -11,20 +11,20 @@ use serde::Deserialize;
 mod outbound;
 mod routes;
 
-pub use outbound::OutboundHosts;
+pub(crate) use outbound::OutboundHosts;
 pub use routes::{RoutePattern, RouteTable};
 
 use crate::capabilities::Capability;
 
 /// Per-component execution limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ComponentLimits {
-    pub memory_bytes: usize,
-    pub timeout: Duration,
+pub(crate) struct ComponentLimits {
+    pub(crate) memory_bytes: usize,
+    pub(crate) timeout: Duration,
     /// The largest request body the component is handed.
-    pub max_body_bytes: u64,
+    pub(crate) max_body_bytes: u64,
     /// How many requests it serves at once; more get 503.
-    pub concurrency: u32,
+    pub(crate) concurrency: u32,
 }
 
 impl Default for ComponentLimits {
@@ -45,34 +45,34 @@ pub struct Manifest {
     /// The component `summer seed` runs (a `seeder`, with no routes).
     pub seed: Option<ComponentSpec>,
     /// The OpenAPI document of the API, served at `/openapi.json`.
-    pub openapi: Option<PathBuf>,
+    pub(crate) openapi: Option<PathBuf>,
 }
 
 /// One component entry.
 #[derive(Clone, Debug)]
 pub struct ComponentSpec {
-    pub name: String,
-    pub source: PathBuf,
-    pub routes: Vec<RoutePattern>,
-    pub grants: BTreeSet<Capability>,
+    pub(crate) name: String,
+    pub(crate) source: PathBuf,
+    pub(crate) routes: Vec<RoutePattern>,
+    pub(crate) grants: BTreeSet<Capability>,
     /// Where the component's cache keys, blob keys and graph labels live;
     /// components with the same namespace share them. Defaults to the name.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Directory of `.sql` migrations applied when the component loads.
-    pub sql_migrations: Option<PathBuf>,
+    pub(crate) sql_migrations: Option<PathBuf>,
     /// Files declaring the component's `wide` tables, created when it loads.
-    pub wide_tables: Vec<PathBuf>,
-    pub limits: ComponentLimits,
+    pub(crate) wide_tables: Vec<PathBuf>,
+    pub(crate) limits: ComponentLimits,
     /// Where it may send HTTP requests; nowhere by default.
-    pub allowed_outbound_hosts: std::sync::Arc<OutboundHosts>,
+    pub(crate) allowed_outbound_hosts: std::sync::Arc<OutboundHosts>,
     /// How many requests one instance may serve, one after another, before
     /// it is dropped; 1 (the default) is a fresh instance per request.
-    pub instance_reuse: u32,
+    pub(crate) instance_reuse: u32,
 }
 
 impl ComponentSpec {
     /// Whether `other` loads the same way (it may serve other routes).
-    pub fn same_component(&self, other: &ComponentSpec) -> bool {
+    pub(crate) fn same_component(&self, other: &ComponentSpec) -> bool {
         self.name == other.name
             && self.source == other.source
             && self.grants == other.grants
@@ -129,15 +129,15 @@ struct RawLimits {
 }
 
 /// The most requests a component may serve at once (the engine's instance pool).
-pub const MAX_CONCURRENCY: u32 = 1000;
+pub(crate) const MAX_CONCURRENCY: u32 = 1000;
 
 /// The most requests one instance may serve before it is dropped.
-pub const MAX_INSTANCE_REUSE: u32 = 10_000;
+pub(crate) const MAX_INSTANCE_REUSE: u32 = 10_000;
 
 /// The largest memory limit a manifest may set (the engine's per-memory cap).
-pub const MAX_MEMORY_MIB: u32 = 1024;
+pub(crate) const MAX_MEMORY_MIB: u32 = 1024;
 /// [`MAX_MEMORY_MIB`] in bytes.
-pub const MAX_MEMORY_BYTES: usize = (MAX_MEMORY_MIB as usize) << 20;
+pub(crate) const MAX_MEMORY_BYTES: usize = (MAX_MEMORY_MIB as usize) << 20;
 
 impl RawLimits {
     fn resolve(self) -> Result<ComponentLimits> {
@@ -212,7 +212,7 @@ impl Manifest {
     }
 
     /// Parses manifest text, resolving relative paths against `base`.
-    pub fn parse(text: &str, base: &Path) -> Result<Self> {
+    pub(crate) fn parse(text: &str, base: &Path) -> Result<Self> {
         let raw: RawManifest = toml::from_str(text)?;
         let components = raw
             .components
@@ -249,7 +249,7 @@ impl Manifest {
     }
 
     /// The handler component called `name`.
-    pub fn component(&self, name: &str) -> Option<&ComponentSpec> {
+    pub(crate) fn component(&self, name: &str) -> Option<&ComponentSpec> {
         self.components.iter().find(|c| c.name == name)
     }
 

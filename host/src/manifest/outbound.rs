@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 
 /// The destinations one component may send HTTP requests to; none by default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OutboundHosts {
+pub(crate) struct OutboundHosts {
     rules: Vec<HostRule>,
 }
 
@@ -37,7 +37,7 @@ enum PortRule {
 impl OutboundHosts {
     /// Parses the manifest's list; an entry that is not `scheme://host[:port]`
     /// is an error naming it.
-    pub fn parse(entries: &[String]) -> Result<Self> {
+    pub(crate) fn parse(entries: &[String]) -> Result<Self> {
         let rules = entries
             .iter()
             .map(|entry| HostRule::parse(entry))
@@ -46,7 +46,7 @@ impl OutboundHosts {
     }
 
     /// Whether a request to `scheme://host:port` may be sent.
-    pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
+    pub(crate) fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         let port = port.or(match scheme {
             "http" => Some(80),
             "https" => Some(443),

@@ -96,7 +96,7 @@ fn parse_segment(part: &str, last: bool) -> Result<Segment, &'static str> {
 
 impl RoutePattern {
     /// The pattern as the manifest wrote it.
-    pub fn as_shared(&self) -> &Arc<str> {
+    pub(crate) fn as_shared(&self) -> &Arc<str> {
         &self.raw
     }
 
@@ -160,14 +160,14 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    pub fn new(routes: impl IntoIterator<Item = (RoutePattern, String)>) -> Self {
+    pub(crate) fn new(routes: impl IntoIterator<Item = (RoutePattern, String)>) -> Self {
         let mut entries: Vec<_> = routes.into_iter().collect();
         entries.sort_by(|a, b| a.0.specificity(&b.0));
         Self { entries }
     }
 
     /// The route matching `path`, if any, and the component it leads to.
-    pub fn resolve(&self, path: &str) -> Option<(&RoutePattern, &str)> {
+    pub(crate) fn resolve(&self, path: &str) -> Option<(&RoutePattern, &str)> {
         self.entries
             .iter()
             .find(|(pattern, _)| pattern.matches(path))

@@ -277,21 +277,21 @@ impl Drop for InUse {
 /// What a request's metrics are labelled with.
 #[derive(Clone, Debug)]
 pub(crate) struct Served {
-    pub route: Arc<str>,
-    pub component: Arc<str>,
-    pub version: Arc<str>,
+    pub(crate) route: Arc<str>,
+    pub(crate) component: Arc<str>,
+    pub(crate) version: Arc<str>,
 }
 
 /// What a capability call's metrics are labelled with.
 #[derive(Clone, Debug)]
 pub(crate) struct Call {
     /// `sql`, `cache`, ...
-    pub capability: &'static str,
+    pub(crate) capability: &'static str,
     /// `postgres`, `sqlite`, `redis`, ...
-    pub backend: Arc<str>,
-    pub operation: &'static str,
+    pub(crate) backend: Arc<str>,
+    pub(crate) operation: &'static str,
     /// `ok`, or the error kind.
-    pub outcome: &'static str,
+    pub(crate) outcome: &'static str,
 }
 
 #[cfg(test)]

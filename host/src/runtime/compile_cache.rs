@@ -12,7 +12,7 @@ use wasmtime::component::Component;
 
 /// Whether a load found the compiled artifact already on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CacheOutcome {
+pub(crate) enum CacheOutcome {
     Hit,
     Compiled,
 }
@@ -24,17 +24,17 @@ pub(crate) fn content_hash(wasm: &[u8]) -> String {
 
 /// Compiled components on disk.
 #[derive(Clone, Debug)]
-pub struct CompileCache {
+pub(crate) struct CompileCache {
     dir: PathBuf,
 }
 
 impl CompileCache {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
 
     /// Returns the compiled component for `wasm`, from disk when present.
-    pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Result<(Component, CacheOutcome)> {
+    pub(crate) fn load(&self, engine: &Engine, wasm: &[u8]) -> Result<(Component, CacheOutcome)> {
         let path = self.entry_path(engine, wasm);
         if let Some(component) = self.read(engine, &path) {
             return Ok((component, CacheOutcome::Hit));

@@ -13,9 +13,9 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EngineLimits {
     /// Component instances alive at once (one per in-flight request).
-    pub max_instances: u32,
+    pub(crate) max_instances: u32,
     /// Upper bound on any one linear memory.
-    pub max_memory_bytes: usize,
+    pub(crate) max_memory_bytes: usize,
 }
 
 impl EngineLimits {

@@ -41,24 +41,24 @@ struct Notice {
 
 /// A host's answer to a notice.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Confirmation {
+pub(crate) struct Confirmation {
     /// The deploy it answers.
-    pub id: uuid::Uuid,
-    pub host: String,
-    pub component: String,
-    pub version: String,
+    pub(crate) id: uuid::Uuid,
+    pub(crate) host: String,
+    pub(crate) component: String,
+    pub(crate) version: String,
     /// Why the host could not switch, if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// What the other hosts said about one deploy.
 #[derive(Clone, Debug, Serialize)]
-pub struct FleetReport {
-    pub fleet: String,
+pub(crate) struct FleetReport {
+    pub(crate) fleet: String,
     /// How many other hosts the notice reached.
-    pub reached: usize,
-    pub confirmations: Vec<Confirmation>,
+    pub(crate) reached: usize,
+    pub(crate) confirmations: Vec<Confirmation>,
 }
 
 /// This host's membership of a fleet.

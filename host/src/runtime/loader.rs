@@ -18,42 +18,42 @@ use crate::manifest::{ComponentLimits, ComponentSpec};
 
 /// A component ready to serve: compiled, checked, linked, pre-instantiated.
 #[derive(Clone)]
-pub struct LoadedComponent {
-    pub name: Arc<str>,
+pub(crate) struct LoadedComponent {
+    pub(crate) name: Arc<str>,
     /// The namespace of its cache keys, blob keys and graph labels.
-    pub namespace: Arc<str>,
+    pub(crate) namespace: Arc<str>,
     /// Content hash of the `.wasm` (hex SHA-256).
-    pub version: String,
-    pub pre: ProxyPre<HostState>,
-    pub limits: ComponentLimits,
-    pub loaded_at: SystemTime,
-    pub cache: CacheOutcome,
+    pub(crate) version: String,
+    pub(crate) pre: ProxyPre<HostState>,
+    pub(crate) limits: ComponentLimits,
+    pub(crate) loaded_at: SystemTime,
+    pub(crate) cache: CacheOutcome,
     /// The `wide` tables the component declared, by name.
-    pub wide_tables: Arc<crate::capabilities::wide::TableSet>,
+    pub(crate) wide_tables: Arc<crate::capabilities::wide::TableSet>,
     /// The `.wasm` itself, kept for rollbacks and fleet deploys.
-    pub wasm: Bytes,
+    pub(crate) wasm: Bytes,
     /// Admits at most `limits.concurrency` requests at once, across the
     /// component's versions.
-    pub gate: super::admission::Gate,
+    pub(crate) gate: super::admission::Gate,
     /// Where it may send HTTP requests.
-    pub outbound: Arc<crate::manifest::OutboundHosts>,
+    pub(crate) outbound: Arc<crate::manifest::OutboundHosts>,
     /// Its instances waiting to serve again, when the manifest opts in.
-    pub reuse: Option<Arc<super::reuse::Reuse>>,
+    pub(crate) reuse: Option<Arc<super::reuse::Reuse>>,
     /// The first twelve hex digits of `version`, as headers, logs and
     /// metrics show it.
-    pub short: Arc<str>,
+    pub(crate) short: Arc<str>,
     /// `name@short`, the value of the response header naming it.
-    pub served_by: http::HeaderValue,
+    pub(crate) served_by: http::HeaderValue,
 }
 
 impl LoadedComponent {
     /// The short version shown in headers and logs.
-    pub fn short_version(&self) -> &str {
+    pub(crate) fn short_version(&self) -> &str {
         &self.short
     }
 
     /// The same component, serving again from now (after a rollback).
-    pub fn reinstated(&self) -> Self {
+    pub(crate) fn reinstated(&self) -> Self {
         Self {
             loaded_at: SystemTime::now(),
             reuse: self.reuse.as_ref().map(|r| Arc::new(r.renewed())),
@@ -69,7 +69,7 @@ pub(crate) fn short(version: &str) -> &str {
 
 /// Why a component could not be loaded; the old version (if any) keeps serving.
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
+pub(crate) enum LoadError {
     #[error(
         "component {component}: cannot read {path}: {source} (build it with tooling/build-components)"
     )]
@@ -123,32 +123,32 @@ pub enum LoadError {
 }
 
 /// A compiled component whose imports are within its grants.
-pub struct CheckedComponent {
-    pub component: Component,
-    pub cache: CacheOutcome,
+pub(crate) struct CheckedComponent {
+    pub(crate) component: Component,
+    pub(crate) cache: CacheOutcome,
     /// Content hash of the `.wasm` (hex SHA-256).
-    pub version: String,
+    pub(crate) version: String,
 }
 
 /// Compiles and links components for one engine.
 #[derive(Clone)]
-pub struct Loader {
+pub(crate) struct Loader {
     engine: Engine,
     cache: CompileCache,
 }
 
 impl Loader {
-    pub fn new(engine: Engine, cache: CompileCache) -> Self {
+    pub(crate) fn new(engine: Engine, cache: CompileCache) -> Self {
         Self { engine, cache }
     }
 
     /// Loads the handler component `spec` describes, from its file.
-    pub fn load(&self, spec: &ComponentSpec) -> Result<LoadedComponent, LoadError> {
+    pub(crate) fn load(&self, spec: &ComponentSpec) -> Result<LoadedComponent, LoadError> {
         self.load_from(spec, read_source(spec)?, &spec.source.display().to_string())
     }
 
     /// Loads `wasm` as a new version of the handler component `spec` describes.
-    pub fn load_bytes(
+    pub(crate) fn load_bytes(
         &self,
         spec: &ComponentSpec,
         wasm: Bytes,
@@ -192,7 +192,7 @@ impl Loader {
 
     /// Reads and compiles (or finds in the cache) the component of `spec`,
     /// and checks its imports against its grants.
-    pub fn compile(&self, spec: &ComponentSpec) -> Result<CheckedComponent, LoadError> {
+    pub(crate) fn compile(&self, spec: &ComponentSpec) -> Result<CheckedComponent, LoadError> {
         let origin = spec.source.display().to_string();
         self.check(spec, &read_source(spec)?, &origin)
     }

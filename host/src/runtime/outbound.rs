@@ -10,8 +10,8 @@ use crate::manifest::OutboundHosts;
 /// The `wasi:http` hooks of one request: sends to allowed hosts, refuses
 /// (and logs) the rest.
 pub(crate) struct OutboundPolicy {
-    pub component: Arc<str>,
-    pub allowed: Arc<OutboundHosts>,
+    pub(crate) component: Arc<str>,
+    pub(crate) allowed: Arc<OutboundHosts>,
 }
 
 type SendResult = wasmtime_wasi_http::Result<(

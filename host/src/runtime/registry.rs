@@ -34,7 +34,7 @@ impl Served for LoadedComponent {
 }
 
 /// One consistent view of the components, their routes and the API document.
-pub struct Routing<C = LoadedComponent> {
+pub(crate) struct Routing<C = LoadedComponent> {
     components: HashMap<String, Arc<C>>,
     routes: RouteTable,
     openapi: Option<Bytes>,
@@ -115,7 +115,7 @@ impl<C: Served> Routing<C> {
 }
 
 /// The current routing, replaced atomically.
-pub struct Registry<C = LoadedComponent> {
+pub(crate) struct Registry<C = LoadedComponent> {
     current: ArcSwap<Routing<C>>,
 }
 

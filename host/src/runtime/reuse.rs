@@ -20,16 +20,16 @@ const MAX_IDLE: usize = 64;
 
 /// A store, the component instance in it once instantiated, and how many
 /// requests it has served.
-pub struct Instance {
-    pub store: Store<HostState>,
-    pub proxy: Option<Proxy>,
+pub(crate) struct Instance {
+    pub(crate) store: Store<HostState>,
+    pub(crate) proxy: Option<Proxy>,
     served: u32,
     idle_since: Instant,
 }
 
 impl Instance {
     /// A fresh store, not instantiated yet.
-    pub fn fresh(store: Store<HostState>) -> Self {
+    pub(crate) fn fresh(store: Store<HostState>) -> Self {
         Self {
             store,
             proxy: None,
@@ -40,7 +40,7 @@ impl Instance {
 }
 
 /// The waiting instances of one component version.
-pub struct Reuse {
+pub(crate) struct Reuse {
     max_requests: u32,
     max_idle: usize,
     idle: Mutex<Vec<Instance>>,
@@ -51,7 +51,7 @@ pub struct Reuse {
 impl Reuse {
     /// Instances serving up to `max_requests` requests each, at most
     /// `concurrency` of them waiting.
-    pub fn new(max_requests: u32, concurrency: u32) -> Self {
+    pub(crate) fn new(max_requests: u32, concurrency: u32) -> Self {
         Self {
             max_requests,
             max_idle: MAX_IDLE.min(concurrency as usize),
@@ -61,7 +61,7 @@ impl Reuse {
     }
 
     /// An empty pool with the same settings (for a version back in service).
-    pub fn renewed(&self) -> Self {
+    pub(crate) fn renewed(&self) -> Self {
         Self {
             max_requests: self.max_requests,
             max_idle: self.max_idle,
@@ -71,7 +71,7 @@ impl Reuse {
     }
 
     /// The most recently used waiting instance, if one is fresh enough.
-    pub fn take(&self) -> Option<Instance> {
+    pub(crate) fn take(&self) -> Option<Instance> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let warm = idle.pop()?;
         if warm.idle_since.elapsed() > IDLE_TTL {
@@ -84,7 +84,7 @@ impl Reuse {
 
     /// Puts back an instance that has just answered a request, unless it
     /// has served its share or enough are waiting already.
-    pub fn give_back(&self, mut warm: Instance) {
+    pub(crate) fn give_back(&self, mut warm: Instance) {
         warm.served += 1;
         if warm.served >= self.max_requests {
             return;
@@ -99,7 +99,7 @@ impl Reuse {
 
     /// Drops every waiting instance and keeps none from now on (the version
     /// is out of service).
-    pub fn retire(&self) {
+    pub(crate) fn retire(&self) {
         self.retired.store(true, Ordering::Release);
         let drained: Vec<Instance> = {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());

@@ -17,17 +17,17 @@ use crate::capabilities::{Backends, CapabilityState, cache::CacheView, sql::SqlV
 use crate::manifest::OutboundHosts;
 
 /// What a component's sandbox is made of.
-pub struct Sandbox {
-    pub component: Arc<str>,
+pub(crate) struct Sandbox {
+    pub(crate) component: Arc<str>,
     /// The namespace of its cache keys, blob keys and graph labels.
-    pub namespace: Arc<str>,
-    pub wide_tables: Arc<TableSet>,
-    pub memory_bytes: usize,
-    pub outbound: Arc<OutboundHosts>,
+    pub(crate) namespace: Arc<str>,
+    pub(crate) wide_tables: Arc<TableSet>,
+    pub(crate) memory_bytes: usize,
+    pub(crate) outbound: Arc<OutboundHosts>,
 }
 
 /// The data of one request's `Store`.
-pub struct HostState {
+pub(crate) struct HostState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     hooks: OutboundPolicy,
@@ -40,7 +40,7 @@ pub struct HostState {
 
 impl HostState {
     /// The sandbox of one request to `component`.
-    pub fn new(backends: Backends, component: &LoadedComponent) -> Self {
+    pub(crate) fn new(backends: Backends, component: &LoadedComponent) -> Self {
         Self::sandbox(
             backends,
             Sandbox {
@@ -56,7 +56,7 @@ impl HostState {
     /// A sandbox with no filesystem, no environment and no sockets (the
     /// linker offers none of them), outgoing HTTP only to the allowed
     /// hosts; stdout and stderr go to the host's.
-    pub fn sandbox(backends: Backends, sandbox: Sandbox) -> Self {
+    pub(crate) fn sandbox(backends: Backends, sandbox: Sandbox) -> Self {
         let Sandbox {
             component,
             namespace,

@@ -24,7 +24,7 @@ use crate::runtime::state::{HostState, Sandbox};
 use bindings::Seeder;
 use state::SeedState;
 
-pub use bindings::exports::summer::platform::seed::{Outcome, Plan, Written};
+pub(crate) use bindings::exports::summer::platform::seed::{Outcome, Plan};
 pub use progress::{Progress, Reporter, Stage};
 
 /// Epoch ticks a seed run may take: it has no deadline (it is interrupted
@@ -48,7 +48,7 @@ pub struct Sizes {
     pub friends_per_user: u32,
     /// Files to upload (generated images and text).
     #[arg(long, default_value_t = 20)]
-    pub files: u32,
+    pub(crate) files: u32,
     /// The random seed. Each seed makes its own batch of data; running a
     /// seed a second time is refused.
     #[arg(long, default_value_t = 1)]
@@ -73,9 +73,9 @@ impl Sizes {
 /// stages it went through.
 pub struct Report {
     pub outcome: Outcome,
-    pub stages: Vec<Stage>,
+    pub(crate) stages: Vec<Stage>,
     /// Each capability and the backend it used.
-    pub backends: Vec<(String, String)>,
+    pub(crate) backends: Vec<(String, String)>,
 }
 
 /// Runs the seed component of the manifest in `settings` with `plan`.

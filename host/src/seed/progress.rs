@@ -29,9 +29,9 @@ pub struct Progress {
 /// When a stage began and ended, for its rate.
 #[derive(Clone, Debug)]
 pub struct Stage {
-    pub name: String,
-    pub started: std::time::Instant,
-    pub ended: Option<std::time::Instant>,
+    pub(crate) name: String,
+    pub(crate) started: std::time::Instant,
+    pub(crate) ended: Option<std::time::Instant>,
 }
 
 impl Progress {
@@ -59,7 +59,7 @@ impl Progress {
     }
 
     /// Ends the stage in progress, if any.
-    pub fn end_stage(&self) {
+    pub(crate) fn end_stage(&self) {
         let mut stages = self.stages.lock().unwrap();
         if let Some(stage) = stages.last_mut().filter(|s| s.ended.is_none()) {
             stage.ended = Some(std::time::Instant::now());
@@ -68,7 +68,7 @@ impl Progress {
     }
 
     /// Every stage begun, with its times.
-    pub fn stages(&self) -> Vec<Stage> {
+    pub(crate) fn stages(&self) -> Vec<Stage> {
         self.stages.lock().unwrap().clone()
     }
 }

@@ -35,7 +35,7 @@ async fn read_all(blob: &dyn BlobBackend, key: &str, step: usize) -> (ObjectInfo
     (reader.info().clone(), body)
 }
 
-pub async fn chunks_written_are_read_back(blob: &dyn BlobBackend) {
+pub(crate) async fn chunks_written_are_read_back(blob: &dyn BlobBackend) {
     let key = format!("{}photo.png", prefix());
     let info = put(
         blob,
@@ -56,7 +56,7 @@ pub async fn chunks_written_are_read_back(blob: &dyn BlobBackend) {
     assert_eq!(blob.head(&key).await.unwrap().unwrap().size, 10_006);
 }
 
-pub async fn an_unfinished_write_is_invisible(blob: &dyn BlobBackend) {
+pub(crate) async fn an_unfinished_write_is_invisible(blob: &dyn BlobBackend) {
     let key = format!("{}draft.txt", prefix());
     let mut writer = blob.create(&key, "text/plain").await.unwrap();
     writer.write(b"half").await.unwrap();
@@ -71,7 +71,7 @@ pub async fn an_unfinished_write_is_invisible(blob: &dyn BlobBackend) {
 
 /// Bigger than several S3 parts: written and read in 1 MiB chunks, never
 /// held whole by the backend.
-pub async fn large_objects_stream_through_in_chunks(blob: &dyn BlobBackend) {
+pub(crate) async fn large_objects_stream_through_in_chunks(blob: &dyn BlobBackend) {
     let key = format!("{}large.bin", prefix());
     let chunk: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 253) as u8).collect();
     let mut writer = blob.create(&key, "application/octet-stream").await.unwrap();
@@ -108,7 +108,7 @@ pub async fn large_objects_stream_through_in_chunks(blob: &dyn BlobBackend) {
     assert_eq!(total, 20 << 20);
 }
 
-pub async fn a_rewrite_replaces_the_object_whole(blob: &dyn BlobBackend) {
+pub(crate) async fn a_rewrite_replaces_the_object_whole(blob: &dyn BlobBackend) {
     let key = format!("{}notes.txt", prefix());
     put(blob, &key, "text/plain", &[b"first version"]).await;
     put(blob, &key, "text/markdown", &[b"second"]).await;
@@ -117,7 +117,7 @@ pub async fn a_rewrite_replaces_the_object_whole(blob: &dyn BlobBackend) {
     assert_eq!(info.content_type, "text/markdown");
 }
 
-pub async fn empty_objects_are_objects(blob: &dyn BlobBackend) {
+pub(crate) async fn empty_objects_are_objects(blob: &dyn BlobBackend) {
     let key = format!("{}empty", prefix());
     let info = put(blob, &key, "application/octet-stream", &[]).await;
     assert_eq!(info.size, 0);
@@ -125,7 +125,7 @@ pub async fn empty_objects_are_objects(blob: &dyn BlobBackend) {
     assert!(body.is_empty());
 }
 
-pub async fn delete_reports_whether_the_object_existed(blob: &dyn BlobBackend) {
+pub(crate) async fn delete_reports_whether_the_object_existed(blob: &dyn BlobBackend) {
     let key = format!("{}gone", prefix());
     assert!(!blob.delete(&key).await.unwrap());
     put(blob, &key, "text/plain", &[b"x"]).await;
@@ -134,7 +134,7 @@ pub async fn delete_reports_whether_the_object_existed(blob: &dyn BlobBackend) {
     assert!(!blob.delete(&key).await.unwrap());
 }
 
-pub async fn list_pages_through_a_prefix_in_key_order(blob: &dyn BlobBackend) {
+pub(crate) async fn list_pages_through_a_prefix_in_key_order(blob: &dyn BlobBackend) {
     let base = prefix();
     let names = ["b", "a", "d/x", "c", "e"];
     for name in names {

@@ -22,12 +22,12 @@ pub struct WriterHandle(Box<dyn BlobWriter>);
 pub struct ReaderHandle(Box<dyn BlobReader>);
 
 /// What the `blob` host functions need from the store.
-pub struct BlobView<'a> {
-    pub backend: &'a Arc<dyn BlobBackend>,
-    pub meter: &'a BackendName,
+pub(crate) struct BlobView<'a> {
+    pub(crate) backend: &'a Arc<dyn BlobBackend>,
+    pub(crate) meter: &'a BackendName,
     /// Prefix that confines keys to one component.
-    pub namespace: &'a str,
-    pub table: &'a mut ResourceTable,
+    pub(crate) namespace: &'a str,
+    pub(crate) table: &'a mut ResourceTable,
 }
 
 impl BlobView<'_> {
@@ -112,7 +112,7 @@ impl HasData for BlobData {
 }
 
 /// Links `summer:platform/blob` into `linker`.
-pub fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
+pub(crate) fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
     wit::add_to_linker::<T, BlobData>(linker, |state| state.blob())?;
     Ok(())
 }

@@ -21,7 +21,7 @@ struct Store {
 }
 
 /// The local directory store.
-pub struct LocalBackend {
+pub(crate) struct LocalBackend {
     store: Arc<Store>,
 }
 
@@ -35,7 +35,7 @@ fn index_error(e: sqlx::Error) -> CapabilityError {
 
 impl LocalBackend {
     /// Opens (creating if needed) the store rooted at `root`.
-    pub async fn open(root: &Path) -> Result<Self> {
+    pub(crate) async fn open(root: &Path) -> Result<Self> {
         for dir in ["objects", "incoming"] {
             std::fs::create_dir_all(root.join(dir))
                 .with_context(|| format!("creating {}", root.join(dir).display()))?;

@@ -11,20 +11,21 @@ use std::sync::Arc;
 use anyhow::Result;
 use async_trait::async_trait;
 
-pub use host::{BlobView, ReaderHandle, WriterHandle, add_to_linker};
-pub use local::LocalBackend;
-pub use s3::S3Backend;
+pub(crate) use host::{BlobView, add_to_linker};
+pub use host::{ReaderHandle, WriterHandle};
+pub(crate) use local::LocalBackend;
+pub(crate) use s3::S3Backend;
 
 use super::CapabilityError;
-pub use super::bindings::summer::platform::blob::{Listing, ObjectInfo};
+pub(crate) use super::bindings::summer::platform::blob::{Listing, ObjectInfo};
 use crate::config::Settings;
 
 /// The longest key a component may use, in bytes (S3's limit).
-pub const MAX_KEY_BYTES: usize = 1024;
+pub(crate) const MAX_KEY_BYTES: usize = 1024;
 /// The most objects one `list` call returns.
-pub const MAX_LIST_LIMIT: u32 = 1000;
+pub(crate) const MAX_LIST_LIMIT: u32 = 1000;
 /// The most bytes one `read` call returns.
-pub const MAX_READ_BYTES: u32 = 1 << 20;
+pub(crate) const MAX_READ_BYTES: u32 = 1 << 20;
 
 /// Object storage that components reach through `summer:platform/blob`.
 /// Keys arrive already namespaced by the host.

@@ -32,7 +32,7 @@ const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The S3 backend.
-pub struct S3Backend {
+pub(crate) struct S3Backend {
     client: Client,
     bucket: String,
     target: String,
@@ -41,7 +41,10 @@ pub struct S3Backend {
 impl S3Backend {
     /// Connects and makes sure the bucket exists, failing with a message
     /// naming the endpoint when it cannot.
-    pub async fn connect(settings: &StorageSettings, endpoint: &StorageEndpoint) -> Result<Self> {
+    pub(crate) async fn connect(
+        settings: &StorageSettings,
+        endpoint: &StorageEndpoint,
+    ) -> Result<Self> {
         let url = &endpoint.url;
         let credentials = Credentials::new(
             &settings.access_key,

@@ -14,7 +14,7 @@ const SHORT: Duration = Duration::from_millis(60);
 /// Long enough past `SHORT` for any backend's expiry to have happened.
 const PAST_SHORT: Duration = Duration::from_millis(200);
 
-pub async fn set_then_get_round_trips_bytes(cache: &dyn CacheBackend) {
+pub(crate) async fn set_then_get_round_trips_bytes(cache: &dyn CacheBackend) {
     let k = key("bytes");
     assert_eq!(cache.get(&k).await.unwrap(), None);
     let value = vec![0, 255, 10, 13, b'x'];
@@ -24,7 +24,7 @@ pub async fn set_then_get_round_trips_bytes(cache: &dyn CacheBackend) {
     assert_eq!(cache.get(&k).await.unwrap(), Some(b"replaced".to_vec()));
 }
 
-pub async fn keys_expire_after_their_ttl(cache: &dyn CacheBackend) {
+pub(crate) async fn keys_expire_after_their_ttl(cache: &dyn CacheBackend) {
     let k = key("ttl");
     cache.set(&k, b"v".to_vec(), Some(SHORT)).await.unwrap();
     assert!(cache.exists(&k).await.unwrap());
@@ -33,7 +33,7 @@ pub async fn keys_expire_after_their_ttl(cache: &dyn CacheBackend) {
     assert!(!cache.exists(&k).await.unwrap());
 }
 
-pub async fn set_without_ttl_clears_an_expiry(cache: &dyn CacheBackend) {
+pub(crate) async fn set_without_ttl_clears_an_expiry(cache: &dyn CacheBackend) {
     let k = key("persist");
     cache.set(&k, b"v1".to_vec(), Some(SHORT)).await.unwrap();
     cache.set(&k, b"v2".to_vec(), None).await.unwrap();
@@ -41,7 +41,7 @@ pub async fn set_without_ttl_clears_an_expiry(cache: &dyn CacheBackend) {
     assert_eq!(cache.get(&k).await.unwrap(), Some(b"v2".to_vec()));
 }
 
-pub async fn delete_reports_whether_the_key_existed(cache: &dyn CacheBackend) {
+pub(crate) async fn delete_reports_whether_the_key_existed(cache: &dyn CacheBackend) {
     let k = key("delete");
     assert!(!cache.delete(&k).await.unwrap());
     cache.set(&k, b"v".to_vec(), None).await.unwrap();
@@ -50,7 +50,7 @@ pub async fn delete_reports_whether_the_key_existed(cache: &dyn CacheBackend) {
     assert!(!cache.delete(&k).await.unwrap());
 }
 
-pub async fn incr_counts_from_zero_and_rejects_non_integers(cache: &dyn CacheBackend) {
+pub(crate) async fn incr_counts_from_zero_and_rejects_non_integers(cache: &dyn CacheBackend) {
     let k = key("counter");
     assert_eq!(cache.incr(&k, 1).await.unwrap(), 1);
     assert_eq!(cache.incr(&k, 41).await.unwrap(), 42);
@@ -80,7 +80,7 @@ pub async fn incr_counts_from_zero_and_rejects_non_integers(cache: &dyn CacheBac
     );
 }
 
-pub async fn incr_keeps_the_expiry(cache: &dyn CacheBackend) {
+pub(crate) async fn incr_keeps_the_expiry(cache: &dyn CacheBackend) {
     let k = key("counter-ttl");
     cache.set(&k, b"1".to_vec(), Some(SHORT)).await.unwrap();
     assert_eq!(cache.incr(&k, 1).await.unwrap(), 2);
@@ -88,7 +88,7 @@ pub async fn incr_keeps_the_expiry(cache: &dyn CacheBackend) {
     assert!(!cache.exists(&k).await.unwrap());
 }
 
-pub async fn expire_sets_an_expiry_on_existing_keys_only(cache: &dyn CacheBackend) {
+pub(crate) async fn expire_sets_an_expiry_on_existing_keys_only(cache: &dyn CacheBackend) {
     let k = key("expire");
     assert!(!cache.expire(&k, SHORT).await.unwrap());
     cache.set(&k, b"v".to_vec(), None).await.unwrap();
@@ -98,7 +98,7 @@ pub async fn expire_sets_an_expiry_on_existing_keys_only(cache: &dyn CacheBacken
     assert!(!cache.exists(&k).await.unwrap());
 }
 
-pub async fn get_many_keeps_order_and_skips_missing(cache: &dyn CacheBackend) {
+pub(crate) async fn get_many_keeps_order_and_skips_missing(cache: &dyn CacheBackend) {
     let (a, b, gone, expired) = (key("a"), key("b"), key("gone"), key("expired"));
     cache.set(&a, b"A".to_vec(), None).await.unwrap();
     cache.set(&b, b"B".to_vec(), None).await.unwrap();
@@ -127,7 +127,7 @@ pub async fn get_many_keeps_order_and_skips_missing(cache: &dyn CacheBackend) {
     );
 }
 
-pub async fn set_many_stores_every_entry_with_its_expiry(cache: &dyn CacheBackend) {
+pub(crate) async fn set_many_stores_every_entry_with_its_expiry(cache: &dyn CacheBackend) {
     let keys: Vec<String> = (0..50).map(|i| key(&format!("many{i}"))).collect();
     let entries = keys
         .iter()

@@ -16,11 +16,11 @@ const MAX_ENTRIES: usize = 1000;
 use crate::capabilities::bindings::summer::platform::{cache as wit, types::Error};
 
 /// What the `cache` host functions need from the store.
-pub struct CacheView<'a> {
-    pub backend: &'a Arc<dyn CacheBackend>,
-    pub meter: &'a BackendName,
+pub(crate) struct CacheView<'a> {
+    pub(crate) backend: &'a Arc<dyn CacheBackend>,
+    pub(crate) meter: &'a BackendName,
     /// Prefix that confines keys to one component.
-    pub namespace: &'a str,
+    pub(crate) namespace: &'a str,
 }
 
 impl CacheView<'_> {
@@ -36,7 +36,7 @@ impl HasData for CacheData {
 }
 
 /// Links `summer:platform/cache` into `linker`.
-pub fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
+pub(crate) fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
     wit::add_to_linker::<T, CacheData>(linker, |state| state.cache())?;
     Ok(())
 }

@@ -28,13 +28,13 @@ impl Entry {
 
 /// The in-process cache.
 #[derive(Default)]
-pub struct MemoryBackend {
+pub(crate) struct MemoryBackend {
     entries: Mutex<HashMap<String, Entry>>,
     writes: AtomicU64,
 }
 
 impl MemoryBackend {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -67,12 +67,9 @@ impl MemoryBackend {
     }
 
     /// Number of keys held, live or not yet swept.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.entries.lock().map(|e| e.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

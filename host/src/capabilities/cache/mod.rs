@@ -11,9 +11,9 @@ use std::time::Duration;
 use anyhow::Result;
 use async_trait::async_trait;
 
-pub use self::redis::{RedisBackend, client as redis_client};
-pub use host::{CacheView, add_to_linker};
-pub use memory::MemoryBackend;
+pub(crate) use self::redis::{RedisBackend, client as redis_client};
+pub(crate) use host::{CacheView, add_to_linker};
+pub(crate) use memory::MemoryBackend;
 
 use super::CapabilityError;
 use crate::config::Settings;
@@ -64,7 +64,7 @@ pub trait CacheBackend: Send + Sync {
 }
 
 /// Opens Redis when `REDIS_HOST` is set, the in-process store otherwise.
-pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn CacheBackend>> {
+pub(crate) async fn open_backend(settings: &Settings) -> Result<Arc<dyn CacheBackend>> {
     if let Some(server) = settings.redis.server()? {
         return Ok(Arc::new(
             RedisBackend::connect(&settings.redis, &server).await?,

@@ -18,7 +18,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The Redis backend.
-pub struct RedisBackend {
+pub(crate) struct RedisBackend {
     connection: ConnectionManager,
     target: String,
 }
@@ -26,7 +26,7 @@ pub struct RedisBackend {
 /// A client of the configured server, over TLS when a `rediss://` URL or
 /// REDIS_TLS asks for it, trusting REDIS_TLS_CA_FILE's authorities when
 /// given; and the setting it came from, for messages.
-pub fn client(
+pub(crate) fn client(
     settings: &RedisSettings,
     server: &RedisServer,
 ) -> Result<(redis::Client, &'static str)> {
@@ -59,7 +59,7 @@ pub fn client(
 impl RedisBackend {
     /// Connects, failing with a message naming the server (and, for TLS,
     /// why its certificate was refused) when it cannot.
-    pub async fn connect(settings: &RedisSettings, server: &RedisServer) -> Result<Self> {
+    pub(crate) async fn connect(settings: &RedisSettings, server: &RedisServer) -> Result<Self> {
         let (client, setting) = client(settings, server)?;
         let target = client.get_connection_info().addr().to_string();
         let config = ConnectionManagerConfig::new()

@@ -67,7 +67,7 @@ fn names(keys: &Keys, nodes: &[Node]) -> Vec<String> {
         .collect()
 }
 
-pub async fn merge_node_sets_keeps_and_removes_properties(graph: &dyn GraphBackend) {
+pub(crate) async fn merge_node_sets_keeps_and_removes_properties(graph: &dyn GraphBackend) {
     let keys = Keys::new();
     let ada = keys.person("ada");
     assert_eq!(graph.get_node(&ada).await.unwrap(), None);
@@ -97,7 +97,7 @@ pub async fn merge_node_sets_keeps_and_removes_properties(graph: &dyn GraphBacke
     );
 }
 
-pub async fn property_values_round_trip(graph: &dyn GraphBackend) {
+pub(crate) async fn property_values_round_trip(graph: &dyn GraphBackend) {
     let keys = Keys::new();
     let id = keys.person("typed");
     let properties = vec![
@@ -118,7 +118,9 @@ pub async fn property_values_round_trip(graph: &dyn GraphBackend) {
     );
 }
 
-pub async fn relationships_need_both_nodes_and_fail_the_whole_batch(graph: &dyn GraphBackend) {
+pub(crate) async fn relationships_need_both_nodes_and_fail_the_whole_batch(
+    graph: &dyn GraphBackend,
+) {
     let keys = Keys::new();
     let (a, ghost) = (keys.person("a"), keys.person("ghost"));
     let error = graph
@@ -133,7 +135,7 @@ pub async fn relationships_need_both_nodes_and_fail_the_whole_batch(graph: &dyn 
     );
 }
 
-pub async fn neighbours_follow_direction_in_key_order(graph: &dyn GraphBackend) {
+pub(crate) async fn neighbours_follow_direction_in_key_order(graph: &dyn GraphBackend) {
     let keys = Keys::new();
     people(graph, &keys, "abcd", &["ac", "ab", "da", "aa"]).await;
     let a = keys.person("a");
@@ -157,7 +159,7 @@ pub async fn neighbours_follow_direction_in_key_order(graph: &dyn GraphBackend) 
     assert!(other_kind.is_empty());
 }
 
-pub async fn merging_a_relationship_twice_keeps_one(graph: &dyn GraphBackend) {
+pub(crate) async fn merging_a_relationship_twice_keeps_one(graph: &dyn GraphBackend) {
     let keys = Keys::new();
     people(graph, &keys, "ab", &["ab", "ab"]).await;
     let (a, b) = (keys.person("a"), keys.person("b"));
@@ -183,7 +185,7 @@ pub async fn merging_a_relationship_twice_keeps_one(graph: &dyn GraphBackend) {
     );
 }
 
-pub async fn deleting_a_node_removes_its_relationships(graph: &dyn GraphBackend) {
+pub(crate) async fn deleting_a_node_removes_its_relationships(graph: &dyn GraphBackend) {
     let keys = Keys::new();
     people(graph, &keys, "abc", &["ab", "cb"]).await;
     let b = keys.person("b");
@@ -197,7 +199,7 @@ pub async fn deleting_a_node_removes_its_relationships(graph: &dyn GraphBackend)
     assert!(left.is_empty());
 }
 
-pub async fn suggestions_rank_by_mutual_neighbours(graph: &dyn GraphBackend) {
+pub(crate) async fn suggestions_rank_by_mutual_neighbours(graph: &dyn GraphBackend) {
     let keys = Keys::new();
     // a knows b, c, d; e is linked to b, c and d; f to b; g only through e.
     people(
@@ -237,7 +239,7 @@ pub async fn suggestions_rank_by_mutual_neighbours(graph: &dyn GraphBackend) {
     );
 }
 
-pub async fn shortest_paths_take_the_fewest_links(graph: &dyn GraphBackend) {
+pub(crate) async fn shortest_paths_take_the_fewest_links(graph: &dyn GraphBackend) {
     let keys = Keys::new();
     // A long way a-b-c-d-e and a short cut a-x-e (x is a place).
     people(graph, &keys, "abcde", &["ab", "cb", "cd", "de"]).await;
@@ -281,7 +283,7 @@ pub async fn shortest_paths_take_the_fewest_links(graph: &dyn GraphBackend) {
     );
 }
 
-pub async fn large_batches_merge_in_one_call(graph: &dyn GraphBackend) {
+pub(crate) async fn large_batches_merge_in_one_call(graph: &dyn GraphBackend) {
     let keys = Keys::new();
     let ids: Vec<NodeRef> = (0..500).map(|i| keys.person(&format!("n{i:03}"))).collect();
     let nodes = ids
@@ -305,7 +307,9 @@ pub async fn large_batches_merge_in_one_call(graph: &dyn GraphBackend) {
     assert_eq!(path.map(|p| p.len()), Some(10));
 }
 
-pub async fn bounded_merges_never_pass_the_limit_under_concurrency(graph: &dyn GraphBackend) {
+pub(crate) async fn bounded_merges_never_pass_the_limit_under_concurrency(
+    graph: &dyn GraphBackend,
+) {
     let keys = Keys::new();
     let hub = keys.person("hub");
     let limit = LinkLimit {
@@ -374,7 +378,7 @@ pub async fn bounded_merges_never_pass_the_limit_under_concurrency(graph: &dyn G
     assert_eq!(again, LinkOutcome::Existed, "a full end keeps its links");
 }
 
-pub async fn directed_limits_count_outgoing_from_the_source_and_incoming_to_the_target(
+pub(crate) async fn directed_limits_count_outgoing_from_the_source_and_incoming_to_the_target(
     graph: &dyn GraphBackend,
 ) {
     let keys = Keys::new();

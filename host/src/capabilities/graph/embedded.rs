@@ -41,14 +41,14 @@ const SCHEMA: &str = "
 ";
 
 /// The embedded graph backend.
-pub struct EmbeddedBackend {
+pub(crate) struct EmbeddedBackend {
     pool: SqlitePool,
     path: PathBuf,
 }
 
 impl EmbeddedBackend {
     /// Opens (creating if needed) the store file at `path`.
-    pub async fn open(path: &Path) -> Result<Self> {
+    pub(crate) async fn open(path: &Path) -> Result<Self> {
         let pool = open_sqlite_store(path, SCHEMA, "graph store").await?;
         Ok(Self {
             pool,

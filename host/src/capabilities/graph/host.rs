@@ -16,11 +16,11 @@ use crate::capabilities::bindings::summer::platform::{graph as wit, types::Error
 use crate::capabilities::{CapabilityError, CapabilityState, guest_call};
 
 /// What the `graph` host functions need from the store.
-pub struct GraphView<'a> {
-    pub backend: &'a Arc<dyn GraphBackend>,
-    pub meter: &'a BackendName,
+pub(crate) struct GraphView<'a> {
+    pub(crate) backend: &'a Arc<dyn GraphBackend>,
+    pub(crate) meter: &'a BackendName,
     /// The calling component's namespace; labels and kinds are prefixed with it.
-    pub namespace: &'a str,
+    pub(crate) namespace: &'a str,
 }
 
 struct GraphData;
@@ -30,7 +30,7 @@ impl HasData for GraphData {
 }
 
 /// Links `summer:platform/graph` into `linker`.
-pub fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
+pub(crate) fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
     wit::add_to_linker::<T, GraphData>(linker, |state| state.graph())?;
     Ok(())
 }

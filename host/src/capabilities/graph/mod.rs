@@ -11,21 +11,21 @@ use std::sync::Arc;
 use anyhow::Result;
 use async_trait::async_trait;
 
-pub use embedded::EmbeddedBackend;
-pub use host::{GraphView, add_to_linker};
-pub use neo4j::Neo4jBackend;
+pub(crate) use embedded::EmbeddedBackend;
+pub(crate) use host::{GraphView, add_to_linker};
+pub(crate) use neo4j::Neo4jBackend;
 
 use super::CapabilityError;
-pub use super::bindings::summer::platform::types::Value;
+pub(crate) use super::bindings::summer::platform::types::Value;
 use crate::config::Settings;
 
 /// The most nodes, or relationships, one batch may merge.
-pub const MAX_BATCH: usize = 1000;
+pub(crate) const MAX_BATCH: usize = 1000;
 /// The property that holds a node's key in the backends.
-pub const KEY_PROPERTY: &str = "key";
+pub(crate) const KEY_PROPERTY: &str = "key";
 
 /// Property names and values, sorted by name, without nulls once stored.
-pub type Properties = Vec<(String, Value)>;
+pub(crate) type Properties = Vec<(String, Value)>;
 
 /// A node's identity. Inside the host, labels are already namespaced.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -59,15 +59,15 @@ pub enum Direction {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinkLimit {
     /// At most this many, counting the new one.
-    pub max: u32,
+    pub(crate) max: u32,
     /// Count links in either direction at both ends; otherwise the
     /// source's outgoing and the target's incoming ones.
-    pub undirected: bool,
+    pub(crate) undirected: bool,
 }
 
 impl LinkLimit {
     /// The directions in which the source's and the target's links count.
-    pub fn directions(self) -> (Direction, Direction) {
+    pub(crate) fn directions(self) -> (Direction, Direction) {
         if self.undirected {
             (Direction::Both, Direction::Both)
         } else {
@@ -87,7 +87,12 @@ pub enum LinkOutcome {
 
 impl LinkOutcome {
     /// Chooses the outcome from what the backend read under its lock.
-    pub fn decide(existed: bool, source_links: u64, target_links: u64, limit: LinkLimit) -> Self {
+    pub(crate) fn decide(
+        existed: bool,
+        source_links: u64,
+        target_links: u64,
+        limit: LinkLimit,
+    ) -> Self {
         let max = u64::from(limit.max);
         if existed {
             Self::Existed
@@ -188,7 +193,7 @@ pub trait GraphBackend: Send + Sync {
 
 /// Opens Neo4j when `NEO4J_URI` or `NEO4J_HOST` is set, the embedded graph
 /// store under the data directory otherwise.
-pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn GraphBackend>> {
+pub(crate) async fn open_backend(settings: &Settings) -> Result<Arc<dyn GraphBackend>> {
     if let Some(server) = settings.neo4j.server()? {
         return Ok(Arc::new(
             Neo4jBackend::connect(&settings.neo4j, &server).await?,
@@ -200,7 +205,7 @@ pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn GraphBackend>> 
 
 /// Checks a label or relationship kind as the component wrote it: letters,
 /// digits and single underscores, starting with a letter.
-pub fn check_name(what: &str, name: &str) -> Result<(), CapabilityError> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), CapabilityError> {
     let valid = (1..=40).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -215,7 +220,7 @@ pub fn check_name(what: &str, name: &str) -> Result<(), CapabilityError> {
 }
 
 /// Checks a node key: 1 to 512 bytes.
-pub fn check_key(key: &str) -> Result<(), CapabilityError> {
+pub(crate) fn check_key(key: &str) -> Result<(), CapabilityError> {
     if (1..=512).contains(&key.len()) {
         Ok(())
     } else {
@@ -227,7 +232,7 @@ pub fn check_key(key: &str) -> Result<(), CapabilityError> {
 
 /// Checks property names and values, and sorts them by name. `uuid` values
 /// become text, as every backend stores them.
-pub fn checked_properties(properties: Properties) -> Result<Properties, CapabilityError> {
+pub(crate) fn checked_properties(properties: Properties) -> Result<Properties, CapabilityError> {
     let mut checked = Vec::with_capacity(properties.len());
     for (name, value) in properties {
         let valid_name = (1..=64).contains(&name.len())
@@ -261,7 +266,7 @@ pub fn checked_properties(properties: Properties) -> Result<Properties, Capabili
 }
 
 /// Applies merged properties onto stored ones: set the given, drop nulls.
-pub fn merge_properties(stored: &mut Properties, given: &Properties) {
+pub(crate) fn merge_properties(stored: &mut Properties, given: &Properties) {
     for (name, value) in given {
         stored.retain(|(n, _)| n != name);
         if *value != Value::Null {

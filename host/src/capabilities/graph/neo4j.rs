@@ -19,7 +19,7 @@ use crate::capabilities::{Capability, CapabilityError, ErrorKind, tls};
 use crate::config::{Neo4jServer, Neo4jSettings, Tls};
 
 /// The Neo4j graph backend.
-pub struct Neo4jBackend {
+pub(crate) struct Neo4jBackend {
     graph: Graph,
     address: String,
     constrained: Mutex<HashSet<String>>,
@@ -28,7 +28,7 @@ pub struct Neo4jBackend {
 impl Neo4jBackend {
     /// Connects and checks that the server answers, over TLS when the
     /// settings ask for it.
-    pub async fn connect(settings: &Neo4jSettings, server: &Neo4jServer) -> Result<Self> {
+    pub(crate) async fn connect(settings: &Neo4jSettings, server: &Neo4jServer) -> Result<Self> {
         tls::install_provider();
         let mut config = ConfigBuilder::default()
             .uri(&server.uri)

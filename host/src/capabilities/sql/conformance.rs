@@ -16,7 +16,7 @@ async fn create(backend: &dyn SqlBackend, ddl: String) {
     backend.execute(&ddl, vec![]).await.expect("create table");
 }
 
-pub async fn round_trips_every_value_type(backend: &dyn SqlBackend) {
+pub(crate) async fn round_trips_every_value_type(backend: &dyn SqlBackend) {
     let t = table("kinds");
     create(
         backend,
@@ -65,7 +65,7 @@ pub async fn round_trips_every_value_type(backend: &dyn SqlBackend) {
     );
 }
 
-pub async fn placeholders_bind_by_number(backend: &dyn SqlBackend) {
+pub(crate) async fn placeholders_bind_by_number(backend: &dyn SqlBackend) {
     let rows = backend
         .query(
             "SELECT $2 AS second, $1 AS first",
@@ -76,7 +76,7 @@ pub async fn placeholders_bind_by_number(backend: &dyn SqlBackend) {
     assert_eq!(rows.rows, vec![vec![text("b"), text("a")]]);
 }
 
-pub async fn empty_result_still_names_columns(backend: &dyn SqlBackend) {
+pub(crate) async fn empty_result_still_names_columns(backend: &dyn SqlBackend) {
     let t = table("empty");
     create(
         backend,
@@ -91,7 +91,7 @@ pub async fn empty_result_still_names_columns(backend: &dyn SqlBackend) {
     assert!(rows.rows.is_empty());
 }
 
-pub async fn unique_violation_is_conflict(backend: &dyn SqlBackend) {
+pub(crate) async fn unique_violation_is_conflict(backend: &dyn SqlBackend) {
     let t = table("uniq");
     create(
         backend,
@@ -112,12 +112,12 @@ pub async fn unique_violation_is_conflict(backend: &dyn SqlBackend) {
     assert_eq!(count.rows, vec![vec![Value::Int(1)]]);
 }
 
-pub async fn bad_statement_is_invalid(backend: &dyn SqlBackend) {
+pub(crate) async fn bad_statement_is_invalid(backend: &dyn SqlBackend) {
     let err = backend.query("SELEKT nothing", vec![]).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
 }
 
-pub async fn malformed_uuid_is_invalid(backend: &dyn SqlBackend) {
+pub(crate) async fn malformed_uuid_is_invalid(backend: &dyn SqlBackend) {
     let err = backend
         .query("SELECT $1 AS id", vec![Value::Uuid("not-a-uuid".into())])
         .await
@@ -125,7 +125,7 @@ pub async fn malformed_uuid_is_invalid(backend: &dyn SqlBackend) {
     assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
 }
 
-pub async fn execute_counts_changed_rows(backend: &dyn SqlBackend) {
+pub(crate) async fn execute_counts_changed_rows(backend: &dyn SqlBackend) {
     let t = table("counted");
     create(
         backend,
@@ -151,7 +151,7 @@ pub async fn execute_counts_changed_rows(backend: &dyn SqlBackend) {
     assert_eq!(changed, 2);
 }
 
-pub async fn committed_transaction_is_visible(backend: &dyn SqlBackend) {
+pub(crate) async fn committed_transaction_is_visible(backend: &dyn SqlBackend) {
     let t = table("tx_commit");
     create(
         backend,
@@ -178,7 +178,7 @@ pub async fn committed_transaction_is_visible(backend: &dyn SqlBackend) {
     assert_eq!(after.rows, vec![vec![Value::Int(7)]]);
 }
 
-pub async fn dropped_transaction_rolls_back(backend: &dyn SqlBackend) {
+pub(crate) async fn dropped_transaction_rolls_back(backend: &dyn SqlBackend) {
     let t = table("tx_drop");
     create(
         backend,
@@ -204,7 +204,7 @@ pub async fn dropped_transaction_rolls_back(backend: &dyn SqlBackend) {
     );
 }
 
-pub async fn migrations_apply_once_and_refuse_edits(backend: &dyn SqlBackend) {
+pub(crate) async fn migrations_apply_once_and_refuse_edits(backend: &dyn SqlBackend) {
     let t = table("migrated");
     let component = format!("component_{t}");
     let first = vec![Migration {

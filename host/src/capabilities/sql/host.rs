@@ -15,10 +15,10 @@ use crate::capabilities::{CapabilityState, guest_call, observed};
 pub struct TransactionHandle(Box<dyn SqlTransaction>);
 
 /// What the `sql` host functions need from the store.
-pub struct SqlView<'a> {
-    pub backend: &'a Arc<dyn SqlBackend>,
-    pub meter: &'a BackendName,
-    pub table: &'a mut ResourceTable,
+pub(crate) struct SqlView<'a> {
+    pub(crate) backend: &'a Arc<dyn SqlBackend>,
+    pub(crate) meter: &'a BackendName,
+    pub(crate) table: &'a mut ResourceTable,
 }
 
 struct SqlData;
@@ -28,7 +28,7 @@ impl HasData for SqlData {
 }
 
 /// Links `summer:platform/sql` into `linker`.
-pub fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
+pub(crate) fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
     wit::add_to_linker::<T, SqlData>(linker, |state| state.sql())?;
     Ok(())
 }

@@ -10,14 +10,14 @@ use super::{SqlBackend, Value};
 
 /// One migration script.
 #[derive(Clone, Debug)]
-pub struct Migration {
-    pub name: String,
-    pub script: String,
+pub(crate) struct Migration {
+    pub(crate) name: String,
+    pub(crate) script: String,
 }
 
 impl Migration {
     /// Reads every `*.sql` file of `dir`, sorted by file name.
-    pub fn read_dir(dir: &Path) -> Result<Vec<Migration>> {
+    pub(crate) fn read_dir(dir: &Path) -> Result<Vec<Migration>> {
         let entries = std::fs::read_dir(dir)
             .with_context(|| format!("reading migrations directory {}", dir.display()))?;
         let mut migrations = Vec::new();
@@ -50,7 +50,7 @@ const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS summer_migrations (
 /// Applies the migrations of `component` that are not applied yet, each in
 /// its own transaction. Returns how many it applied. A migration whose
 /// script changed after it was applied is an error, not a silent re-run.
-pub async fn apply_migrations(
+pub(crate) async fn apply_migrations(
     backend: &dyn SqlBackend,
     component: &str,
     migrations: &[Migration],

@@ -93,13 +93,14 @@ use std::sync::Arc;
 use anyhow::Result;
 use async_trait::async_trait;
 
-pub use host::{SqlView, TransactionHandle, add_to_linker};
-pub use migrate::{Migration, apply_migrations};
-pub use postgres::PostgresBackend;
-pub use sqlite::{SqliteBackend, begin_immediate, open_store as open_sqlite_store};
+pub use host::TransactionHandle;
+pub(crate) use host::{SqlView, add_to_linker};
+pub(crate) use migrate::{Migration, apply_migrations};
+pub(crate) use postgres::PostgresBackend;
+pub(crate) use sqlite::{SqliteBackend, begin_immediate, open_store as open_sqlite_store};
 
-pub use super::bindings::summer::platform::sql::Rows;
-pub use super::bindings::summer::platform::types::Value;
+pub(crate) use super::bindings::summer::platform::sql::Rows;
+pub(crate) use super::bindings::summer::platform::types::Value;
 use super::{Capability, CapabilityError, ErrorKind};
 use crate::config::Settings;
 
@@ -149,7 +150,7 @@ pub trait SqlTransaction: Send {
 
 /// Opens PostgreSQL when `DATABASE_HOST` is set, the embedded SQLite
 /// database under the data directory otherwise.
-pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn SqlBackend>> {
+pub(crate) async fn open_backend(settings: &Settings) -> Result<Arc<dyn SqlBackend>> {
     if let Some(server) = settings.postgres.server()? {
         return Ok(Arc::new(
             PostgresBackend::connect(&settings.postgres, &server).await?,

@@ -23,7 +23,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
 /// The PostgreSQL backend.
-pub struct PostgresBackend {
+pub(crate) struct PostgresBackend {
     pool: PgPool,
     target: String,
     /// Host and port, to tell an unreachable server from a busy pool.
@@ -33,7 +33,10 @@ pub struct PostgresBackend {
 impl PostgresBackend {
     /// Connects the pool, failing with a message naming the server (and,
     /// for TLS, why its certificate was refused) when it cannot.
-    pub async fn connect(settings: &PostgresSettings, server: &PostgresServer) -> Result<Self> {
+    pub(crate) async fn connect(
+        settings: &PostgresSettings,
+        server: &PostgresServer,
+    ) -> Result<Self> {
         crate::capabilities::tls::install_provider();
         let (mut options, setting) = match server {
             PostgresServer::Url(url) => {

@@ -23,7 +23,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
 
 /// The embedded SQL backend.
-pub struct SqliteBackend {
+pub(crate) struct SqliteBackend {
     pool: SqlitePool,
     path: PathBuf,
 }
@@ -32,7 +32,7 @@ pub struct SqliteBackend {
 /// that reads before it writes fails with "database is locked" when another
 /// writer got in between (SQLite cannot upgrade its read snapshot); this
 /// one waits its turn instead, up to the busy time-out.
-pub async fn begin_immediate(
+pub(crate) async fn begin_immediate(
     pool: &SqlitePool,
 ) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
@@ -40,7 +40,7 @@ pub async fn begin_immediate(
 
 impl SqliteBackend {
     /// Opens (creating if needed) the database file at `path`.
-    pub async fn open(path: &Path) -> Result<Self> {
+    pub(crate) async fn open(path: &Path) -> Result<Self> {
         Ok(Self {
             pool: open_pool(path).await?,
             path: path.to_owned(),
@@ -73,7 +73,7 @@ pub(super) async fn open_pool(path: &Path) -> Result<SqlitePool> {
 
 /// Opens the SQLite file of an embedded store ([`open_pool`]) and creates
 /// its tables with `schema`; `store` names it in messages.
-pub async fn open_store(path: &Path, schema: &str, store: &str) -> Result<SqlitePool> {
+pub(crate) async fn open_store(path: &Path, schema: &str, store: &str) -> Result<SqlitePool> {
     let pool = open_pool(path).await?;
     sqlx::raw_sql(schema)
         .execute(&pool)

@@ -28,7 +28,7 @@ const BATCH_BYTES: usize = 16 << 10;
 const CONDITIONAL_BATCH: usize = 100;
 
 /// The Cassandra wide-column backend.
-pub struct CassandraBackend {
+pub(crate) struct CassandraBackend {
     session: CachingSession,
     keyspace: String,
     address: String,
@@ -37,7 +37,7 @@ pub struct CassandraBackend {
 
 impl CassandraBackend {
     /// Connects, and creates the keyspace and the declarations ledger.
-    pub async fn connect(settings: &CassandraSettings, host: &str) -> Result<Self> {
+    pub(crate) async fn connect(settings: &CassandraSettings, host: &str) -> Result<Self> {
         check_keyspace_name(&settings.keyspace)?;
         let address = format!("{host}:{}", settings.port);
         let mut builder = SessionBuilder::new()

@@ -88,7 +88,7 @@ async fn scan_all(
     }
 }
 
-pub async fn put_then_get_round_trips_every_type(wide: &dyn WideBackend) {
+pub(crate) async fn put_then_get_round_trips_every_type(wide: &dyn WideBackend) {
     let table = declared(wide, EVENTS).await;
     let stream = new_stream();
     let reference = uuid::Uuid::new_v4().to_string();
@@ -122,7 +122,7 @@ pub async fn put_then_get_round_trips_every_type(wide: &dyn WideBackend) {
     assert_eq!(wide.get(&table, absent).await.unwrap(), None);
 }
 
-pub async fn put_replaces_the_whole_row(wide: &dyn WideBackend) {
+pub(crate) async fn put_replaces_the_whole_row(wide: &dyn WideBackend) {
     let table = declared(wide, EVENTS).await;
     let stream = new_stream();
     let mut first = event(&stream, 10, 1, "first");
@@ -138,7 +138,7 @@ pub async fn put_replaces_the_whole_row(wide: &dyn WideBackend) {
     assert_eq!(wide.get(&table, key).await.unwrap(), Some(second));
 }
 
-pub async fn scans_page_through_a_partition_in_either_order(wide: &dyn WideBackend) {
+pub(crate) async fn scans_page_through_a_partition_in_either_order(wide: &dyn WideBackend) {
     let table = declared(wide, EVENTS).await;
     let stream = new_stream();
     let rows: Vec<TypedRow> = (0..7)
@@ -168,7 +168,7 @@ pub async fn scans_page_through_a_partition_in_either_order(wide: &dyn WideBacke
     );
 }
 
-pub async fn rows_with_equal_leading_keys_order_by_the_next(wide: &dyn WideBackend) {
+pub(crate) async fn rows_with_equal_leading_keys_order_by_the_next(wide: &dyn WideBackend) {
     let table = declared(wide, EVENTS).await;
     let stream = new_stream();
     let rows = vec![
@@ -184,7 +184,7 @@ pub async fn rows_with_equal_leading_keys_order_by_the_next(wide: &dyn WideBacke
     assert_eq!(all, ["-5/0", "5/-1", "5/2", "5/10"]);
 }
 
-pub async fn text_keys_order_bytewise(wide: &dyn WideBackend) {
+pub(crate) async fn text_keys_order_bytewise(wide: &dyn WideBackend) {
     let table = declared(wide, LABELS).await;
     let owner = Value::Text(uuid::Uuid::new_v4().to_string());
     let labels = ["b", "a", "ab", "B", "a b", "é", "aa"];
@@ -211,7 +211,7 @@ pub async fn text_keys_order_bytewise(wide: &dyn WideBackend) {
     assert_eq!(got, expected);
 }
 
-pub async fn scans_stay_inside_their_partition(wide: &dyn WideBackend) {
+pub(crate) async fn scans_stay_inside_their_partition(wide: &dyn WideBackend) {
     let table = declared(wide, EVENTS).await;
     let (a, b) = (new_stream(), new_stream());
     wide.put(
@@ -232,7 +232,7 @@ pub async fn scans_stay_inside_their_partition(wide: &dyn WideBackend) {
     assert_eq!(bodies(&table, &pages[0]), ["a3", "a1"]);
 }
 
-pub async fn deletes_remove_a_row_or_a_partition(wide: &dyn WideBackend) {
+pub(crate) async fn deletes_remove_a_row_or_a_partition(wide: &dyn WideBackend) {
     let table = declared(wide, EVENTS).await;
     let stream = new_stream();
     let rows: Vec<TypedRow> = (0..4)
@@ -257,7 +257,9 @@ pub async fn deletes_remove_a_row_or_a_partition(wide: &dyn WideBackend) {
     assert!(pages[0].is_empty());
 }
 
-pub async fn delete_existing_removes_each_row_for_exactly_one_caller(wide: &dyn WideBackend) {
+pub(crate) async fn delete_existing_removes_each_row_for_exactly_one_caller(
+    wide: &dyn WideBackend,
+) {
     let table = declared(wide, EVENTS).await;
     let stream = new_stream();
     let rows: Vec<TypedRow> = (0..40)
@@ -294,7 +296,7 @@ pub async fn delete_existing_removes_each_row_for_exactly_one_caller(wide: &dyn 
     );
 }
 
-pub async fn many_rows_across_partitions_are_all_written(wide: &dyn WideBackend) {
+pub(crate) async fn many_rows_across_partitions_are_all_written(wide: &dyn WideBackend) {
     let table = declared(wide, EVENTS).await;
     let streams = [new_stream(), new_stream(), new_stream()];
     let rows: Vec<TypedRow> = (0..300)
@@ -314,7 +316,7 @@ pub async fn many_rows_across_partitions_are_all_written(wide: &dyn WideBackend)
     }
 }
 
-pub async fn tables_without_clustering_hold_one_row_per_partition(wide: &dyn WideBackend) {
+pub(crate) async fn tables_without_clustering_hold_one_row_per_partition(wide: &dyn WideBackend) {
     let table = declared(wide, PROFILES).await;
     let id = new_stream();
     for name in ["first", "second"] {
@@ -345,7 +347,7 @@ pub async fn tables_without_clustering_hold_one_row_per_partition(wide: &dyn Wid
     );
 }
 
-pub async fn foreign_or_forged_cursors_are_invalid(wide: &dyn WideBackend) {
+pub(crate) async fn foreign_or_forged_cursors_are_invalid(wide: &dyn WideBackend) {
     let table = declared(wide, EVENTS).await;
     let stream = new_stream();
     let rows: Vec<TypedRow> = (0..3).map(|i| event(&stream, i, 0, "e")).collect();
@@ -392,7 +394,7 @@ pub async fn foreign_or_forged_cursors_are_invalid(wide: &dyn WideBackend) {
     assert_eq!(error.kind, ErrorKind::Invalid);
 }
 
-pub async fn declarations_grow_by_columns_and_keep_their_keys(wide: &dyn WideBackend) {
+pub(crate) async fn declarations_grow_by_columns_and_keep_their_keys(wide: &dyn WideBackend) {
     let name = format!(
         "evolving_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]

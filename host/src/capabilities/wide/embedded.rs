@@ -29,14 +29,14 @@ const SCHEMA: &str = "
 ";
 
 /// The embedded wide-column backend.
-pub struct EmbeddedBackend {
+pub(crate) struct EmbeddedBackend {
     pool: SqlitePool,
     path: PathBuf,
 }
 
 impl EmbeddedBackend {
     /// Opens (creating if needed) the store file at `path`.
-    pub async fn open(path: &Path) -> Result<Self> {
+    pub(crate) async fn open(path: &Path) -> Result<Self> {
         let pool = open_sqlite_store(path, SCHEMA, "wide store").await?;
         Ok(Self {
             pool,

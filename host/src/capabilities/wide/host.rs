@@ -13,11 +13,11 @@ use crate::capabilities::bindings::summer::platform::{types::Error, wide as wit}
 use crate::capabilities::{CapabilityError, CapabilityState, guest_call};
 
 /// What the `wide` host functions need from the store.
-pub struct WideView<'a> {
-    pub backend: &'a Arc<dyn WideBackend>,
-    pub meter: &'a BackendName,
+pub(crate) struct WideView<'a> {
+    pub(crate) backend: &'a Arc<dyn WideBackend>,
+    pub(crate) meter: &'a BackendName,
     /// The tables the calling component declared.
-    pub tables: &'a TableSet,
+    pub(crate) tables: &'a TableSet,
 }
 
 struct WideData;
@@ -27,7 +27,7 @@ impl HasData for WideData {
 }
 
 /// Links `summer:platform/wide` into `linker`.
-pub fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
+pub(crate) fn add_to_linker<T: CapabilityState>(linker: &mut Linker<T>) -> Result<()> {
     wit::add_to_linker::<T, WideData>(linker, |state| state.wide())?;
     Ok(())
 }

@@ -130,7 +130,7 @@ fn decode_bytes(input: &mut &[u8]) -> Option<Vec<u8>> {
 /// Where a scan stopped: the table, partition and order it belongs to, and
 /// the clustering key of the last row returned.
 pub(super) struct Cursor {
-    pub after: Vec<Value>,
+    pub(crate) after: Vec<Value>,
 }
 
 const CURSOR_VERSION: u8 = 1;

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use async_trait::async_trait;
 
-pub use cassandra::CassandraBackend;
-pub use embedded::EmbeddedBackend;
-pub use host::{WideView, add_to_linker};
+pub(crate) use cassandra::CassandraBackend;
+pub(crate) use embedded::EmbeddedBackend;
+pub(crate) use host::{WideView, add_to_linker};
 pub use schema::{Column, ColumnType, Order, TableSchema, TypedRow, parse_tables, read_tables};
 
 use super::CapabilityError;
@@ -25,7 +25,7 @@ use crate::config::Settings;
 use keys::Cursor;
 
 /// The most rows one scan page or one `put-many` may hold.
-pub const MAX_ROWS: u32 = 1000;
+pub(crate) const MAX_ROWS: u32 = 1000;
 
 /// The tables a component declared, by the name it uses.
 pub type TableSet = BTreeMap<String, Arc<TableSchema>>;
@@ -34,11 +34,11 @@ pub type TableSet = BTreeMap<String, Arc<TableSchema>>;
 #[derive(Clone, Debug)]
 pub struct Scan {
     /// The partition key values, typed.
-    pub partition: Vec<Value>,
-    pub order: Order,
+    pub(crate) partition: Vec<Value>,
+    pub(crate) order: Order,
     /// Only rows strictly after this clustering key, in `order`.
-    pub after: Option<Vec<Value>>,
-    pub limit: u32,
+    pub(crate) after: Option<Vec<Value>>,
+    pub(crate) limit: u32,
 }
 
 /// A wide-column store that components reach through `summer:platform/wide`.
@@ -92,7 +92,7 @@ pub trait WideBackend: Send + Sync {
 
 /// Opens Cassandra when `CASSANDRA_HOST` is set, the embedded ordered store
 /// under the data directory otherwise.
-pub async fn open_backend(settings: &Settings) -> Result<Arc<dyn WideBackend>> {
+pub(crate) async fn open_backend(settings: &Settings) -> Result<Arc<dyn WideBackend>> {
     if let Some(host) = &settings.cassandra.host {
         return Ok(Arc::new(
             CassandraBackend::connect(&settings.cassandra, host).await?,
@@ -176,7 +176,10 @@ pub async fn scan_page(
 }
 
 /// Declares every table of a component on `backend`.
-pub async fn declare_tables(backend: &dyn WideBackend, tables: &[TableSchema]) -> Result<TableSet> {
+pub(crate) async fn declare_tables(
+    backend: &dyn WideBackend,
+    tables: &[TableSchema],
+) -> Result<TableSet> {
     let mut set = TableSet::new();
     for table in tables {
         backend.declare(table).await?;

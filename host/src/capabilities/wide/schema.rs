@@ -29,7 +29,7 @@ pub enum ColumnType {
 
 impl ColumnType {
     /// Whether `value` may be stored in a column of this type (null aside).
-    pub fn admits(self, value: &Value) -> bool {
+    pub(crate) fn admits(self, value: &Value) -> bool {
         matches!(
             (self, value),
             (ColumnType::Boolean, Value::Boolean(_))
@@ -65,7 +65,7 @@ pub enum Order {
 
 impl Order {
     /// The `ORDER BY` keyword of this order, in SQL and CQL alike.
-    pub fn keyword(self) -> &'static str {
+    pub(crate) fn keyword(self) -> &'static str {
         match self {
             Order::Ascending => "ASC",
             Order::Descending => "DESC",
@@ -73,7 +73,7 @@ impl Order {
     }
 
     /// The comparison that selects keys after a given one in this order.
-    pub fn after(self) -> &'static str {
+    pub(crate) fn after(self) -> &'static str {
         match self {
             Order::Ascending => ">",
             Order::Descending => "<",
@@ -83,9 +83,9 @@ impl Order {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
-    pub name: String,
+    pub(crate) name: String,
     #[serde(rename = "type")]
-    pub kind: ColumnType,
+    pub(crate) kind: ColumnType,
 }
 
 /// A checked table: its columns are the partition key columns, then the
@@ -93,13 +93,13 @@ pub struct Column {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableSchema {
     /// The name the component uses.
-    pub name: String,
+    pub(crate) name: String,
     /// The name in the backend, unique across components.
-    pub storage_name: String,
-    pub columns: Vec<Column>,
-    pub partition_len: usize,
-    pub clustering_len: usize,
-    pub clustering_order: Order,
+    pub(crate) storage_name: String,
+    pub(crate) columns: Vec<Column>,
+    pub(crate) partition_len: usize,
+    pub(crate) clustering_len: usize,
+    pub(crate) clustering_order: Order,
 }
 
 /// A row typed against its schema: one value per column, in column order.
@@ -196,19 +196,19 @@ impl TableSchema {
         })
     }
 
-    pub fn key_len(&self) -> usize {
+    pub(crate) fn key_len(&self) -> usize {
         self.partition_len + self.clustering_len
     }
 
-    pub fn partition_columns(&self) -> &[Column] {
+    pub(crate) fn partition_columns(&self) -> &[Column] {
         &self.columns[..self.partition_len]
     }
 
-    pub fn clustering_columns(&self) -> &[Column] {
+    pub(crate) fn clustering_columns(&self) -> &[Column] {
         &self.columns[self.partition_len..self.key_len()]
     }
 
-    pub fn key_columns(&self) -> &[Column] {
+    pub(crate) fn key_columns(&self) -> &[Column] {
         &self.columns[..self.key_len()]
     }
 
@@ -234,7 +234,7 @@ impl TableSchema {
     /// Types key values against the first `values.len()` key columns, which
     /// must be exactly the partition key (`whole_key` false) or the whole
     /// primary key (`whole_key` true).
-    pub fn typed_key(
+    pub(crate) fn typed_key(
         &self,
         values: Vec<Value>,
         whole_key: bool,
@@ -316,7 +316,7 @@ impl TableSchema {
     /// How a stored declaration may become this one: the keys, their order
     /// and the types of existing columns must not change; new columns may
     /// be added. Returns the added columns.
-    pub fn additions_since(&self, stored: &TableSchema) -> Result<Vec<Column>, String> {
+    pub(crate) fn additions_since(&self, stored: &TableSchema) -> Result<Vec<Column>, String> {
         if self.key_columns() != stored.key_columns()
             || self.partition_len != stored.partition_len
             || self.clustering_order != stored.clustering_order

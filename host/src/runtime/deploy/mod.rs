@@ -29,7 +29,7 @@ pub(crate) const KEPT_VERSIONS: usize = 4;
 
 /// What asked for a swap (for logs and replies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
+pub(crate) enum Trigger {
     /// The `.wasm` the manifest points at changed.
     File,
     /// `PUT /_admin/components/{name}` (or `summer deploy`).
@@ -41,7 +41,7 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Trigger::File => "file",
             Trigger::Api => "api",
@@ -53,7 +53,7 @@ impl Trigger {
 
 /// Why a swap was refused; whatever was serving keeps serving.
 #[derive(Debug, thiserror::Error)]
-pub enum DeployError {
+pub(crate) enum DeployError {
     #[error("no component named {0:?} in the manifest")]
     UnknownComponent(String),
     #[error(transparent)]
@@ -71,27 +71,27 @@ pub enum DeployError {
 
 /// A finished swap.
 #[derive(Clone, Debug)]
-pub struct Swap {
-    pub component: String,
-    pub version: String,
-    pub previous: Option<String>,
+pub(crate) struct Swap {
+    pub(crate) component: String,
+    pub(crate) version: String,
+    pub(crate) previous: Option<String>,
     /// False when that version was already serving.
-    pub changed: bool,
-    pub took: Duration,
-    pub trigger: Trigger,
+    pub(crate) changed: bool,
+    pub(crate) took: Duration,
+    pub(crate) trigger: Trigger,
 }
 
 /// What a manifest reload changed, by component name.
 #[derive(Clone, Debug, Default)]
-pub struct Reload {
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    pub reloaded: Vec<String>,
-    pub routes: usize,
+pub(crate) struct Reload {
+    pub(crate) added: Vec<String>,
+    pub(crate) removed: Vec<String>,
+    pub(crate) reloaded: Vec<String>,
+    pub(crate) routes: usize,
 }
 
 /// Swaps components in the registry, one swap at a time.
-pub struct Deployer {
+pub(crate) struct Deployer {
     loader: Loader,
     backends: Backends,
     registry: Arc<Registry>,
@@ -109,7 +109,7 @@ struct State {
 impl Deployer {
     /// Loads every component of `manifest` (a saved deployment in place of
     /// the file when the file has not changed since) and starts serving them.
-    pub async fn start(
+    pub(crate) async fn start(
         loader: Loader,
         backends: Backends,
         manifest_path: PathBuf,
@@ -135,28 +135,28 @@ impl Deployer {
         })
     }
 
-    pub fn registry(&self) -> &Arc<Registry> {
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
         &self.registry
     }
 
-    pub fn manifest_path(&self) -> &std::path::Path {
+    pub(crate) fn manifest_path(&self) -> &std::path::Path {
         &self.manifest_path
     }
 
     /// The manifest in force.
-    pub async fn manifest(&self) -> Manifest {
+    pub(crate) async fn manifest(&self) -> Manifest {
         self.state.lock().await.manifest.clone()
     }
 
     /// The earlier versions of `name` a rollback can return to, newest first.
-    pub async fn earlier_versions(&self, name: &str) -> Vec<Arc<LoadedComponent>> {
+    pub(crate) async fn earlier_versions(&self, name: &str) -> Vec<Arc<LoadedComponent>> {
         let state = self.state.lock().await;
         let earlier = state.earlier.get(name).cloned().unwrap_or_default();
         earlier.into_iter().rev().collect()
     }
 
     /// Swaps in `wasm` as the new version of component `name`.
-    pub async fn deploy(
+    pub(crate) async fn deploy(
         &self,
         name: &str,
         wasm: Bytes,
@@ -180,7 +180,7 @@ impl Deployer {
     }
 
     /// Swaps in whatever the manifest's file of component `name` now holds.
-    pub async fn deploy_file(&self, name: &str) -> Result<Swap, DeployError> {
+    pub(crate) async fn deploy_file(&self, name: &str) -> Result<Swap, DeployError> {
         let spec = self.state.lock().await.spec(name)?.clone();
         let wasm = tokio::task::spawn_blocking(move || read_source(&spec))
             .await
@@ -189,7 +189,7 @@ impl Deployer {
     }
 
     /// Returns component `name` to the version before the current one.
-    pub async fn rollback(&self, name: &str) -> Result<Swap, DeployError> {
+    pub(crate) async fn rollback(&self, name: &str) -> Result<Swap, DeployError> {
         let started = Instant::now();
         let mut state = self.state.lock().await;
         let spec = state.spec(name)?.clone();
@@ -217,7 +217,7 @@ impl Deployer {
     /// Re-reads the manifest: new components are loaded, removed ones
     /// dropped, changed ones reloaded from their files, and the route table
     /// replaced, all in one switch. Nothing changes when any step fails.
-    pub async fn reload_manifest(&self) -> Result<Reload, DeployError> {
+    pub(crate) async fn reload_manifest(&self) -> Result<Reload, DeployError> {
         let mut state = self.state.lock().await;
         let manifest = Manifest::load(&self.manifest_path).map_err(DeployError::Manifest)?;
         let current = self.registry.current();

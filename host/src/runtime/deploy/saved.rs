@@ -14,7 +14,7 @@ use crate::runtime::loader::short;
 
 /// The saved deployments, one `.wasm` and one record per component.
 #[derive(Clone, Debug)]
-pub struct SavedDeployments {
+pub(crate) struct SavedDeployments {
     dir: PathBuf,
 }
 
@@ -26,13 +26,13 @@ struct Record {
 }
 
 impl SavedDeployments {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
 
     /// The saved deployment of `spec`, when the file it was deployed over is
     /// still the one the manifest points at; forgets it otherwise.
-    pub fn take_over(&self, spec: &ComponentSpec) -> Result<Option<Bytes>> {
+    pub(crate) fn take_over(&self, spec: &ComponentSpec) -> Result<Option<Bytes>> {
         let Some(record) = self.read_record(&spec.name)? else {
             return Ok(None);
         };
@@ -63,7 +63,7 @@ impl SavedDeployments {
     /// Saves `wasm` (of `version`) as the deployed version of `spec`, or
     /// forgets the saved one when it is the file's own version. A failure is
     /// logged: the swap itself has happened.
-    pub fn record(&self, spec: &ComponentSpec, version: &str, wasm: &[u8]) {
+    pub(crate) fn record(&self, spec: &ComponentSpec, version: &str, wasm: &[u8]) {
         let Some(file_version) = file_version(&spec.source) else {
             return self.forget(&spec.name);
         };
@@ -83,7 +83,7 @@ impl SavedDeployments {
     }
 
     /// Drops the saved deployment of component `name`, if any.
-    pub fn forget(&self, name: &str) {
+    pub(crate) fn forget(&self, name: &str) {
         for path in [self.record_path(name), self.wasm_path(name)] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
