@@ -25,6 +25,7 @@ pub(crate) mod blob;
 pub(crate) mod cache;
 mod error;
 pub mod graph;
+pub(crate) mod keyvalue;
 pub(crate) mod sql;
 pub(crate) mod tls;
 pub mod wide;
@@ -52,33 +53,51 @@ pub(crate) enum Capability {
     Blob,
     Wide,
     Graph,
+    Keyvalue,
 }
 
 impl Capability {
     /// Every capability, in the order they are logged.
-    pub(crate) const ALL: [Capability; 5] = [
+    pub(crate) const ALL: [Capability; 6] = [
         Capability::Sql,
         Capability::Wide,
         Capability::Graph,
         Capability::Cache,
         Capability::Blob,
+        Capability::Keyvalue,
     ];
 
-    /// The WIT interface name (without version) the capability is imported as.
-    pub(crate) fn interface(self) -> &'static str {
+    /// The WIT interfaces (without version) the capability is imported as.
+    pub(crate) fn interfaces(self) -> &'static [&'static str] {
         match self {
-            Capability::Sql => "summer:platform/sql",
-            Capability::Cache => "summer:platform/cache",
-            Capability::Blob => "summer:platform/blob",
-            Capability::Wide => "summer:platform/wide",
-            Capability::Graph => "summer:platform/graph",
+            Capability::Sql => &["summer:platform/sql"],
+            Capability::Cache => &["summer:platform/cache"],
+            Capability::Blob => &["summer:platform/blob"],
+            Capability::Wide => &["summer:platform/wide"],
+            Capability::Graph => &["summer:platform/graph"],
+            Capability::Keyvalue => &[
+                "wasi:keyvalue/store",
+                "wasi:keyvalue/atomics",
+                "wasi:keyvalue/batch",
+            ],
+        }
+    }
+
+    /// The versions of a standard package Summer serves the capability at;
+    /// None for Summer's own package, which components build against.
+    pub(crate) fn served_versions(self) -> Option<&'static [&'static str]> {
+        match self {
+            Capability::Keyvalue => Some(&keyvalue::VERSIONS),
+            _ => None,
         }
     }
 
     /// The capability a component import names, if it is one of Summer's.
     pub(crate) fn from_import(import: &str) -> Option<Self> {
         let unversioned = import.split('@').next().unwrap_or(import);
-        Self::ALL.into_iter().find(|c| c.interface() == unversioned)
+        Self::ALL
+            .into_iter()
+            .find(|c| c.interfaces().contains(&unversioned))
     }
 
     /// The name the manifest grants it by, and logs and metrics show.
@@ -89,6 +108,7 @@ impl Capability {
             Capability::Blob => "blob",
             Capability::Wide => "wide",
             Capability::Graph => "graph",
+            Capability::Keyvalue => "keyvalue",
         }
     }
 }
@@ -107,6 +127,7 @@ pub struct Backends {
     pub blob: Arc<dyn blob::BlobBackend>,
     pub wide: Arc<dyn wide::WideBackend>,
     pub graph: Arc<dyn graph::GraphBackend>,
+    pub keyvalue: Arc<dyn keyvalue::KeyValueBackend>,
     pub(crate) names: Arc<BackendNames>,
 }
 
@@ -119,6 +140,7 @@ impl Backends {
         let blob = blob::open_backend(settings).await?;
         let wide = wide::open_backend(settings).await?;
         let graph = graph::open_backend(settings).await?;
+        let keyvalue = keyvalue::open_backend(settings).await?;
         let name =
             |capability, backend: String| BackendName::from_description(capability, &backend);
         let names = Arc::new(BackendNames {
@@ -127,6 +149,7 @@ impl Backends {
             blob: name(Capability::Blob, blob.describe()),
             wide: name(Capability::Wide, wide.describe()),
             graph: name(Capability::Graph, graph.describe()),
+            keyvalue: name(Capability::Keyvalue, keyvalue.describe()),
         });
         Ok(Self {
             sql,
@@ -134,6 +157,7 @@ impl Backends {
             blob,
             wide,
             graph,
+            keyvalue,
             names,
         })
     }
@@ -147,22 +171,24 @@ impl Backends {
             self.blob.close(),
             self.wide.close(),
             self.graph.close(),
+            self.keyvalue.close(),
         );
     }
 
     /// Probes every backend at once, each bounded by `READY_TIMEOUT`.
     pub(crate) async fn readiness(&self) -> Vec<Readiness> {
         // In the order of `describe`.
-        let (sql, wide, graph, cache, blob) = tokio::join!(
+        let (sql, wide, graph, cache, blob, keyvalue) = tokio::join!(
             probe(self.sql.ping()),
             probe(self.wide.ping()),
             probe(self.graph.ping()),
             probe(self.cache.ping()),
             probe(self.blob.ping()),
+            probe(self.keyvalue.ping()),
         );
         self.describe()
             .into_iter()
-            .zip([sql, wide, graph, cache, blob])
+            .zip([sql, wide, graph, cache, blob, keyvalue])
             .map(|((capability, backend), outcome)| Readiness {
                 capability,
                 backend,
@@ -179,6 +205,7 @@ impl Backends {
             (Capability::Graph, self.graph.describe()),
             (Capability::Cache, self.cache.describe()),
             (Capability::Blob, self.blob.describe()),
+            (Capability::Keyvalue, self.keyvalue.describe()),
         ]
     }
 }
@@ -235,6 +262,7 @@ pub(crate) struct BackendNames {
     pub(crate) blob: BackendName,
     pub(crate) wide: BackendName,
     pub(crate) graph: BackendName,
+    pub(crate) keyvalue: BackendName,
 }
 
 /// Runs one capability call a guest made: in its own span (a child of the
@@ -277,6 +305,14 @@ pub(crate) async fn guest_call<T>(
     Ok(observed(backend, operation, call).await.map_err(Into::into))
 }
 
+/// Parses a stored counter the way Redis does: a decimal `i64`.
+pub(crate) fn parse_counter(value: &[u8]) -> Result<i64, CapabilityError> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| CapabilityError::invalid("the value is not an integer"))
+}
+
 /// Store data that can hand out the per-capability views the bindings need.
 pub(crate) trait CapabilityState: Send + 'static {
     fn sql(&mut self) -> sql::SqlView<'_>;
@@ -284,6 +320,7 @@ pub(crate) trait CapabilityState: Send + 'static {
     fn blob(&mut self) -> blob::BlobView<'_>;
     fn wide(&mut self) -> wide::WideView<'_>;
     fn graph(&mut self) -> graph::GraphView<'_>;
+    fn keyvalue(&mut self) -> keyvalue::KeyValueView<'_>;
 }
 
 /// Links the granted capabilities, and only those, into `linker`.
@@ -302,6 +339,7 @@ pub(crate) fn add_to_linker<T: CapabilityState>(
             Capability::Blob => blob::add_to_linker(linker)?,
             Capability::Wide => wide::add_to_linker(linker)?,
             Capability::Graph => graph::add_to_linker(linker)?,
+            Capability::Keyvalue => keyvalue::add_to_linker(linker)?,
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -15,6 +16,7 @@ pub(crate) use outbound::OutboundHosts;
 pub use routes::{RoutePattern, RouteTable};
 
 use crate::capabilities::Capability;
+use crate::capabilities::keyvalue::{Buckets, check_bucket};
 
 /// Per-component execution limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +64,8 @@ pub struct ComponentSpec {
     pub(crate) sql_migrations: Option<PathBuf>,
     /// Files declaring the component's `wide` tables, created when it loads.
     pub(crate) wide_tables: Vec<PathBuf>,
+    /// The `wasi:keyvalue` buckets it may open.
+    pub(crate) buckets: Arc<Buckets>,
     pub(crate) limits: ComponentLimits,
     /// Where it may send HTTP requests; nowhere by default.
     pub(crate) allowed_outbound_hosts: std::sync::Arc<OutboundHosts>,
@@ -79,6 +83,7 @@ impl ComponentSpec {
             && self.namespace == other.namespace
             && self.sql_migrations == other.sql_migrations
             && self.wide_tables == other.wide_tables
+            && self.buckets == other.buckets
             && self.limits == other.limits
             && self.allowed_outbound_hosts == other.allowed_outbound_hosts
             && self.instance_reuse == other.instance_reuse
@@ -112,11 +117,21 @@ struct RawComponent {
     #[serde(default)]
     wide: Option<RawWide>,
     #[serde(default)]
+    keyvalue: Option<RawKeyvalue>,
+    #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
     allowed_outbound_hosts: Vec<String>,
     #[serde(default)]
     instance_reuse: Option<u32>,
+}
+
+/// `keyvalue = { buckets = ["default", ...] }`: the only buckets the
+/// component may open (any, without it).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeyvalue {
+    buckets: Vec<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -315,6 +330,23 @@ impl ComponentSpec {
                 raw.name
             );
         }
+        let buckets = match raw.keyvalue {
+            None => Buckets::Any,
+            Some(keyvalue) => {
+                if !grants.contains(&Capability::Keyvalue) {
+                    bail!(
+                        "component {:?} lists keyvalue buckets but has no keyvalue grant",
+                        raw.name
+                    );
+                }
+                for bucket in &keyvalue.buckets {
+                    check_bucket(bucket).map_err(|reason| {
+                        anyhow::anyhow!("in component {:?}: {reason}", raw.name)
+                    })?;
+                }
+                Buckets::Only(keyvalue.buckets.into_iter().collect())
+            }
+        };
         let limits = raw
             .limits
             .resolve()
@@ -336,6 +368,7 @@ impl ComponentSpec {
             namespace,
             sql_migrations,
             wide_tables,
+            buckets: Arc::new(buckets),
             limits,
             allowed_outbound_hosts: allowed_outbound_hosts.into(),
             instance_reuse,

@@ -35,6 +35,8 @@ pub(crate) struct LoadedComponent {
     /// Admits at most `limits.concurrency` requests at once, across the
     /// component's versions.
     pub(crate) gate: super::admission::Gate,
+    /// The `wasi:keyvalue` buckets it may open.
+    pub(crate) buckets: Arc<crate::capabilities::keyvalue::Buckets>,
     /// Where it may send HTTP requests.
     pub(crate) outbound: Arc<crate::manifest::OutboundHosts>,
     /// Its instances waiting to serve again, when the manifest opts in.
@@ -99,10 +101,22 @@ pub(crate) enum LoadError {
         capability: Capability,
     },
     #[error(
-        "component {component} imports {import}, which Summer does not provide: build it \
-         against this host's WIT (wit/, summer:platform@0.1.0) with summer-sdk"
+        "component {component} imports {import}, which Summer does not serve. It serves {served}"
     )]
-    UnknownImport { component: String, import: String },
+    UnknownImport {
+        component: String,
+        import: String,
+        served: String,
+    },
+    #[error(
+        "component {component} imports {import}, a version Summer does not serve: it serves \
+         {served}; build the component against one of them"
+    )]
+    UnservedVersion {
+        component: String,
+        import: String,
+        served: String,
+    },
     #[error(
         "component {component} imports {import}, but components get no filesystem, sockets \
          or environment: keep data in Summer's capabilities (sql, cache, blob, wide, graph) and \
@@ -182,6 +196,7 @@ impl Loader {
             wide_tables: Default::default(),
             wasm,
             gate: super::admission::gate(spec.limits.concurrency),
+            buckets: spec.buckets.clone(),
             outbound: spec.allowed_outbound_hosts.clone(),
             reuse: (spec.instance_reuse > 1).then(|| {
                 let reuse = super::reuse::Reuse::new(spec.instance_reuse, spec.limits.concurrency);
@@ -290,8 +305,31 @@ pub(crate) fn read_source(spec: &ComponentSpec) -> Result<Bytes, LoadError> {
 /// WASI interfaces the sandbox never offers.
 const SANDBOXED_IMPORTS: [&str; 3] = ["wasi:filesystem/", "wasi:sockets/", "wasi:cli/environment"];
 
-/// Refuses Summer imports the manifest does not grant, and the WASI
-/// interfaces of the filesystem, sockets and environment, naming the import.
+/// The WASI 0.2 interfaces of the `wasi:http/proxy` world, linked for
+/// every component at any 0.2 version.
+const PROXY_IMPORTS: [&str; 11] = [
+    "wasi:http/types",
+    "wasi:http/outgoing-handler",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+];
+
+/// Imports of Summer's package that need no grant: the shared types, and
+/// the progress reports a seed component makes (which only `summer seed`
+/// links).
+const UNGRANTED_IMPORTS: [&str; 2] = ["summer:platform/types", "summer:platform/progress"];
+
+/// Refuses, naming the import and what to do instead: capabilities the
+/// manifest does not grant, versions of a standard package Summer does not
+/// serve, the filesystem, sockets and environment, and any other interface
+/// the host does not link.
 fn check_imports(
     engine: &Engine,
     component: &Component,
@@ -299,43 +337,81 @@ fn check_imports(
     grants: &BTreeSet<Capability>,
 ) -> Result<(), LoadError> {
     for (import, _) in component.component_type().imports(engine) {
-        if SANDBOXED_IMPORTS
-            .iter()
-            .any(|denied| import.starts_with(denied))
-        {
-            return Err(LoadError::Sandboxed {
-                component: name.to_owned(),
-                import: import.to_owned(),
-            });
-        }
-        if !import.starts_with("summer:") {
-            continue;
-        }
-        // Shared types, and the progress reports a seed component makes
-        // (which only `summer seed` links), need no grant.
-        if import.starts_with("summer:platform/types@")
-            || import.starts_with("summer:platform/progress@")
-        {
-            continue;
-        }
-        match Capability::from_import(import) {
-            Some(capability) if grants.contains(&capability) => {}
-            Some(capability) => {
-                return Err(LoadError::Ungranted {
-                    component: name.to_owned(),
-                    import: import.to_owned(),
-                    capability,
-                });
-            }
-            None => {
-                return Err(LoadError::UnknownImport {
-                    component: name.to_owned(),
-                    import: import.to_owned(),
-                });
-            }
-        }
+        check_import(import, grants).map_err(|refusal| refusal.of(name, import))?;
     }
     Ok(())
+}
+
+/// Why one import is refused, before it names the component.
+enum Refusal {
+    Sandboxed,
+    Ungranted(Capability),
+    UnservedVersion(Capability),
+    Unknown,
+}
+
+impl Refusal {
+    fn of(self, component: &str, import: &str) -> LoadError {
+        let component = component.to_owned();
+        let import = import.to_owned();
+        match self {
+            Refusal::Sandboxed => LoadError::Sandboxed { component, import },
+            Refusal::Ungranted(capability) => LoadError::Ungranted {
+                component,
+                import,
+                capability,
+            },
+            Refusal::UnservedVersion(capability) => LoadError::UnservedVersion {
+                component,
+                import,
+                served: capability.served_versions().unwrap_or_default().join(", "),
+            },
+            Refusal::Unknown => LoadError::UnknownImport {
+                component,
+                import,
+                served: served_interfaces(),
+            },
+        }
+    }
+}
+
+fn check_import(import: &str, grants: &BTreeSet<Capability>) -> Result<(), Refusal> {
+    let (interface, version) = import.split_once('@').unwrap_or((import, ""));
+    if SANDBOXED_IMPORTS
+        .iter()
+        .any(|denied| import.starts_with(denied))
+    {
+        return Err(Refusal::Sandboxed);
+    }
+    if let Some(capability) = Capability::from_import(import) {
+        if let Some(served) = capability.served_versions()
+            && !served.contains(&version)
+        {
+            return Err(Refusal::UnservedVersion(capability));
+        }
+        if !grants.contains(&capability) {
+            return Err(Refusal::Ungranted(capability));
+        }
+        return Ok(());
+    }
+    let proxy = PROXY_IMPORTS.contains(&interface) && version.starts_with("0.2.");
+    if proxy || UNGRANTED_IMPORTS.contains(&interface) {
+        return Ok(());
+    }
+    Err(Refusal::Unknown)
+}
+
+/// What a component may import, for the message refusing anything else.
+fn served_interfaces() -> String {
+    let mut served = vec!["the wasi:http/proxy world at 0.2.x".to_string()];
+    for capability in Capability::ALL {
+        let interfaces = capability.interfaces().join(", ");
+        served.push(match capability.served_versions() {
+            Some(versions) => format!("{interfaces} at {}", versions.join(" or ")),
+            None => interfaces,
+        });
+    }
+    served.join("; ")
 }
 
 #[cfg(test)]
@@ -343,10 +419,15 @@ mod tests {
     use super::*;
 
     fn imports_of(interface: &str) -> Result<(), LoadError> {
+        granted(interface, &[])
+    }
+
+    fn granted(interface: &str, grants: &[Capability]) -> Result<(), LoadError> {
         let engine = Engine::default();
         let wat = format!("(component (import \"{interface}\" (instance)))");
         let component = Component::new(&engine, wat).unwrap();
-        check_imports(&engine, &component, "c", &BTreeSet::new())
+        let grants = grants.iter().copied().collect();
+        check_imports(&engine, &component, "c", &grants)
     }
 
     #[test]
@@ -387,5 +468,59 @@ mod tests {
             ),
             "{error}"
         );
+    }
+
+    #[test]
+    fn keyvalue_is_served_at_both_drafts_once_granted() {
+        for import in [
+            "wasi:keyvalue/store@0.2.0-draft",
+            "wasi:keyvalue/atomics@0.2.0-draft",
+            "wasi:keyvalue/batch@0.2.0-draft2",
+        ] {
+            assert!(granted(import, &[Capability::Keyvalue]).is_ok(), "{import}");
+            let refused = imports_of(import).unwrap_err();
+            assert!(
+                matches!(
+                    refused,
+                    LoadError::Ungranted {
+                        capability: Capability::Keyvalue,
+                        ..
+                    }
+                ),
+                "{refused}"
+            );
+            assert!(
+                refused.to_string().contains("add \"keyvalue\""),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_versions_of_a_standard_package_are_refused_with_the_served_ones() {
+        let refused = granted("wasi:keyvalue/store@0.2.0-draft3", &[Capability::Keyvalue])
+            .unwrap_err()
+            .to_string();
+        for named in [
+            "wasi:keyvalue/store@0.2.0-draft3",
+            "0.2.0-draft, 0.2.0-draft2",
+        ] {
+            assert!(refused.contains(named), "{refused}");
+        }
+    }
+
+    #[test]
+    fn interfaces_summer_does_not_serve_are_refused_with_what_it_serves() {
+        for import in [
+            "wasi:messaging/producer@0.2.0-draft",
+            "wasi:random/insecure@0.2.6",
+            "wasi:http/types@0.3.0",
+            "summer:platform/queue@0.1.0",
+        ] {
+            let refused = imports_of(import).unwrap_err().to_string();
+            assert!(refused.contains(import), "{refused}");
+            assert!(refused.contains("wasi:keyvalue/store"), "{refused}");
+            assert!(refused.contains("summer:platform/sql"), "{refused}");
+        }
     }
 }

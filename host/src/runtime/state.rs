@@ -12,6 +12,7 @@ use super::loader::LoadedComponent;
 use super::outbound::OutboundPolicy;
 use crate::capabilities::blob::BlobView;
 use crate::capabilities::graph::GraphView;
+use crate::capabilities::keyvalue::{Buckets, KeyValueView};
 use crate::capabilities::wide::{TableSet, WideView};
 use crate::capabilities::{Backends, CapabilityState, cache::CacheView, sql::SqlView};
 use crate::manifest::OutboundHosts;
@@ -22,6 +23,7 @@ pub(crate) struct Sandbox {
     /// The namespace of its cache keys, blob keys and graph labels.
     pub(crate) namespace: Arc<str>,
     pub(crate) wide_tables: Arc<TableSet>,
+    pub(crate) buckets: Arc<Buckets>,
     pub(crate) memory_bytes: usize,
     pub(crate) outbound: Arc<OutboundHosts>,
 }
@@ -35,6 +37,7 @@ pub(crate) struct HostState {
     backends: Backends,
     namespace: Arc<str>,
     wide_tables: Arc<TableSet>,
+    buckets: Arc<Buckets>,
     pub(crate) limits: StoreLimits,
 }
 
@@ -47,6 +50,7 @@ impl HostState {
                 component: component.name.clone(),
                 namespace: component.namespace.clone(),
                 wide_tables: component.wide_tables.clone(),
+                buckets: component.buckets.clone(),
                 memory_bytes: component.limits.memory_bytes,
                 outbound: component.outbound.clone(),
             },
@@ -61,6 +65,7 @@ impl HostState {
             component,
             namespace,
             wide_tables,
+            buckets,
             memory_bytes,
             outbound,
         } = sandbox;
@@ -80,6 +85,7 @@ impl HostState {
             backends,
             namespace,
             wide_tables,
+            buckets,
             limits,
         }
     }
@@ -135,6 +141,16 @@ impl CapabilityState for HostState {
             backend: &self.backends.graph,
             meter: &self.backends.names.graph,
             namespace: &self.namespace,
+        }
+    }
+
+    fn keyvalue(&mut self) -> KeyValueView<'_> {
+        KeyValueView {
+            backend: &self.backends.keyvalue,
+            meter: &self.backends.names.keyvalue,
+            namespace: &self.namespace,
+            buckets: &self.buckets,
+            table: &mut self.table,
         }
     }
 

@@ -121,6 +121,7 @@ pub async fn run(settings: &Settings, plan: Plan, progress: Arc<Progress>) -> Re
             component: spec.name.as_str().into(),
             namespace: spec.namespace.as_str().into(),
             wide_tables: Arc::new(tables),
+            buckets: spec.buckets.clone(),
             memory_bytes: spec.limits.memory_bytes,
             outbound: spec.allowed_outbound_hosts.clone(),
         },

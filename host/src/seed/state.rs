@@ -11,6 +11,7 @@ use crate::capabilities::CapabilityState;
 use crate::capabilities::blob::BlobView;
 use crate::capabilities::cache::CacheView;
 use crate::capabilities::graph::GraphView;
+use crate::capabilities::keyvalue::KeyValueView;
 use crate::capabilities::sql::SqlView;
 use crate::capabilities::wide::WideView;
 use crate::runtime::state::HostState;
@@ -53,5 +54,9 @@ impl CapabilityState for SeedState {
 
     fn wide(&mut self) -> WideView<'_> {
         self.host.wide()
+    }
+
+    fn keyvalue(&mut self) -> KeyValueView<'_> {
+        self.host.keyvalue()
     }
 }

@@ -16,6 +16,7 @@ mod compose;
 mod fleet;
 mod hot_swap;
 mod injection;
+mod interop;
 mod isolation;
 mod limits;
 mod loading;

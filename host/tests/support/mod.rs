@@ -296,6 +296,7 @@ fn assert_backends(server: &Server, real: bool) {
             "graph: neo4j at",
             "cache: redis (",
             "blob: s3 (",
+            "keyvalue: redis (",
         ]
     } else {
         [
@@ -304,6 +305,7 @@ fn assert_backends(server: &Server, real: bool) {
             "graph: embedded graph store",
             "cache: embedded",
             "blob: embedded",
+            "keyvalue: embedded sqlite store",
         ]
     };
     let log = server.log();

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{CacheBackend, parse_counter};
+use super::CacheBackend;
 use crate::capabilities::CapabilityError;
+use crate::capabilities::parse_counter;
 
 /// Writes between sweeps of expired keys.
 const SWEEP_EVERY: u64 = 1024;

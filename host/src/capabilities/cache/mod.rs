@@ -11,7 +11,10 @@ use std::time::Duration;
 use anyhow::Result;
 use async_trait::async_trait;
 
-pub(crate) use self::redis::{RedisBackend, client as redis_client};
+pub(crate) use self::redis::{
+    RedisBackend, classify as classify_redis_error, client as redis_client,
+    connect as connect_redis,
+};
 pub(crate) use host::{CacheView, add_to_linker};
 pub(crate) use memory::MemoryBackend;
 
@@ -81,14 +84,6 @@ fn ttl_from_ms(ms: u64) -> Result<Duration, CapabilityError> {
         ));
     }
     Ok(Duration::from_millis(ms))
-}
-
-/// Parses a stored counter the way Redis does: a decimal `i64`.
-fn parse_counter(value: &[u8]) -> Result<i64, CapabilityError> {
-    std::str::from_utf8(value)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| CapabilityError::invalid("the value is not an integer"))
 }
 
 #[cfg(test)]

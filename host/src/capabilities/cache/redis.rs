@@ -60,15 +60,7 @@ impl RedisBackend {
     /// Connects, failing with a message naming the server (and, for TLS,
     /// why its certificate was refused) when it cannot.
     pub(crate) async fn connect(settings: &RedisSettings, server: &RedisServer) -> Result<Self> {
-        let (client, setting) = client(settings, server)?;
-        let target = client.get_connection_info().addr().to_string();
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_number_of_retries(2);
-        let connection = ConnectionManager::new_with_config(client, config)
-            .await
-            .with_context(|| format!("connecting to Redis at {target} ({setting})"))?;
+        let (connection, target) = connect(settings, server).await?;
         Ok(Self { connection, target })
     }
 
@@ -77,13 +69,32 @@ impl RedisBackend {
     }
 }
 
+/// A multiplexed connection to the configured server that reconnects by
+/// itself, and the server's address for logs.
+pub(crate) async fn connect(
+    settings: &RedisSettings,
+    server: &RedisServer,
+) -> Result<(ConnectionManager, String)> {
+    let (client, setting) = client(settings, server)?;
+    let target = client.get_connection_info().addr().to_string();
+    let config = ConnectionManagerConfig::new()
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_number_of_retries(2);
+    let connection = ConnectionManager::new_with_config(client, config)
+        .await
+        .with_context(|| format!("connecting to Redis at {target} ({setting})"))?;
+    Ok((connection, target))
+}
+
 impl From<redis::RedisError> for CapabilityError {
     fn from(error: redis::RedisError) -> Self {
-        classify(&error)
+        classify(Capability::Cache, &error)
     }
 }
 
-fn classify(error: &redis::RedisError) -> CapabilityError {
+/// The capability error a Redis error is, for calls of `capability`.
+pub(crate) fn classify(capability: Capability, error: &redis::RedisError) -> CapabilityError {
     let kind = if error.is_timeout() {
         ErrorKind::Timeout
     } else if error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal()
@@ -95,7 +106,7 @@ fn classify(error: &redis::RedisError) -> CapabilityError {
     } else {
         ErrorKind::Internal
     };
-    CapabilityError::from_server(Capability::Cache, kind, error)
+    CapabilityError::from_server(capability, kind, error)
 }
 
 fn millis(ttl: Duration) -> u64 {

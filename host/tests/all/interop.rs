@@ -1,0 +1,305 @@
+//! Components written for other hosts (interop/): plain wit-bindgen against
+//! the standard WIT packages, no summer-sdk. They load, are refused without
+//! their grant, and behave as the WIT documents say, on the embedded store
+//! and on Redis.
+
+use crate::support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use support::{
+    Databases, Server, TestServer, add_component, components_dir, delete, get, post, put,
+    write_manifest,
+};
+
+/// The keyvalue components, each mounted under its own prefix: both drafts
+/// in their own namespaces, a draft component in draft2's namespace, and a
+/// draft2 component limited to the `default` bucket.
+fn add_keyvalue_components(manifest: &Path) {
+    let grant = |extra: &str| -> toml::Table {
+        toml::from_str(&format!("grants = [\"keyvalue\"]\n{extra}")).unwrap()
+    };
+    add_component(
+        manifest,
+        "kv-draft",
+        "keyvalue-draft.wasm",
+        &["/draft/kv/..."],
+        grant(""),
+    );
+    add_component(
+        manifest,
+        "kv-draft2",
+        "keyvalue-draft2.wasm",
+        &["/draft2/kv/..."],
+        grant(""),
+    );
+    add_component(
+        manifest,
+        "kv-shared",
+        "keyvalue-draft.wasm",
+        &["/shared/kv/..."],
+        grant("namespace = \"kv-draft2\""),
+    );
+    add_component(
+        manifest,
+        "kv-locked",
+        "keyvalue-draft2.wasm",
+        &["/locked/kv/..."],
+        grant("keyvalue = { buckets = [\"default\"] }"),
+    );
+}
+
+fn keyvalue_server(databases: Databases) -> TestServer {
+    TestServer::start_with(databases, add_keyvalue_components)
+}
+
+fn batch(server: &Server, prefix: &str, operation: &str, body: Value) -> support::Reply {
+    let url = server.url(&format!("/{prefix}/kv/default/_batch/{operation}"));
+    post(&url, "application/json", &body.to_string())
+}
+
+/// Every key of `bucket`, following the cursors; and how many pages.
+fn list_all(server: &Server, prefix: &str, bucket: &str) -> (BTreeSet<String>, usize) {
+    let mut keys = BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    for pages in 1..1000 {
+        let query = cursor.map(|c| format!("?cursor={c}")).unwrap_or_default();
+        let reply = get(&server.url(&format!("/{prefix}/kv/{bucket}{query}")));
+        assert_eq!(reply.status, 200, "{}", reply.raw);
+        let page: Value = serde_json::from_str(&reply.raw).unwrap();
+        keys.extend(
+            page["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap().to_string()),
+        );
+        match page["cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return (keys, pages),
+        }
+    }
+    panic!("the cursors never end");
+}
+
+fn behaves_per_the_wit(databases: Databases) {
+    let test = keyvalue_server(databases);
+    let server = &test.server;
+    for prefix in ["draft", "draft2"] {
+        let key = |k: &str| server.url(&format!("/{prefix}/kv/default/{k}"));
+        let missing = get(&key("missing"));
+        assert_eq!((missing.status, missing.raw.as_str()), (404, "none"));
+
+        assert_eq!(put(&key("k"), b"\x00value\xff").status, 204);
+        let (status, _, body) = support::get_bytes(&key("k"));
+        assert_eq!(
+            (status, body.as_slice()),
+            (200, b"\x00value\xff".as_slice())
+        );
+        assert_eq!(get(&key("k/exists")).raw, "true");
+        assert_eq!(delete(&key("k")).status, 204);
+        assert_eq!(get(&key("k/exists")).raw, "false");
+        assert_eq!(delete(&key("k")).status, 204, "deleting a missing key");
+
+        let increment = |by: &str| post(&key(&format!("n/increment?by={by}")), "text/plain", "");
+        assert_eq!(increment("5").raw, "5");
+        assert_eq!(increment("3").raw, "8");
+
+        let set = batch(server, prefix, "set", json!({"a": "1", "b": "2"}));
+        assert_eq!(set.status, 204, "{}", set.raw);
+        let found = batch(server, prefix, "get", json!(["a", "x", "b"]));
+        assert_eq!(
+            serde_json::from_str::<Value>(&found.raw).unwrap(),
+            json!([["a", "1"], null, ["b", "2"]])
+        );
+        assert_eq!(
+            batch(server, prefix, "delete", json!(["a", "x"])).status,
+            204
+        );
+        let found = batch(server, prefix, "get", json!(["a", "b"]));
+        assert_eq!(
+            serde_json::from_str::<Value>(&found.raw).unwrap(),
+            json!([null, ["b", "2"]])
+        );
+
+        let written: BTreeSet<String> = (0..1234).map(|i| format!("key-{i}")).collect();
+        let entries: Vec<_> = written.iter().collect();
+        for chunk in entries.chunks(500) {
+            let body: serde_json::Map<String, Value> =
+                chunk.iter().map(|k| (k.to_string(), json!("v"))).collect();
+            let url = server.url(&format!("/{prefix}/kv/paged/_batch/set"));
+            assert_eq!(
+                post(&url, "application/json", &Value::from(body).to_string()).status,
+                204
+            );
+        }
+        let (listed, pages) = list_all(server, prefix, "paged");
+        assert_eq!(listed, written, "{prefix}");
+        assert!(pages >= 2, "{prefix}: 1234 keys in {pages} page");
+    }
+}
+
+#[test]
+fn keyvalue_behaves_per_the_wit_on_the_embedded_store() {
+    behaves_per_the_wit(Databases::Embedded);
+}
+
+#[test]
+fn keyvalue_behaves_per_the_wit_on_redis() {
+    behaves_per_the_wit(Databases::Real);
+}
+
+fn buckets_stay_inside_their_namespace(databases: Databases) {
+    let test = keyvalue_server(databases);
+    let server = &test.server;
+    assert_eq!(
+        put(&server.url("/shared/kv/default/k"), b"shared").status,
+        204
+    );
+    assert_eq!(get(&server.url("/draft2/kv/default/k")).raw, "shared");
+    assert_eq!(get(&server.url("/draft/kv/default/k")).status, 404);
+    assert_eq!(get(&server.url("/draft2/kv/other/k")).status, 404);
+
+    let allowed = get(&server.url("/locked/kv/default/k"));
+    assert_eq!((allowed.status, allowed.raw.as_str()), (404, "none"));
+    let denied = get(&server.url("/locked/kv/other/k"));
+    assert_eq!((denied.status, denied.raw.as_str()), (403, "access-denied"));
+    let invalid = get(&server.url("/draft2/kv/no:colons/k"));
+    assert_eq!(
+        (invalid.status, invalid.raw.as_str()),
+        (404, "no-such-store")
+    );
+}
+
+#[test]
+fn buckets_stay_inside_their_namespace_on_the_embedded_store() {
+    buckets_stay_inside_their_namespace(Databases::Embedded);
+}
+
+#[test]
+fn buckets_stay_inside_their_namespace_on_redis() {
+    buckets_stay_inside_their_namespace(Databases::Real);
+}
+
+/// Parallel clients.
+const CLIENTS: usize = 8;
+const ROUNDS: usize = 20;
+
+fn atomic_under_parallel_requests(databases: Databases) {
+    let test = keyvalue_server(databases);
+    let server = &test.server;
+    for prefix in ["draft", "draft2"] {
+        let url = server.url(&format!("/{prefix}/kv/default/hits/increment?by=1"));
+        std::thread::scope(|scope| {
+            for _ in 0..CLIENTS {
+                scope.spawn(|| {
+                    for _ in 0..ROUNDS {
+                        assert_eq!(post(&url, "text/plain", "").status, 200);
+                    }
+                });
+            }
+        });
+        let total = get(&server.url(&format!("/{prefix}/kv/default/hits")));
+        assert_eq!(total.raw, (CLIENTS * ROUNDS).to_string(), "{prefix}");
+    }
+
+    let append = server.url("/draft2/kv/default/log/append");
+    let retried: usize = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..ROUNDS)
+                        .map(|_| {
+                            let reply = post(&append, "text/plain", "x");
+                            assert_eq!(reply.status, 200, "{}", reply.raw);
+                            reply.raw.parse::<usize>().unwrap() - 1
+                        })
+                        .sum::<usize>()
+                })
+            })
+            .collect();
+        clients.into_iter().map(|c| c.join().unwrap()).sum()
+    });
+    let log = get(&server.url("/draft2/kv/default/log"));
+    assert_eq!(log.raw, "x".repeat(CLIENTS * ROUNDS), "{retried} retries");
+}
+
+#[test]
+fn increments_and_swaps_are_atomic_under_parallel_requests_on_the_embedded_store() {
+    atomic_under_parallel_requests(Databases::Embedded);
+}
+
+#[test]
+fn increments_and_swaps_are_atomic_under_parallel_requests_on_redis() {
+    atomic_under_parallel_requests(Databases::Real);
+}
+
+#[test]
+fn a_keyvalue_component_without_the_grant_is_refused_with_what_to_add() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), |_| {});
+    add_component(
+        &manifest,
+        "kv",
+        "keyvalue-draft2.wasm",
+        &["/kv/..."],
+        toml::Table::new(),
+    );
+    let failed = Server::try_start(&dir.path().join("data"), &manifest)
+        .err()
+        .expect("an ungranted wasi:keyvalue import must not load");
+    assert!(
+        failed.log.contains("imports wasi:keyvalue/")
+            && failed.log.contains("@0.2.0-draft2")
+            && failed.log.contains("add \"keyvalue\" to its grants"),
+        "{}",
+        failed.log
+    );
+}
+
+/// The wasi:http version a component exports its handler at.
+fn exported_handler(wasm: &Path) -> String {
+    let engine = wasmtime::Engine::default();
+    let component = wasmtime::component::Component::from_file(&engine, wasm).unwrap();
+    component
+        .component_type()
+        .exports(&engine)
+        .map(|(name, _)| name.to_string())
+        .find(|name| name.starts_with("wasi:http/incoming-handler@"))
+        .expect("a wasi:http handler")
+}
+
+#[test]
+fn handlers_pinned_to_older_wasi_http_versions_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), |_| {});
+    let versions = [
+        ("http-0-2-0", "0.2.0"),
+        ("http-0-2-2", "0.2.2"),
+        ("http-0-2-9", "0.2.9"),
+    ];
+    for (name, version) in versions {
+        let wasm = components_dir().join(format!("{name}.wasm"));
+        assert_eq!(
+            exported_handler(&wasm),
+            format!("wasi:http/incoming-handler@{version}")
+        );
+        let route = format!("/{name}");
+        add_component(
+            &manifest,
+            name,
+            &format!("{name}.wasm"),
+            &[&route],
+            toml::Table::new(),
+        );
+    }
+    let server = Server::try_start(&dir.path().join("data"), &manifest)
+        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    for (name, _) in versions {
+        let reply = get(&server.url(&format!("/{name}")));
+        assert_eq!(reply.status, 200, "{name}: {}", reply.raw);
+        assert_eq!(reply.raw, format!("served by {name}"));
+    }
+}
