@@ -1,5 +1,6 @@
 //! Settings from the command line, the environment and an optional `.env`.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -51,6 +52,14 @@ pub struct Settings {
     /// hosts that share it (default: `cache/components` in the data directory).
     #[arg(long, env = "SUMMER_COMPILE_CACHE")]
     pub(crate) compile_cache: Option<PathBuf>,
+
+    /// Values of component variables (see `variables` in the manifest) the
+    /// environment and .env do not set: a file of `SUMMER_VAR_*=value`
+    /// lines, or a directory with one file per value named
+    /// `<component>.<variable>` (a container or Kubernetes secret mount).
+    /// Read again by `summer reload`.
+    #[arg(long, env = "SUMMER_SECRETS")]
+    pub(crate) secrets: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) postgres: PostgresSettings,
@@ -707,12 +716,67 @@ impl Settings {
 }
 
 /// Loads `.env` from the working directory if there is one. Variables already
-/// set in the environment win over the file.
+/// set in the environment win over the file. The component variables of the
+/// environment are noted first, so that a reload reads `.env` afresh.
 pub fn load_dotenv() -> Result<(), dotenvy::Error> {
+    let _ = STARTED_WITH.set(component_variables());
     match dotenvy::dotenv() {
-        Ok(_) => Ok(()),
+        Ok(path) => {
+            let _ = DOTENV.set(path);
+            Ok(())
+        }
         Err(e) if e.not_found() => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// The `SUMMER_VAR_*` variables the host was started with, before `.env`.
+static STARTED_WITH: std::sync::OnceLock<BTreeMap<String, String>> = std::sync::OnceLock::new();
+/// The `.env` file read at start, if there was one.
+static DOTENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// The prefix of the environment variables that set component variables.
+pub(crate) const VARIABLE_PREFIX: &str = "SUMMER_VAR_";
+
+fn component_variables() -> BTreeMap<String, String> {
+    std::env::vars()
+        .filter(|(key, _)| key.starts_with(VARIABLE_PREFIX))
+        .collect()
+}
+
+/// Where the values of component variables come from.
+#[derive(Clone, Default)]
+pub(crate) struct VariablePlaces {
+    /// The `SUMMER_VAR_*` variables the host was started with.
+    pub(crate) environment: BTreeMap<String, String>,
+    /// The `.env` file, read again at each reload.
+    pub(crate) dotenv: Option<PathBuf>,
+    /// SUMMER_SECRETS: a file or a directory.
+    pub(crate) secrets: Option<PathBuf>,
+}
+
+/// Names the places, never the values.
+impl std::fmt::Debug for VariablePlaces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VariablePlaces")
+            .field("environment", &self.environment.keys().collect::<Vec<_>>())
+            .field("dotenv", &self.dotenv)
+            .field("secrets", &self.secrets)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Where this host reads component variables from.
+    pub(crate) fn variable_places(&self) -> VariablePlaces {
+        VariablePlaces {
+            environment: STARTED_WITH
+                .get()
+                .cloned()
+                .unwrap_or_else(component_variables),
+            dotenv: DOTENV.get().cloned(),
+            secrets: self.secrets.clone(),
+        }
     }
 }
 

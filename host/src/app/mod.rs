@@ -57,6 +57,7 @@ impl App {
         let deployer = Deployer::start(
             loader,
             backends.clone(),
+            settings.variable_places(),
             settings.manifest.clone(),
             manifest,
             saved,

@@ -28,6 +28,7 @@ pub mod graph;
 pub(crate) mod keyvalue;
 pub(crate) mod sql;
 pub(crate) mod tls;
+pub(crate) mod variables;
 pub mod wide;
 
 use std::collections::BTreeSet;
@@ -321,13 +322,16 @@ pub(crate) trait CapabilityState: Send + 'static {
     fn wide(&mut self) -> wide::WideView<'_>;
     fn graph(&mut self) -> graph::GraphView<'_>;
     fn keyvalue(&mut self) -> keyvalue::KeyValueView<'_>;
+    fn variables(&mut self) -> variables::VariablesView<'_>;
 }
 
-/// Links the granted capabilities, and only those, into `linker`.
+/// Links `wasi:config` (every component may read the variables it
+/// declares) and the granted capabilities, and only those, into `linker`.
 pub(crate) fn add_to_linker<T: CapabilityState>(
     linker: &mut Linker<T>,
     grants: &BTreeSet<Capability>,
 ) -> Result<()> {
+    variables::add_to_linker(linker)?;
     if grants.is_empty() {
         return Ok(());
     }

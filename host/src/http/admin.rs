@@ -139,14 +139,24 @@ async fn show_component(app: &App, name: &str) -> Reply {
     Ok(json_response(StatusCode::OK, &entry))
 }
 
-/// A component's name, version, load time and namespace.
+/// A component's name, version, load time, namespace and variables (each
+/// with where its value came from; values are never shown).
 fn describe(component: &LoadedComponent) -> serde_json::Value {
     let loaded_at: chrono::DateTime<chrono::Utc> = component.loaded_at.into();
+    let variables: serde_json::Map<String, serde_json::Value> = component
+        .variables
+        .origins()
+        .map(|(name, origin, secret)| {
+            let shown = serde_json::json!({ "from": origin.as_str(), "secret": secret });
+            (name.to_owned(), shown)
+        })
+        .collect();
     serde_json::json!({
         "name": &*component.name,
         "version": component.version,
         "loaded_at": loaded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "namespace": &*component.namespace,
+        "variables": variables,
     })
 }
 
@@ -227,6 +237,11 @@ fn refused(error: DeployError) -> HttpError {
             HttpError::new(StatusCode::CONFLICT, "no_earlier_version", message)
         }
         DeployError::Databases { .. } => HttpError::unavailable(message),
+        DeployError::Configuration { .. } => HttpError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_configuration",
+            message,
+        ),
     }
 }
 

@@ -17,6 +17,9 @@ pub use routes::{RoutePattern, RouteTable};
 
 use crate::capabilities::Capability;
 use crate::capabilities::keyvalue::{Buckets, check_bucket};
+use crate::capabilities::variables::{
+    Declaration, Declared, check_template, env_name, template_variables,
+};
 
 /// Per-component execution limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +72,11 @@ pub struct ComponentSpec {
     pub(crate) limits: ComponentLimits,
     /// Where it may send HTTP requests; nowhere by default.
     pub(crate) allowed_outbound_hosts: std::sync::Arc<OutboundHosts>,
+    /// `allowed_outbound_hosts` entries that use variables (`{{ name }}`),
+    /// parsed once the variables have their values.
+    pub(crate) outbound_templates: Vec<String>,
+    /// The variables it reads through `wasi:config`.
+    pub(crate) variables: Declared,
     /// How many requests one instance may serve, one after another, before
     /// it is dropped; 1 (the default) is a fresh instance per request.
     pub(crate) instance_reuse: u32,
@@ -86,6 +94,8 @@ impl ComponentSpec {
             && self.buckets == other.buckets
             && self.limits == other.limits
             && self.allowed_outbound_hosts == other.allowed_outbound_hosts
+            && self.outbound_templates == other.outbound_templates
+            && self.variables == other.variables
             && self.instance_reuse == other.instance_reuse
     }
 }
@@ -122,6 +132,8 @@ struct RawComponent {
     limits: RawLimits,
     #[serde(default)]
     allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    variables: std::collections::BTreeMap<String, Declaration>,
     #[serde(default)]
     instance_reuse: Option<u32>,
 }
@@ -271,9 +283,17 @@ impl Manifest {
     fn check(&self) -> Result<()> {
         let mut names = BTreeSet::new();
         let mut routes = BTreeSet::new();
+        let mut variables = std::collections::BTreeMap::new();
         for component in &self.components {
             if !names.insert(component.name.as_str()) {
                 bail!("component {:?} is listed twice", component.name);
+            }
+            for (variable, _) in component.variables.iter() {
+                let env = env_name(&component.name, variable);
+                let owner = format!("{}.{variable}", component.name);
+                if let Some(other) = variables.insert(env.clone(), owner.clone()) {
+                    bail!("variables {other} and {owner} are both set by {env}: rename one");
+                }
             }
             for route in &component.routes {
                 if route.canonical().starts_with("/_admin") {
@@ -351,8 +371,17 @@ impl ComponentSpec {
             .limits
             .resolve()
             .with_context(|| format!("in component {:?}", raw.name))?;
-        let allowed_outbound_hosts = OutboundHosts::parse(&raw.allowed_outbound_hosts)
-            .with_context(|| format!("in component {:?}", raw.name))?;
+        let variables = Declared::new(raw.variables)
+            .map_err(|reason| anyhow::anyhow!("in component {:?}: {reason}", raw.name))?;
+        let (outbound_templates, fixed): (Vec<String>, Vec<String>) = raw
+            .allowed_outbound_hosts
+            .into_iter()
+            .partition(|entry| !template_variables(entry).is_empty());
+        for template in &outbound_templates {
+            check_template(&raw.name, template, &variables)?;
+        }
+        let allowed_outbound_hosts =
+            OutboundHosts::parse(&fixed).with_context(|| format!("in component {:?}", raw.name))?;
         let instance_reuse = raw.instance_reuse.unwrap_or(1);
         if !(1..=MAX_INSTANCE_REUSE).contains(&instance_reuse) {
             bail!(
@@ -371,6 +400,8 @@ impl ComponentSpec {
             buckets: Arc::new(buckets),
             limits,
             allowed_outbound_hosts: allowed_outbound_hosts.into(),
+            outbound_templates,
+            variables,
             instance_reuse,
         })
     }

@@ -45,6 +45,13 @@ impl OutboundHosts {
         Ok(Self { rules })
     }
 
+    /// These destinations and `more`'s.
+    pub(crate) fn extended(&self, more: OutboundHosts) -> Self {
+        let mut rules = self.rules.clone();
+        rules.extend(more.rules);
+        Self { rules }
+    }
+
     /// Whether a request to `scheme://host:port` may be sent.
     pub(crate) fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         let port = port.or(match scheme {

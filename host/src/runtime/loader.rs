@@ -13,6 +13,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::compile_cache::{CacheOutcome, CompileCache, content_hash};
 use super::state::HostState;
+use crate::capabilities::variables;
 use crate::capabilities::{self, Capability};
 use crate::manifest::{ComponentLimits, ComponentSpec};
 
@@ -35,6 +36,8 @@ pub(crate) struct LoadedComponent {
     /// Admits at most `limits.concurrency` requests at once, across the
     /// component's versions.
     pub(crate) gate: super::admission::Gate,
+    /// Its variables, with their values (`wasi:config`).
+    pub(crate) variables: Arc<crate::capabilities::variables::Resolved>,
     /// The `wasi:keyvalue` buckets it may open.
     pub(crate) buckets: Arc<crate::capabilities::keyvalue::Buckets>,
     /// Where it may send HTTP requests.
@@ -49,6 +52,19 @@ pub(crate) struct LoadedComponent {
 }
 
 impl LoadedComponent {
+    /// What the manifest entry resolved to when this version loaded.
+    pub(crate) fn configuration(&self) -> super::configure::Configuration {
+        super::configure::Configuration {
+            variables: self.variables.clone(),
+            outbound: self.outbound.clone(),
+        }
+    }
+
+    pub(crate) fn configure(&mut self, configuration: super::configure::Configuration) {
+        self.variables = configuration.variables;
+        self.outbound = configuration.outbound;
+    }
+
     /// The short version shown in headers and logs.
     pub(crate) fn short_version(&self) -> &str {
         &self.short
@@ -197,6 +213,7 @@ impl Loader {
             wasm,
             gate: super::admission::gate(spec.limits.concurrency),
             buckets: spec.buckets.clone(),
+            variables: Default::default(),
             outbound: spec.allowed_outbound_hosts.clone(),
             reuse: (spec.instance_reuse > 1).then(|| {
                 let reuse = super::reuse::Reuse::new(spec.instance_reuse, spec.limits.concurrency);
@@ -342,11 +359,14 @@ fn check_imports(
     Ok(())
 }
 
+/// Standard packages every component may import, at the versions served.
+const UNGRANTED_STANDARD: [(&str, &[&str]); 1] = [(variables::INTERFACE, &variables::VERSIONS)];
+
 /// Why one import is refused, before it names the component.
 enum Refusal {
     Sandboxed,
     Ungranted(Capability),
-    UnservedVersion(Capability),
+    UnservedVersion(&'static [&'static str]),
     Unknown,
 }
 
@@ -361,10 +381,10 @@ impl Refusal {
                 import,
                 capability,
             },
-            Refusal::UnservedVersion(capability) => LoadError::UnservedVersion {
+            Refusal::UnservedVersion(served) => LoadError::UnservedVersion {
                 component,
                 import,
-                served: capability.served_versions().unwrap_or_default().join(", "),
+                served: served.join(", "),
             },
             Refusal::Unknown => LoadError::UnknownImport {
                 component,
@@ -387,12 +407,18 @@ fn check_import(import: &str, grants: &BTreeSet<Capability>) -> Result<(), Refus
         if let Some(served) = capability.served_versions()
             && !served.contains(&version)
         {
-            return Err(Refusal::UnservedVersion(capability));
+            return Err(Refusal::UnservedVersion(served));
         }
         if !grants.contains(&capability) {
             return Err(Refusal::Ungranted(capability));
         }
         return Ok(());
+    }
+    if let Some((_, served)) = UNGRANTED_STANDARD.iter().find(|(i, _)| *i == interface) {
+        return match served.contains(&version) {
+            true => Ok(()),
+            false => Err(Refusal::UnservedVersion(served)),
+        };
     }
     let proxy = PROXY_IMPORTS.contains(&interface) && version.starts_with("0.2.");
     if proxy || UNGRANTED_IMPORTS.contains(&interface) {
@@ -404,6 +430,9 @@ fn check_import(import: &str, grants: &BTreeSet<Capability>) -> Result<(), Refus
 /// What a component may import, for the message refusing anything else.
 fn served_interfaces() -> String {
     let mut served = vec!["the wasi:http/proxy world at 0.2.x".to_string()];
+    for (interface, versions) in UNGRANTED_STANDARD {
+        served.push(format!("{interface} at {}", versions.join(" or ")));
+    }
     for capability in Capability::ALL {
         let interfaces = capability.interfaces().join(", ");
         served.push(match capability.served_versions() {
@@ -522,5 +551,19 @@ mod tests {
             assert!(refused.contains("wasi:keyvalue/store"), "{refused}");
             assert!(refused.contains("summer:platform/sql"), "{refused}");
         }
+    }
+
+    #[test]
+    fn wasi_config_needs_no_grant_at_the_versions_served() {
+        for version in variables::VERSIONS {
+            assert!(imports_of(&format!("wasi:config/store@{version}")).is_ok());
+        }
+        let refused = imports_of("wasi:config/store@0.2.0-draft")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("0.2.0-rc.1, 0.2.0-draft-2024-09-27"),
+            "{refused}"
+        );
     }
 }

@@ -5,6 +5,7 @@
 pub(crate) mod admission;
 mod body;
 pub(crate) mod compile_cache;
+pub(crate) mod configure;
 mod databases;
 pub(crate) mod deploy;
 pub(crate) mod engine;

@@ -13,6 +13,7 @@ use super::outbound::OutboundPolicy;
 use crate::capabilities::blob::BlobView;
 use crate::capabilities::graph::GraphView;
 use crate::capabilities::keyvalue::{Buckets, KeyValueView};
+use crate::capabilities::variables::{Resolved, VariablesView};
 use crate::capabilities::wide::{TableSet, WideView};
 use crate::capabilities::{Backends, CapabilityState, cache::CacheView, sql::SqlView};
 use crate::manifest::OutboundHosts;
@@ -24,6 +25,7 @@ pub(crate) struct Sandbox {
     pub(crate) namespace: Arc<str>,
     pub(crate) wide_tables: Arc<TableSet>,
     pub(crate) buckets: Arc<Buckets>,
+    pub(crate) variables: Arc<Resolved>,
     pub(crate) memory_bytes: usize,
     pub(crate) outbound: Arc<OutboundHosts>,
 }
@@ -38,6 +40,7 @@ pub(crate) struct HostState {
     namespace: Arc<str>,
     wide_tables: Arc<TableSet>,
     buckets: Arc<Buckets>,
+    variables: Arc<Resolved>,
     pub(crate) limits: StoreLimits,
 }
 
@@ -51,6 +54,7 @@ impl HostState {
                 namespace: component.namespace.clone(),
                 wide_tables: component.wide_tables.clone(),
                 buckets: component.buckets.clone(),
+                variables: component.variables.clone(),
                 memory_bytes: component.limits.memory_bytes,
                 outbound: component.outbound.clone(),
             },
@@ -66,6 +70,7 @@ impl HostState {
             namespace,
             wide_tables,
             buckets,
+            variables,
             memory_bytes,
             outbound,
         } = sandbox;
@@ -86,6 +91,7 @@ impl HostState {
             namespace,
             wide_tables,
             buckets,
+            variables,
             limits,
         }
     }
@@ -151,6 +157,12 @@ impl CapabilityState for HostState {
             namespace: &self.namespace,
             buckets: &self.buckets,
             table: &mut self.table,
+        }
+    }
+
+    fn variables(&mut self) -> VariablesView<'_> {
+        VariablesView {
+            variables: &self.variables,
         }
     }
 

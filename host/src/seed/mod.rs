@@ -17,6 +17,7 @@ use crate::capabilities::{self, Backends};
 use crate::config::Settings;
 use crate::manifest::{MAX_MEMORY_BYTES, Manifest};
 use crate::runtime::compile_cache::CompileCache;
+use crate::runtime::configure::{configure, open_sources};
 use crate::runtime::engine::{EngineLimits, build_engine};
 use crate::runtime::loader::Loader;
 use crate::runtime::prepare_databases;
@@ -115,6 +116,8 @@ pub async fn run(settings: &Settings, plan: Plan, progress: Arc<Progress>) -> Re
     capabilities::add_to_linker(&mut linker, &spec.grants)?;
     progress::add_to_linker(&mut linker)?;
 
+    let sources = open_sources(&settings.variable_places())?;
+    let configuration = configure(&spec, &sources)?;
     let host = HostState::sandbox(
         backends,
         Sandbox {
@@ -122,8 +125,9 @@ pub async fn run(settings: &Settings, plan: Plan, progress: Arc<Progress>) -> Re
             namespace: spec.namespace.as_str().into(),
             wide_tables: Arc::new(tables),
             buckets: spec.buckets.clone(),
+            variables: configuration.variables,
             memory_bytes: spec.limits.memory_bytes,
-            outbound: spec.allowed_outbound_hosts.clone(),
+            outbound: configuration.outbound,
         },
     );
     let state = SeedState {

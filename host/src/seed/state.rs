@@ -13,6 +13,7 @@ use crate::capabilities::cache::CacheView;
 use crate::capabilities::graph::GraphView;
 use crate::capabilities::keyvalue::KeyValueView;
 use crate::capabilities::sql::SqlView;
+use crate::capabilities::variables::VariablesView;
 use crate::capabilities::wide::WideView;
 use crate::runtime::state::HostState;
 
@@ -58,5 +59,9 @@ impl CapabilityState for SeedState {
 
     fn keyvalue(&mut self) -> KeyValueView<'_> {
         self.host.keyvalue()
+    }
+
+    fn variables(&mut self) -> VariablesView<'_> {
+        self.host.variables()
     }
 }

@@ -31,4 +31,5 @@ mod scaffold;
 mod seed;
 mod tls;
 mod users_api;
+mod variables;
 mod walkthroughs;

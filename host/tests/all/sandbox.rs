@@ -107,6 +107,34 @@ fn outgoing_requests_reach_only_allowed_hosts() {
 }
 
 #[test]
+fn allowed_hosts_may_come_from_variables() {
+    let allowed = Upstream::start();
+    let other = Upstream::start();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), |_| {});
+    let grant: toml::Table = toml::from_str(
+        "allowed_outbound_hosts = [\"http://{{ upstream }}\"]\nvariables = { upstream = { required = true } }",
+    )
+    .unwrap();
+    add_component(
+        &manifest,
+        "faults",
+        "faults.wasm",
+        &["/faults/{kind}"],
+        grant,
+    );
+    let env = [(
+        "SUMMER_VAR_FAULTS_UPSTREAM".to_owned(),
+        format!("127.0.0.1:{}", allowed.port),
+    )];
+    let server = Server::try_start_with_env(&dir.path().join("data"), &manifest, &env)
+        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    assert_eq!(fetch(&server, &allowed.url()).status, 200);
+    fetch(&server, &other.url()).assert_error(500, "internal");
+    assert_eq!((allowed.connections(), other.connections()), (1, 0));
+}
+
+#[test]
 fn without_a_grant_nothing_goes_out() {
     let upstream = Upstream::start();
     let dir = tempfile::tempdir().unwrap();

@@ -17,10 +17,12 @@ use bytes::Bytes;
 pub(crate) use saved::SavedDeployments;
 
 use super::compile_cache::content_hash;
+use super::configure::{Configuration, configure, open_sources};
 use super::databases::prepare_databases;
 use super::loader::{LoadError, LoadedComponent, Loader, read_source, short};
 use super::registry::{Registry, Routing};
 use crate::capabilities::Backends;
+use crate::config::VariablePlaces;
 use crate::manifest::read_openapi;
 use crate::manifest::{ComponentSpec, Manifest};
 
@@ -67,6 +69,11 @@ pub(crate) enum DeployError {
     NoEarlierVersion(String),
     #[error("the manifest was not reloaded: {0:#}")]
     Manifest(anyhow::Error),
+    #[error("component {component}: {source:#}")]
+    Configuration {
+        component: String,
+        source: anyhow::Error,
+    },
 }
 
 /// A finished swap.
@@ -94,6 +101,7 @@ pub(crate) struct Reload {
 pub(crate) struct Deployer {
     loader: Loader,
     backends: Backends,
+    places: VariablePlaces,
     registry: Arc<Registry>,
     manifest_path: PathBuf,
     saved: SavedDeployments,
@@ -112,6 +120,7 @@ impl Deployer {
     pub(crate) async fn start(
         loader: Loader,
         backends: Backends,
+        places: VariablePlaces,
         manifest_path: PathBuf,
         manifest: Manifest,
         saved: SavedDeployments,
@@ -119,12 +128,14 @@ impl Deployer {
         let mut components = Vec::new();
         for spec in &manifest.components {
             let wasm = saved.take_over(spec)?;
-            components.push(Arc::new(load(&loader, &backends, spec, wasm).await?));
+            let component = load(&loader, &backends, &places, spec, wasm).await?;
+            components.push(Arc::new(component));
         }
         let routing = routing_for(&manifest, components)?;
         Ok(Self {
             loader,
             backends,
+            places,
             registry: Arc::new(Registry::new(routing)),
             manifest_path,
             saved,
@@ -170,7 +181,14 @@ impl Deployer {
         if let Some(current) = current.as_ref().filter(|c| c.version == version) {
             return Ok(unchanged(current, started, trigger));
         }
-        let mut component = load(&self.loader, &self.backends, &spec, Some(wasm)).await?;
+        let mut component = load(
+            &self.loader,
+            &self.backends,
+            &self.places,
+            &spec,
+            Some(wasm),
+        )
+        .await?;
         if let Some(current) = current.filter(|c| c.limits == component.limits) {
             // Versions of one component share its concurrency limit.
             component.gate = current.gate.clone();
@@ -226,9 +244,15 @@ impl Deployer {
         for spec in &manifest.components {
             let old = state.manifest.component(&spec.name);
             match (old, current.get(&spec.name)) {
-                (Some(old), Some(loaded)) if old.same_component(spec) => components.push(loaded),
+                (Some(old), Some(loaded))
+                    if old.same_component(spec)
+                        && configuration(&self.places, spec)? == loaded.configuration() =>
+                {
+                    components.push(loaded);
+                }
                 (old, _) => {
-                    let component = load(&self.loader, &self.backends, spec, None).await?;
+                    let component =
+                        load(&self.loader, &self.backends, &self.places, spec, None).await?;
                     components.push(Arc::new(component));
                     match old {
                         Some(_) => reload.reloaded.push(spec.name.clone()),
@@ -336,13 +360,29 @@ fn routing_for(
 
 /// Loads component `spec` from `wasm` (its file when `None`) off the async
 /// runtime, then applies its migrations and declares its wide tables.
+/// `spec`'s configuration from the variable sources as they are now.
+fn configuration(
+    places: &VariablePlaces,
+    spec: &ComponentSpec,
+) -> Result<Configuration, DeployError> {
+    let configured = open_sources(places)
+        .map_err(anyhow::Error::from)
+        .and_then(|sources| configure(spec, &sources));
+    configured.map_err(|source| DeployError::Configuration {
+        component: spec.name.clone(),
+        source,
+    })
+}
+
 async fn load(
     loader: &Loader,
     backends: &Backends,
+    places: &VariablePlaces,
     spec: &ComponentSpec,
     wasm: Option<Bytes>,
 ) -> Result<LoadedComponent, DeployError> {
     let started = Instant::now();
+    let configuration = configuration(places, spec)?;
     let (loader, owned_spec) = (loader.clone(), spec.clone());
     let mut component = tokio::task::spawn_blocking(move || match wasm {
         Some(wasm) => loader.load_bytes(&owned_spec, wasm),
@@ -358,6 +398,7 @@ async fn load(
                 source,
             })?;
     component.wide_tables = Arc::new(tables);
+    component.configure(configuration);
     tracing::debug!(
         component = %spec.name,
         version = component.short_version(),
