@@ -33,7 +33,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use summer_sdk::graph::{self, NodeRef};
 use summer_sdk::http::{Request, Response};
-use summer_sdk::{ApiError, Params, Router, Value, blob, cache, sql, wide};
+use summer_sdk::{ApiError, Params, Router, Value, blob, cache, config, sql, wide};
 
 summer_sdk::http_component!(handle);
 
@@ -41,6 +41,8 @@ fn handle(request: &Request) -> Response {
     Router::new()
         .post("/{prefix}/sql/query", sql_query)
         .post("/{prefix}/sql/execute", sql_execute)
+        .get("/{prefix}/config/{name}", config_get)
+        .get("/{prefix}/config/{name}/required", config_require)
         .get("/{prefix}/cache", cache_get_many)
         .put("/{prefix}/cache/{key}", cache_set)
         .get("/{prefix}/cache/{key}", cache_get)
@@ -177,6 +179,16 @@ fn cache_set(request: &Request, params: &Params) -> Result<Response, ApiError> {
     let ttl = number::<u64>(request, "ttl_ms")?.map(Duration::from_millis);
     cache::set(key(params), request.body()?, ttl)?;
     Ok(Response::no_content())
+}
+
+fn config_get(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    let name = params.get("name").unwrap_or_default();
+    Response::json(200, &json!({ "value": config::get(name)? }))
+}
+
+fn config_require(_: &Request, params: &Params) -> Result<Response, ApiError> {
+    let name = params.get("name").unwrap_or_default();
+    Ok(Response::new(200).with_body(config::require(name)?))
 }
 
 fn cache_get(_: &Request, params: &Params) -> Result<Response, ApiError> {

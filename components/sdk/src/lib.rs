@@ -58,6 +58,7 @@
 
 pub mod blob;
 pub mod cache;
+pub mod config;
 pub mod cursor;
 mod error;
 pub mod graph;
@@ -85,6 +86,7 @@ pub mod bindings {
         additional_derives: [PartialEq],
         pub_export_macro: true,
         default_bindings_module: "summer_sdk::bindings",
+        with: { "wasi:config/store@0.2.0-rc.1": generate },
     });
 }
 

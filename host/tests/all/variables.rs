@@ -201,3 +201,38 @@ fn reload_picks_up_changed_values_and_refuses_a_missing_one() {
     assert_eq!(api_key(), "rotated-key");
     assert!(!server.log().contains("rotated-key"), "{}", server.log());
 }
+
+#[test]
+fn summer_sdk_components_read_their_variables_through_the_sdk() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), |_| {});
+    support::add_probe(&manifest, "probe");
+    let mut table: toml::Table = std::fs::read_to_string(&manifest).unwrap().parse().unwrap();
+    let probe = table["component"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["name"].as_str() == Some("probe"))
+        .unwrap();
+    let variables: toml::Table =
+        toml::from_str("greeting = { default = \"hello\" }\nmissing = {}").unwrap();
+    probe
+        .as_table_mut()
+        .unwrap()
+        .insert("variables".into(), variables.into());
+    std::fs::write(&manifest, toml::to_string(&table).unwrap()).unwrap();
+    let env = [("SUMMER_VAR_PROBE_GREETING".to_owned(), "bonjour".to_owned())];
+    let server = Server::try_start_with_env(&dir.path().join("data"), &manifest, &env)
+        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    let value = |path: &str| get(&server.url(&format!("/probe/config/{path}")));
+    assert_eq!(value("greeting").body, json!({ "value": "bonjour" }));
+    assert_eq!(value("missing").body, json!({ "value": null }));
+    assert_eq!(value("greeting/required").raw, "bonjour");
+    let message = value("missing/required")
+        .assert_error(500, "internal")
+        .to_owned();
+    assert!(
+        message.contains("variable missing has no value"),
+        "{message}"
+    );
+}
