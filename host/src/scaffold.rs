@@ -189,25 +189,35 @@ world {name} {{
 }
 
 /// The WASI packages Summer's worlds include, for cargo-component: one
-/// line per package of `wit/deps`.
+/// line per package, naming its folder in `wit/deps`.
 fn wasi_dependencies(platform_wit: &str) -> String {
     WASI_PACKAGES
         .iter()
-        .map(|package| {
-            format!("\"wasi:{package}\" = {{ path = \"{platform_wit}/deps/{package}\" }}\n")
+        .map(|(package, folder)| {
+            format!("\"wasi:{package}\" = {{ path = \"{platform_wit}/deps/{folder}\" }}\n")
         })
         .collect()
 }
 
-/// The packages in Summer's `wit/deps`.
-const WASI_PACKAGES: [&str; 7] = [
-    "cli",
-    "clocks",
-    "filesystem",
-    "http",
-    "io",
-    "random",
-    "sockets",
+/// The packages of `wit/deps` that Summer's worlds use, and their folders.
+const WASI_PACKAGES: [(&str, &str); 8] = [
+    ("cli", "cli"),
+    ("clocks", "clocks"),
+    ("config", "config-0.2.0-rc.1"),
+    ("filesystem", "filesystem"),
+    ("http", "http"),
+    ("io", "io"),
+    ("random", "random"),
+    ("sockets", "sockets"),
+];
+
+/// The other folders of `wit/deps`: standard packages Summer serves to
+/// components built for other hosts, which its own worlds do not use.
+#[cfg(test)]
+const SERVED_ONLY: [&str; 3] = [
+    "config-0.2.0-draft-2024-09-27",
+    "keyvalue-0.2.0-draft",
+    "keyvalue-0.2.0-draft2",
 ];
 
 /// A name usable as a crate, a file and a route segment.
@@ -293,7 +303,10 @@ mod tests {
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         found.sort();
-        assert_eq!(found, WASI_PACKAGES);
+        let mut expected: Vec<&str> = WASI_PACKAGES.iter().map(|(_, folder)| *folder).collect();
+        expected.extend(SERVED_ONLY);
+        expected.sort();
+        assert_eq!(found, expected);
     }
 
     #[test]

@@ -303,3 +303,54 @@ fn handlers_pinned_to_older_wasi_http_versions_are_served() {
         assert_eq!(reply.raw, format!("served by {name}"));
     }
 }
+
+/// `cargo component build --release` in `crate_dir`, through the script
+/// that installs cargo-component; its target directory is the scaffold
+/// test's, so std is built once for both.
+fn cargo_component_build(crate_dir: &Path) -> std::process::Output {
+    std::process::Command::new(support::repo_root().join("tooling/cargo-component"))
+        .args(["build", "--release"])
+        .current_dir(crate_dir)
+        .env(
+            "CARGO_TARGET_DIR",
+            components_dir().parent().unwrap().join("cargo-component"),
+        )
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_third_party_component_built_by_cargo_component_is_served() {
+    let built = cargo_component_build(&support::repo_root().join("interop/keyvalue-draft2"));
+    assert!(
+        built.status.success(),
+        "cargo component build failed:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let wasm = components_dir()
+        .parent()
+        .unwrap()
+        .join("cargo-component/wasm32-wasip1/release/keyvalue_draft2.wasm");
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), |_| {});
+    let grant: toml::Table = toml::from_str("grants = [\"keyvalue\"]").unwrap();
+    add_component(&manifest, "kv", "keyvalue-draft2.wasm", &["/kv/..."], grant);
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("keyvalue-draft2.wasm"), "{text}");
+    let built_source = components_dir()
+        .join("keyvalue-draft2.wasm")
+        .display()
+        .to_string();
+    std::fs::write(
+        &manifest,
+        text.replace(&built_source, &wasm.display().to_string()),
+    )
+    .unwrap();
+    let server = Server::try_start(&dir.path().join("data"), &manifest)
+        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    assert_eq!(put(&server.url("/kv/default/k"), b"v").status, 204);
+    assert_eq!(get(&server.url("/kv/default/k")).raw, "v");
+    let appended = post(&server.url("/kv/default/k/append"), "text/plain", "w");
+    assert_eq!(appended.status, 200, "{}", appended.raw);
+    assert_eq!(get(&server.url("/kv/default/k")).raw, "vw");
+}

@@ -73,7 +73,7 @@ fn scratch_clone(dir: &Path) -> PathBuf {
     let root = repo_root();
     let clone = dir.join("summer");
     std::fs::create_dir(&clone).unwrap();
-    for linked in ["Cargo.toml", "wit", "tooling", "host", "api"] {
+    for linked in ["Cargo.toml", "wit", "tooling", "host", "api", "interop"] {
         symlink(&root.join(linked), &clone.join(linked));
     }
     for copied in ["Cargo.lock", "summer.toml"] {

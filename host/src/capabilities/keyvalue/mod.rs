@@ -24,7 +24,8 @@ use crate::config::Settings;
 /// (pre-release versions are not semver-compatible with each other).
 pub(crate) const VERSIONS: [&str; 2] = ["0.2.0-draft", "0.2.0-draft2"];
 
-/// The most keys one `list-keys` page holds.
+/// The keys one `list-keys` page holds: at most this many on the embedded
+/// store, about as many on Redis (HSCAN takes its count as a hint).
 pub(crate) const PAGE_SIZE: usize = 500;
 
 /// One bucket of one namespace: the keys a component reaches after
