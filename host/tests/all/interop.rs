@@ -335,17 +335,20 @@ fn a_third_party_component_built_by_cargo_component_is_served() {
     let manifest = write_manifest(dir.path(), |_| {});
     let grant: toml::Table = toml::from_str("grants = [\"keyvalue\"]").unwrap();
     add_component(&manifest, "kv", "keyvalue-draft2.wasm", &["/kv/..."], grant);
+    // Served from cargo-component's output, not the build script's.
     let text = std::fs::read_to_string(&manifest).unwrap();
-    assert!(text.contains("keyvalue-draft2.wasm"), "{text}");
-    let built_source = components_dir()
-        .join("keyvalue-draft2.wasm")
-        .display()
-        .to_string();
-    std::fs::write(
-        &manifest,
-        text.replace(&built_source, &wasm.display().to_string()),
-    )
-    .unwrap();
+    let built_source = components_dir().join("keyvalue-draft2.wasm");
+    let served = text.replace(
+        &built_source.display().to_string(),
+        &wasm.display().to_string(),
+    );
+    assert_ne!(
+        served,
+        text,
+        "the manifest names {}",
+        built_source.display()
+    );
+    std::fs::write(&manifest, served).unwrap();
     let server = Server::try_start(&dir.path().join("data"), &manifest)
         .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
     assert_eq!(put(&server.url("/kv/default/k"), b"v").status, 204);
