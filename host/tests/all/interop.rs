@@ -55,8 +55,19 @@ fn keyvalue_server(databases: Databases) -> TestServer {
     TestServer::start_with(databases, add_keyvalue_components)
 }
 
-fn batch(server: &Server, prefix: &str, operation: &str, body: Value) -> support::Reply {
-    let url = server.url(&format!("/{prefix}/kv/default/_batch/{operation}"));
+/// A bucket no earlier run used: Redis keeps what earlier runs wrote.
+fn fresh_bucket() -> String {
+    format!("run-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn batch(
+    server: &Server,
+    prefix: &str,
+    bucket: &str,
+    operation: &str,
+    body: Value,
+) -> support::Reply {
+    let url = server.url(&format!("/{prefix}/kv/{bucket}/_batch/{operation}"));
     post(&url, "application/json", &body.to_string())
 }
 
@@ -87,8 +98,9 @@ fn list_all(server: &Server, prefix: &str, bucket: &str) -> (BTreeSet<String>, u
 fn behaves_per_the_wit(databases: Databases) {
     let test = keyvalue_server(databases);
     let server = &test.server;
+    let bucket = fresh_bucket();
     for prefix in ["draft", "draft2"] {
-        let key = |k: &str| server.url(&format!("/{prefix}/kv/default/{k}"));
+        let key = |k: &str| server.url(&format!("/{prefix}/kv/{bucket}/{k}"));
         let missing = get(&key("missing"));
         assert_eq!((missing.status, missing.raw.as_str()), (404, "none"));
 
@@ -107,18 +119,18 @@ fn behaves_per_the_wit(databases: Databases) {
         assert_eq!(increment("5").raw, "5");
         assert_eq!(increment("3").raw, "8");
 
-        let set = batch(server, prefix, "set", json!({"a": "1", "b": "2"}));
+        let set = batch(server, prefix, &bucket, "set", json!({"a": "1", "b": "2"}));
         assert_eq!(set.status, 204, "{}", set.raw);
-        let found = batch(server, prefix, "get", json!(["a", "x", "b"]));
+        let found = batch(server, prefix, &bucket, "get", json!(["a", "x", "b"]));
         assert_eq!(
             serde_json::from_str::<Value>(&found.raw).unwrap(),
             json!([["a", "1"], null, ["b", "2"]])
         );
         assert_eq!(
-            batch(server, prefix, "delete", json!(["a", "x"])).status,
+            batch(server, prefix, &bucket, "delete", json!(["a", "x"])).status,
             204
         );
-        let found = batch(server, prefix, "get", json!(["a", "b"]));
+        let found = batch(server, prefix, &bucket, "get", json!(["a", "b"]));
         assert_eq!(
             serde_json::from_str::<Value>(&found.raw).unwrap(),
             json!([null, ["b", "2"]])
@@ -129,13 +141,13 @@ fn behaves_per_the_wit(databases: Databases) {
         for chunk in entries.chunks(500) {
             let body: serde_json::Map<String, Value> =
                 chunk.iter().map(|k| (k.to_string(), json!("v"))).collect();
-            let url = server.url(&format!("/{prefix}/kv/paged/_batch/set"));
+            let url = server.url(&format!("/{prefix}/kv/{bucket}-paged/_batch/set"));
             assert_eq!(
                 post(&url, "application/json", &Value::from(body).to_string()).status,
                 204
             );
         }
-        let (listed, pages) = list_all(server, prefix, "paged");
+        let (listed, pages) = list_all(server, prefix, &format!("{bucket}-paged"));
         assert_eq!(listed, written, "{prefix}");
         assert!(pages >= 2, "{prefix}: 1234 keys in {pages} page");
     }
@@ -190,8 +202,9 @@ const ROUNDS: usize = 20;
 fn atomic_under_parallel_requests(databases: Databases) {
     let test = keyvalue_server(databases);
     let server = &test.server;
+    let bucket = fresh_bucket();
     for prefix in ["draft", "draft2"] {
-        let url = server.url(&format!("/{prefix}/kv/default/hits/increment?by=1"));
+        let url = server.url(&format!("/{prefix}/kv/{bucket}/hits/increment?by=1"));
         std::thread::scope(|scope| {
             for _ in 0..CLIENTS {
                 scope.spawn(|| {
@@ -201,11 +214,11 @@ fn atomic_under_parallel_requests(databases: Databases) {
                 });
             }
         });
-        let total = get(&server.url(&format!("/{prefix}/kv/default/hits")));
+        let total = get(&server.url(&format!("/{prefix}/kv/{bucket}/hits")));
         assert_eq!(total.raw, (CLIENTS * ROUNDS).to_string(), "{prefix}");
     }
 
-    let append = server.url("/draft2/kv/default/log/append");
+    let append = server.url(&format!("/draft2/kv/{bucket}/log/append"));
     let retried: usize = std::thread::scope(|scope| {
         let clients: Vec<_> = (0..CLIENTS)
             .map(|_| {
@@ -222,7 +235,7 @@ fn atomic_under_parallel_requests(databases: Databases) {
             .collect();
         clients.into_iter().map(|c| c.join().unwrap()).sum()
     });
-    let log = get(&server.url("/draft2/kv/default/log"));
+    let log = get(&server.url(&format!("/draft2/kv/{bucket}/log")));
     assert_eq!(log.raw, "x".repeat(CLIENTS * ROUNDS), "{retried} retries");
 }
 
