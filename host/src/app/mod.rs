@@ -109,6 +109,18 @@ impl App {
     }
 
     /// What new requests are routed by.
+    /// The capabilities granted to the components of the manifest in force.
+    pub(crate) async fn granted(
+        &self,
+    ) -> std::collections::BTreeSet<crate::capabilities::Capability> {
+        let manifest = self.deployer.manifest().await;
+        manifest
+            .components
+            .iter()
+            .flat_map(|c| c.grants.iter().copied())
+            .collect()
+    }
+
     pub(crate) fn routing(&self) -> Arc<Routing> {
         self.deployer.registry().current()
     }

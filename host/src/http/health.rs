@@ -1,6 +1,8 @@
 //! The host's operational endpoints: `/healthz` (the process serves),
 //! `/readyz` (every backend answers) and `/metrics` (Prometheus).
 
+use std::collections::BTreeSet;
+
 use http::{Response, StatusCode};
 
 use super::error::{bytes_response, json_response};
@@ -13,15 +15,19 @@ pub(super) fn liveness() -> Response<ResponseBody> {
     json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: 200 when every backend answered its probe, else 503;
-/// the body reports each backend either way. The cache is the exception:
-/// without it reads go to the databases, so a missing cache is 200
-/// `degraded`, not a reason to take the host out of service.
-pub(super) async fn readiness(backends: &Backends) -> Response<ResponseBody> {
+/// `GET /readyz`: 200 when every backend a loaded component is granted
+/// answered its probe, else 503; the body reports each backend either way.
+/// The cache is the exception: without it reads go to the databases, so a
+/// missing cache is 200 `degraded`, not a reason to take the host out of
+/// service. A backend no component uses is reported but does not count.
+pub(super) async fn readiness(
+    backends: &Backends,
+    in_use: &BTreeSet<Capability>,
+) -> Response<ResponseBody> {
     let probes = backends.readiness().await;
     let down: Vec<Capability> = probes
         .iter()
-        .filter(|p| p.outcome.is_err())
+        .filter(|p| p.outcome.is_err() && in_use.contains(&p.capability))
         .map(|p| p.capability)
         .collect();
     let (status, word) = if down.iter().any(|c| *c != Capability::Cache) {
