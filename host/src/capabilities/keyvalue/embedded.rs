@@ -11,7 +11,7 @@ use sqlx::sqlite::SqlitePool;
 use super::{KeyPage, KeyValueBackend, Keyspace, PAGE_SIZE, add_counter};
 use crate::capabilities::CapabilityError;
 use crate::capabilities::parse_counter;
-use crate::capabilities::sql::{begin_immediate, classify, open_sqlite_store};
+use crate::capabilities::sql::{begin_immediate, classify, open_sqlite_store, ping_sqlite_store};
 
 /// `rowid` orders pages: a cursor is the last row id a page held, so rows
 /// written during a listing never shift the ones still to come.
@@ -59,6 +59,23 @@ fn query<'q>(
         .bind(key)
 }
 
+/// The value at `key`, read through `executor`: the pool, a connection or
+/// a transaction.
+async fn read<'e, E>(
+    executor: E,
+    space: &'e Keyspace,
+    key: &'e str,
+) -> Result<Option<Vec<u8>>, CapabilityError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    let row = query(SELECT, space, key)
+        .fetch_optional(executor)
+        .await
+        .map_err(classify)?;
+    Ok(row.map(|row| row.get(0)))
+}
+
 #[async_trait]
 impl KeyValueBackend for EmbeddedBackend {
     fn describe(&self) -> String {
@@ -70,19 +87,11 @@ impl KeyValueBackend for EmbeddedBackend {
     }
 
     async fn ping(&self) -> Result<(), CapabilityError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(drop)
-            .map_err(classify)
+        ping_sqlite_store(&self.pool, "embedded key-value store").await
     }
 
     async fn get(&self, space: &Keyspace, key: &str) -> Result<Option<Vec<u8>>, CapabilityError> {
-        let row = query(SELECT, space, key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?;
-        Ok(row.map(|row| row.get(0)))
+        read(&self.pool, space, key).await
     }
 
     async fn get_many(
@@ -93,11 +102,7 @@ impl KeyValueBackend for EmbeddedBackend {
         let mut connection = self.pool.acquire().await.map_err(classify)?;
         let mut values = Vec::with_capacity(keys.len());
         for key in keys {
-            let row = query(SELECT, space, key)
-                .fetch_optional(&mut *connection)
-                .await
-                .map_err(classify)?;
-            values.push(row.map(|row| row.get(0)));
+            values.push(read(&mut *connection, space, key).await?);
         }
         Ok(values)
     }
@@ -183,11 +188,7 @@ impl KeyValueBackend for EmbeddedBackend {
         delta: i64,
     ) -> Result<i64, CapabilityError> {
         let mut tx = begin_immediate(&self.pool).await.map_err(classify)?;
-        let current: Option<Vec<u8>> = query(SELECT, space, key)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(classify)?
-            .map(|row| row.get(0));
+        let current = read(&mut *tx, space, key).await?;
         let current = current.as_deref().map(parse_counter).transpose()?;
         let next = add_counter(current.unwrap_or(0), delta)?;
         query(UPSERT, space, key)
@@ -207,11 +208,7 @@ impl KeyValueBackend for EmbeddedBackend {
         value: Vec<u8>,
     ) -> Result<bool, CapabilityError> {
         let mut tx = begin_immediate(&self.pool).await.map_err(classify)?;
-        let current: Option<Vec<u8>> = query(SELECT, space, key)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(classify)?
-            .map(|row| row.get(0));
+        let current = read(&mut *tx, space, key).await?;
         if current.as_deref() != expected {
             return Ok(false);
         }

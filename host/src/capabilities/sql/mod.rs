@@ -97,7 +97,10 @@ pub use host::TransactionHandle;
 pub(crate) use host::{SqlView, add_to_linker};
 pub(crate) use migrate::{Migration, apply_migrations};
 pub(crate) use postgres::PostgresBackend;
-pub(crate) use sqlite::{SqliteBackend, begin_immediate, open_store as open_sqlite_store};
+pub(crate) use sqlite::{
+    SqliteBackend, begin_immediate, open_store as open_sqlite_store,
+    ping_store as ping_sqlite_store,
+};
 
 pub(crate) use super::bindings::summer::platform::sql::Rows;
 pub(crate) use super::bindings::summer::platform::types::Value;

@@ -71,6 +71,16 @@ pub(super) async fn open_pool(path: &Path) -> Result<SqlitePool> {
         .with_context(|| format!("opening sqlite database {}", path.display()))
 }
 
+/// A round trip to an embedded store's file, for readiness checks; `store`
+/// names it when it fails.
+pub(crate) async fn ping_store(pool: &SqlitePool, store: &str) -> Result<(), CapabilityError> {
+    sqlx::query("SELECT 1")
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(|e| CapabilityError::unavailable(format!("{store}: {e}")))
+}
+
 /// Opens the SQLite file of an embedded store ([`open_pool`]) and creates
 /// its tables with `schema`; `store` names it in messages.
 pub(crate) async fn open_store(path: &Path, schema: &str, store: &str) -> Result<SqlitePool> {

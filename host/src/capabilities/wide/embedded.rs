@@ -12,7 +12,7 @@ use sqlx::{Row, Sqlite};
 use super::keys::{decode, decode_all, encode, encode_all};
 use super::{Scan, TableSchema, TypedRow, Value, WideBackend};
 use crate::capabilities::CapabilityError;
-use crate::capabilities::sql::{begin_immediate, classify, open_sqlite_store};
+use crate::capabilities::sql::{begin_immediate, classify, open_sqlite_store, ping_sqlite_store};
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS wide_tables (
@@ -92,11 +92,7 @@ impl WideBackend for EmbeddedBackend {
     }
 
     async fn ping(&self) -> Result<(), CapabilityError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(drop)
-            .map_err(|e| CapabilityError::unavailable(format!("embedded wide store: {e}")))
+        ping_sqlite_store(&self.pool, "embedded wide store").await
     }
 
     async fn declare(&self, table: &TableSchema) -> Result<()> {
