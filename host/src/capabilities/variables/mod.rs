@@ -212,18 +212,27 @@ pub(crate) fn resolve(
     Ok(Resolved(resolved))
 }
 
-/// The variables `{{ name }}` in `template` (an `allowed_outbound_hosts`
-/// entry), in order.
-pub(crate) fn template_variables(template: &str) -> Vec<&str> {
-    let mut names = Vec::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else { break };
-        names.push(after[..end].trim());
-        rest = &after[end + 2..];
+/// Each `{{ name }}` in `template` (an `allowed_outbound_hosts` entry), in
+/// order: the byte range it covers, and the name inside, trimmed.
+fn placeholders(template: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(open) = template[from..].find("{{").map(|i| from + i) {
+        let Some(close) = template[open + 2..].find("}}").map(|i| open + 2 + i) else {
+            break;
+        };
+        found.push((open..close + 2, template[open + 2..close].trim()));
+        from = close + 2;
     }
-    names
+    found
+}
+
+/// The variables `{{ name }}` in `template`, in order.
+pub(crate) fn template_variables(template: &str) -> Vec<&str> {
+    placeholders(template)
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect()
 }
 
 /// Checks that every variable an outbound template uses is declared, not
@@ -256,16 +265,14 @@ pub(crate) fn check_template(
 
 /// `template` with each `{{ name }}` replaced by the variable's value.
 pub(crate) fn expand(template: &str, resolved: &Resolved) -> String {
-    let mut expanded = template.to_owned();
-    for variable in template_variables(template) {
-        let value = resolved.value(variable).unwrap_or_default();
-        for pattern in [
-            format!("{{{{ {variable} }}}}"),
-            format!("{{{{{variable}}}}}"),
-        ] {
-            expanded = expanded.replace(&pattern, value);
-        }
+    let mut expanded = String::with_capacity(template.len());
+    let mut copied = 0;
+    for (span, name) in placeholders(template) {
+        expanded.push_str(&template[copied..span.start]);
+        expanded.push_str(resolved.value(name).unwrap_or_default());
+        copied = span.end;
     }
+    expanded.push_str(&template[copied..]);
     expanded
 }
 
@@ -346,6 +353,10 @@ mod tests {
         assert_eq!(
             expand("https://{{api_host}}", &resolved),
             "https://api.example.com"
+        );
+        assert_eq!(
+            expand("https://{{  api_host  }}/{{api_host}}", &resolved),
+            "https://api.example.com/api.example.com"
         );
         for (template, reason) in [
             ("https://{{ nope }}", "does not declare"),
