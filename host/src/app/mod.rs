@@ -109,13 +109,12 @@ impl App {
     }
 
     /// What new requests are routed by.
-    /// The capabilities granted to the components of the manifest in force.
-    pub(crate) async fn granted(
-        &self,
-    ) -> std::collections::BTreeSet<crate::capabilities::Capability> {
-        let manifest = self.deployer.manifest().await;
-        manifest
-            .components
+    /// The capabilities granted to the components serving now (read from
+    /// the routing, so a probe never waits for a deploy in progress).
+    pub(crate) fn granted(&self) -> std::collections::BTreeSet<crate::capabilities::Capability> {
+        let routing = self.routing();
+        let components = routing.all();
+        components
             .iter()
             .flat_map(|c| c.grants.iter().copied())
             .collect()

@@ -82,7 +82,7 @@ async fn host_endpoint(app: &App, method: &Method, path: &str) -> Option<Respons
     }
     Some(match path {
         "/healthz" => health::liveness(),
-        "/readyz" => health::readiness(app.backends(), &app.granted().await).await,
+        "/readyz" => health::readiness(app.backends(), &app.granted()).await,
         "/metrics" => health::metrics_text(),
         "/openapi.json" => match app.routing().openapi() {
             Some(document) => json_bytes_response(StatusCode::OK, document.clone()),

@@ -36,6 +36,8 @@ pub(crate) struct LoadedComponent {
     /// Admits at most `limits.concurrency` requests at once, across the
     /// component's versions.
     pub(crate) gate: super::admission::Gate,
+    /// The capabilities the manifest grants it.
+    pub(crate) grants: BTreeSet<Capability>,
     /// Its variables, with their values (`wasi:config`).
     pub(crate) variables: Arc<crate::capabilities::variables::Resolved>,
     /// The `wasi:keyvalue` buckets it may open.
@@ -212,6 +214,7 @@ impl Loader {
             wide_tables: Default::default(),
             wasm,
             gate: super::admission::gate(spec.limits.concurrency),
+            grants: spec.grants.clone(),
             buckets: spec.buckets.clone(),
             variables: Default::default(),
             outbound: spec.allowed_outbound_hosts.clone(),
