@@ -219,13 +219,7 @@ impl<'a> KeyValueView<'a> {
     /// Begins a compare-and-swap on `key`: reads the value it holds now.
     async fn begin_swap(&mut self, bucket: &Resource<Bucket>, key: String) -> Answer<Cas> {
         let space = self.space(bucket)?;
-        let calls = self.calls();
-        let current = calls.run("cas.new", calls.backend.get(&space, &key)).await;
-        Ok(current.map(|current| Cas {
-            space,
-            key,
-            current,
-        }))
+        Ok(self.calls().read_for_swap(space, key).await)
     }
 
     /// Writes `value` if the key still holds what `cas` read; otherwise
@@ -242,15 +236,10 @@ impl<'a> KeyValueView<'a> {
             .await;
         match swapped {
             Ok(true) => Ok(Swap::Done),
-            Ok(false) => {
-                let bucket = self.table.push(Bucket(cas.space.clone()))?;
-                let retry = self.begin_swap(&bucket, cas.key).await;
-                self.table.delete(bucket)?;
-                Ok(match retry? {
-                    Ok(latest) => Swap::Stale(latest),
-                    Err(failure) => Swap::Failed(failure),
-                })
-            }
+            Ok(false) => Ok(match calls.read_for_swap(cas.space, cas.key).await {
+                Ok(latest) => Swap::Stale(latest),
+                Err(failure) => Swap::Failed(failure),
+            }),
             Err(failure) => Ok(Swap::Failed(failure)),
         }
     }
@@ -273,6 +262,15 @@ impl Calls<'_> {
         observed(self.meter, operation, call)
             .await
             .map_err(Failure::from)
+    }
+    /// A compare-and-swap handle on `key`, holding the value it has now.
+    async fn read_for_swap(self, space: Keyspace, key: String) -> Result<Cas, Failure> {
+        let current = self.run("cas.new", self.backend.get(&space, &key)).await?;
+        Ok(Cas {
+            space,
+            key,
+            current,
+        })
     }
 }
 
