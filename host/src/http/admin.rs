@@ -237,7 +237,7 @@ fn refused(error: DeployError) -> HttpError {
             HttpError::new(StatusCode::CONFLICT, "no_earlier_version", message)
         }
         DeployError::Databases { .. } => HttpError::unavailable(message),
-        DeployError::Configuration { .. } => HttpError::new(
+        DeployError::Configuration { .. } | DeployError::VariableSources(_) => HttpError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_configuration",
             message,

@@ -22,6 +22,7 @@ use super::databases::prepare_databases;
 use super::loader::{LoadError, LoadedComponent, Loader, read_source, short};
 use super::registry::{Registry, Routing};
 use crate::capabilities::Backends;
+use crate::capabilities::variables::{Sources, VariableError};
 use crate::config::VariablePlaces;
 use crate::manifest::read_openapi;
 use crate::manifest::{ComponentSpec, Manifest};
@@ -69,6 +70,9 @@ pub(crate) enum DeployError {
     NoEarlierVersion(String),
     #[error("the manifest was not reloaded: {0:#}")]
     Manifest(anyhow::Error),
+    /// `.env` or the secrets could not be read.
+    #[error(transparent)]
+    VariableSources(#[from] VariableError),
     #[error("component {component}: {source:#}")]
     Configuration {
         component: String,
@@ -125,10 +129,12 @@ impl Deployer {
         manifest: Manifest,
         saved: SavedDeployments,
     ) -> anyhow::Result<Self> {
+        let sources = open_sources(&places)?;
         let mut components = Vec::new();
         for spec in &manifest.components {
             let wasm = saved.take_over(spec)?;
-            let component = load(&loader, &backends, &places, spec, wasm).await?;
+            let configuration = configuration(&sources, spec)?;
+            let component = load(&loader, &backends, spec, wasm, configuration).await?;
             components.push(Arc::new(component));
         }
         let routing = routing_for(&manifest, components)?;
@@ -181,12 +187,13 @@ impl Deployer {
         if let Some(current) = current.as_ref().filter(|c| c.version == version) {
             return Ok(unchanged(current, started, trigger));
         }
+        let configuration = configuration(&open_sources(&self.places)?, &spec)?;
         let mut component = load(
             &self.loader,
             &self.backends,
-            &self.places,
             &spec,
             Some(wasm),
+            configuration,
         )
         .await?;
         if let Some(current) = current.filter(|c| c.limits == component.limits) {
@@ -239,20 +246,21 @@ impl Deployer {
         let mut state = self.state.lock().await;
         let manifest = Manifest::load(&self.manifest_path).map_err(DeployError::Manifest)?;
         let current = self.registry.current();
+        let sources = open_sources(&self.places)?;
         let mut reload = Reload::default();
         let mut components = Vec::new();
         for spec in &manifest.components {
             let old = state.manifest.component(&spec.name);
+            let configuration = configuration(&sources, spec)?;
             match (old, current.get(&spec.name)) {
                 (Some(old), Some(loaded))
-                    if old.same_component(spec)
-                        && configuration(&self.places, spec)? == loaded.configuration() =>
+                    if old.same_component(spec) && configuration == loaded.configuration() =>
                 {
                     components.push(loaded);
                 }
                 (old, _) => {
                     let component =
-                        load(&self.loader, &self.backends, &self.places, spec, None).await?;
+                        load(&self.loader, &self.backends, spec, None, configuration).await?;
                     components.push(Arc::new(component));
                     match old {
                         Some(_) => reload.reloaded.push(spec.name.clone()),
@@ -358,31 +366,25 @@ fn routing_for(
     Ok(Routing::new(components, manifest.route_table(), openapi))
 }
 
-/// Loads component `spec` from `wasm` (its file when `None`) off the async
-/// runtime, then applies its migrations and declares its wide tables.
-/// `spec`'s configuration from the variable sources as they are now.
-fn configuration(
-    places: &VariablePlaces,
-    spec: &ComponentSpec,
-) -> Result<Configuration, DeployError> {
-    let configured = open_sources(places)
-        .map_err(anyhow::Error::from)
-        .and_then(|sources| configure(spec, &sources));
-    configured.map_err(|source| DeployError::Configuration {
+/// `spec`'s configuration from `sources`.
+fn configuration(sources: &Sources, spec: &ComponentSpec) -> Result<Configuration, DeployError> {
+    configure(spec, sources).map_err(|source| DeployError::Configuration {
         component: spec.name.clone(),
         source,
     })
 }
 
+/// Loads component `spec` from `wasm` (its file when `None`) off the async
+/// runtime, then applies its migrations, declares its wide tables and
+/// gives it `configuration`.
 async fn load(
     loader: &Loader,
     backends: &Backends,
-    places: &VariablePlaces,
     spec: &ComponentSpec,
     wasm: Option<Bytes>,
+    configuration: Configuration,
 ) -> Result<LoadedComponent, DeployError> {
     let started = Instant::now();
-    let configuration = configuration(places, spec)?;
     let (loader, owned_spec) = (loader.clone(), spec.clone());
     let mut component = tokio::task::spawn_blocking(move || match wasm {
         Some(wasm) => loader.load_bytes(&owned_spec, wasm),
