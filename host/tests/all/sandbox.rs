@@ -55,21 +55,27 @@ fn fetch(server: &Server, url: &str) -> support::Reply {
 /// A server with the faults component, allowed to call `upstream`, and the
 /// directory holding its manifest and data (to outlive it).
 fn serve_faults_allowed_to(upstream: &Upstream) -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), |_| {});
-    let grant: toml::Table = toml::from_str(&format!(
+    let entry = format!(
         "allowed_outbound_hosts = [\"http://127.0.0.1:{}\"]",
         upstream.port
-    ))
-    .unwrap();
+    );
+    serve_faults(&entry, &[])
+}
+
+/// A server with the faults component, its manifest entry completed by
+/// `entry` (TOML), with `env`.
+fn serve_faults(entry: &str, env: &[(String, String)]) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), |_| {});
+    let entry: toml::Table = toml::from_str(entry).unwrap();
     add_component(
         &manifest,
         "faults",
         "faults.wasm",
         &["/faults/{kind}"],
-        grant,
+        entry,
     );
-    let server = Server::try_start(&dir.path().join("data"), &manifest)
+    let server = Server::try_start_with_env(&dir.path().join("data"), &manifest, env)
         .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
     (dir, server)
 }
@@ -110,25 +116,15 @@ fn outgoing_requests_reach_only_allowed_hosts() {
 fn allowed_hosts_may_come_from_variables() {
     let allowed = Upstream::start();
     let other = Upstream::start();
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), |_| {});
-    let grant: toml::Table = toml::from_str(
-        "allowed_outbound_hosts = [\"http://{{ upstream }}\"]\nvariables = { upstream = { required = true } }",
-    )
-    .unwrap();
-    add_component(
-        &manifest,
-        "faults",
-        "faults.wasm",
-        &["/faults/{kind}"],
-        grant,
-    );
     let env = [(
         "SUMMER_VAR_FAULTS_UPSTREAM".to_owned(),
         format!("127.0.0.1:{}", allowed.port),
     )];
-    let server = Server::try_start_with_env(&dir.path().join("data"), &manifest, &env)
-        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    let (_dir, server) = serve_faults(
+        "allowed_outbound_hosts = [\"http://{{ upstream }}\"]\n\
+         variables = { upstream = { required = true } }",
+        &env,
+    );
     assert_eq!(fetch(&server, &allowed.url()).status, 200);
     fetch(&server, &other.url()).assert_error(500, "internal");
     assert_eq!((allowed.connections(), other.connections()), (1, 0));
