@@ -55,17 +55,19 @@ pub(crate) enum Capability {
     Wide,
     Graph,
     Keyvalue,
+    Blobstore,
 }
 
 impl Capability {
     /// Every capability, in the order they are logged.
-    pub(crate) const ALL: [Capability; 6] = [
+    pub(crate) const ALL: [Capability; 7] = [
         Capability::Sql,
         Capability::Wide,
         Capability::Graph,
         Capability::Cache,
         Capability::Blob,
         Capability::Keyvalue,
+        Capability::Blobstore,
     ];
 
     /// The WIT interfaces (without version) the capability is imported as.
@@ -81,6 +83,11 @@ impl Capability {
                 "wasi:keyvalue/atomics",
                 "wasi:keyvalue/batch",
             ],
+            Capability::Blobstore => &[
+                "wasi:blobstore/blobstore",
+                "wasi:blobstore/container",
+                "wasi:blobstore/types",
+            ],
         }
     }
 
@@ -89,6 +96,7 @@ impl Capability {
     pub(crate) fn served_versions(self) -> Option<&'static [&'static str]> {
         match self {
             Capability::Keyvalue => Some(&keyvalue::VERSIONS),
+            Capability::Blobstore => Some(&blob::BLOBSTORE_VERSIONS),
             _ => None,
         }
     }
@@ -110,6 +118,16 @@ impl Capability {
             Capability::Wide => "wide",
             Capability::Graph => "graph",
             Capability::Keyvalue => "keyvalue",
+            Capability::Blobstore => "blobstore",
+        }
+    }
+
+    /// The capability whose backend serves this one: `blobstore` is served
+    /// by the `blob` backend.
+    pub(crate) fn backend(self) -> Capability {
+        match self {
+            Capability::Blobstore => Capability::Blob,
+            other => other,
         }
     }
 }
@@ -151,6 +169,7 @@ impl Backends {
             wide: name(Capability::Wide, wide.describe()),
             graph: name(Capability::Graph, graph.describe()),
             keyvalue: name(Capability::Keyvalue, keyvalue.describe()),
+            blobstore: name(Capability::Blobstore, blob.describe()),
         });
         Ok(Self {
             sql,
@@ -264,6 +283,7 @@ pub(crate) struct BackendNames {
     pub(crate) wide: BackendName,
     pub(crate) graph: BackendName,
     pub(crate) keyvalue: BackendName,
+    pub(crate) blobstore: BackendName,
 }
 
 /// Runs one capability call a guest made: in its own span (a child of the
@@ -322,6 +342,8 @@ pub(crate) trait CapabilityState: Send + 'static {
     fn wide(&mut self) -> wide::WideView<'_>;
     fn graph(&mut self) -> graph::GraphView<'_>;
     fn keyvalue(&mut self) -> keyvalue::KeyValueView<'_>;
+    /// The blob backend as `wasi:blobstore` sees it (metered as `blobstore`).
+    fn blobstore(&mut self) -> blob::BlobView<'_>;
     fn variables(&mut self) -> variables::VariablesView<'_>;
 }
 
@@ -344,6 +366,7 @@ pub(crate) fn add_to_linker<T: CapabilityState>(
             Capability::Wide => wide::add_to_linker(linker)?,
             Capability::Graph => graph::add_to_linker(linker)?,
             Capability::Keyvalue => keyvalue::add_to_linker(linker)?,
+            Capability::Blobstore => blob::add_blobstore_to_linker(linker)?,
         }
     }
     Ok(())

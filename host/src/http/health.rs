@@ -27,7 +27,7 @@ pub(super) async fn readiness(
     let probes = backends.readiness().await;
     let down: Vec<Capability> = probes
         .iter()
-        .filter(|p| p.outcome.is_err() && in_use.contains(&p.capability))
+        .filter(|p| p.outcome.is_err() && in_use.iter().any(|c| c.backend() == p.capability))
         .map(|p| p.capability)
         .collect();
     let (status, word) = if down.iter().any(|c| *c != Capability::Cache) {

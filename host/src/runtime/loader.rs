@@ -529,6 +529,28 @@ mod tests {
     }
 
     #[test]
+    fn blobstore_is_served_once_granted_and_with_wasi_io_at_its_own_version() {
+        for import in [
+            "wasi:blobstore/blobstore@0.2.0-draft",
+            "wasi:blobstore/container@0.2.0-draft",
+            "wasi:blobstore/types@0.2.0-draft",
+        ] {
+            assert!(
+                granted(import, &[Capability::Blobstore]).is_ok(),
+                "{import}"
+            );
+            let refused = imports_of(import).unwrap_err().to_string();
+            assert!(refused.contains("add \"blobstore\""), "{refused}");
+        }
+        // The draft was published against wasi:io 0.2.1.
+        assert!(imports_of("wasi:io/streams@0.2.1").is_ok());
+        let refused = granted("wasi:blobstore/types@0.2.0", &[Capability::Blobstore])
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("0.2.0-draft"), "{refused}");
+    }
+
+    #[test]
     fn other_versions_of_a_standard_package_are_refused_with_the_served_ones() {
         let refused = granted("wasi:keyvalue/store@0.2.0-draft3", &[Capability::Keyvalue])
             .unwrap_err()

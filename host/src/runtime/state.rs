@@ -150,6 +150,15 @@ impl CapabilityState for HostState {
         }
     }
 
+    fn blobstore(&mut self) -> BlobView<'_> {
+        BlobView {
+            backend: &self.backends.blob,
+            meter: &self.backends.names.blobstore,
+            namespace: &self.namespace,
+            table: &mut self.table,
+        }
+    }
+
     fn keyvalue(&mut self) -> KeyValueView<'_> {
         KeyValueView {
             backend: &self.backends.keyvalue,

@@ -57,6 +57,10 @@ impl CapabilityState for SeedState {
         self.host.wide()
     }
 
+    fn blobstore(&mut self) -> BlobView<'_> {
+        self.host.blobstore()
+    }
+
     fn keyvalue(&mut self) -> KeyValueView<'_> {
         self.host.keyvalue()
     }

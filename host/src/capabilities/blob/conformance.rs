@@ -1,6 +1,10 @@
 //! The blob conformance suite: one set of checks, run against every
 //! backend. Each check works under a prefix of its own.
 
+use futures::StreamExt;
+
+use super::blobstore::{Containers, ObjectId};
+use super::values::OutgoingValue;
 use super::*;
 use crate::capabilities::ErrorKind;
 
@@ -171,6 +175,382 @@ pub(crate) async fn list_pages_through_a_prefix_in_key_order(blob: &dyn BlobBack
     );
 }
 
+pub(crate) async fn ranged_reads_are_clamped_to_the_object(blob: &dyn BlobBackend) {
+    let key = format!("{}digits", prefix());
+    put(blob, &key, "text/plain", &[b"0123456789"]).await;
+    for (first, last, expected) in [
+        (2, 5, &b"2345"[..]),
+        (0, 0, b"0"),
+        (8, 100, b"89"),
+        (0, u64::MAX, b"0123456789"),
+        (10, 20, b""),
+        (500, 600, b""),
+    ] {
+        let mut reader = blob.open_range(&key, first, last).await.unwrap();
+        assert_eq!(reader.info().size, 10, "{first}..={last}");
+        let mut body = Vec::new();
+        loop {
+            let chunk = reader.read(3).await.unwrap();
+            if chunk.is_empty() {
+                break;
+            }
+            body.extend(chunk);
+        }
+        assert_eq!(body, expected, "{first}..={last}");
+    }
+    let missing = blob.open_range(&format!("{}none", prefix()), 0, 1).await;
+    assert_eq!(missing.err().unwrap().kind, ErrorKind::NotFound);
+}
+
+pub(crate) async fn copies_and_moves_replace_their_target(blob: &dyn BlobBackend) {
+    let base = prefix();
+    let (source, target, moved) = (
+        format!("{base}dir/ä b+c%20.txt"),
+        format!("{base}copy"),
+        format!("{base}moved"),
+    );
+    put(blob, &source, "text/x-source", &[b"the source"]).await;
+    put(blob, &target, "text/plain", &[b"old target"]).await;
+    let copied = blob.copy(&source, &target).await.unwrap();
+    assert_eq!((copied.key.as_str(), copied.size), (target.as_str(), 10));
+    let (info, body) = read_all(blob, &target, 64).await;
+    assert_eq!(
+        (body.as_slice(), info.content_type.as_str()),
+        (&b"the source"[..], "text/x-source")
+    );
+    assert!(blob.head(&source).await.unwrap().is_some());
+
+    blob.rename(&source, &moved).await.unwrap();
+    assert_eq!(blob.head(&source).await.unwrap(), None);
+    assert_eq!(read_all(blob, &moved, 64).await.1, b"the source");
+    // The copy is its own object: moving or deleting the source leaves it.
+    blob.delete(&moved).await.unwrap();
+    assert_eq!(read_all(blob, &target, 64).await.1, b"the source");
+
+    for missing in [
+        blob.copy(&source, &moved).await,
+        blob.rename(&source, &moved).await,
+    ] {
+        assert_eq!(missing.err().unwrap().kind, ErrorKind::NotFound);
+    }
+}
+
+pub(crate) async fn create_if_absent_creates_once_under_concurrency(blob: &dyn BlobBackend) {
+    let key = format!("{}marker", prefix());
+    let attempts = (0..12).map(|_| blob.create_if_absent(&key, "text/plain"));
+    let created = futures::future::join_all(attempts).await;
+    let winners = created.iter().filter(|c| *c.as_ref().unwrap()).count();
+    assert_eq!(winners, 1, "{created:?}");
+    assert_eq!(blob.head(&key).await.unwrap().unwrap().size, 0);
+    assert!(!blob.create_if_absent(&key, "text/plain").await.unwrap());
+}
+
+pub(crate) async fn delete_many_deletes_what_exists(blob: &dyn BlobBackend) {
+    let base = prefix();
+    for name in ["a", "b", "c"] {
+        put(blob, &format!("{base}{name}"), "text/plain", &[b"x"]).await;
+    }
+    let doomed = ["a", "missing", "c"].map(|n| format!("{base}{n}"));
+    blob.delete_many(&doomed).await.unwrap();
+    let left = blob.list_keys(&base, 10, None).await.unwrap();
+    assert_eq!(left.keys, [format!("{base}b")]);
+    assert_eq!(left.cursor, None);
+}
+
+/// A namespace no other check uses.
+fn namespace() -> String {
+    format!("conf{}", uuid::Uuid::new_v4().simple())
+}
+
+pub(crate) async fn containers_live_inside_their_namespace(blob: &dyn BlobBackend) {
+    let (mine, theirs) = (namespace(), namespace());
+    let mine = Containers {
+        backend: blob,
+        namespace: &mine,
+    };
+    let theirs = Containers {
+        backend: blob,
+        namespace: &theirs,
+    };
+    mine.create("photos").await.unwrap();
+    assert!(mine.exists("photos").await.unwrap());
+    assert!(!theirs.exists("photos").await.unwrap());
+    assert_eq!(
+        mine.create("photos").await.unwrap_err().kind,
+        ErrorKind::Conflict
+    );
+    theirs.create("photos").await.unwrap();
+    let created = mine.info("photos").await.unwrap().created_at;
+    let now = chrono::Utc::now().timestamp() as u64;
+    assert!(
+        created.abs_diff(now) < 120,
+        "created at {created}, now {now}"
+    );
+
+    write(&mine, "photos", "cat.jpg", b"mine").await;
+    assert!(!theirs.has_object("photos", "cat.jpg").await.unwrap());
+    // The namespace's own blob keys never meet its containers.
+    let blob_keys = blob
+        .list_keys(&format!("{}/", mine.namespace), 10, None)
+        .await;
+    assert!(blob_keys.unwrap().keys.is_empty());
+
+    mine.delete("photos").await.unwrap();
+    assert!(!mine.exists("photos").await.unwrap());
+    assert!(theirs.exists("photos").await.unwrap());
+    assert_eq!(
+        mine.delete("photos").await.unwrap_err().kind,
+        ErrorKind::NotFound
+    );
+    // Recreated, it is empty: its objects went with it.
+    mine.create("photos").await.unwrap();
+    assert!(!mine.has_object("photos", "cat.jpg").await.unwrap());
+    for bad in ["", "a/b", "nul\0"] {
+        assert_eq!(
+            mine.create(bad).await.unwrap_err().kind,
+            ErrorKind::Invalid,
+            "{bad:?}"
+        );
+    }
+}
+
+pub(crate) async fn only_one_of_concurrent_creates_wins(blob: &dyn BlobBackend) {
+    let namespace = namespace();
+    let containers = Containers {
+        backend: blob,
+        namespace: &namespace,
+    };
+    let attempts = (0..8).map(|_| containers.create("race"));
+    let outcomes = futures::future::join_all(attempts).await;
+    let won = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(won, 1, "{outcomes:?}");
+    let lost =
+        |o: &Result<(), CapabilityError>| o.as_ref().is_err_and(|e| e.kind == ErrorKind::Conflict);
+    assert!(
+        outcomes.iter().all(|o| o.is_ok() || lost(o)),
+        "{outcomes:?}"
+    );
+}
+
+/// Writes `body` to an object the way most guests do: through the value's
+/// stream, closed before `write-data`.
+async fn write(containers: &Containers<'_>, container: &str, object: &str, body: &[u8]) {
+    use wasmtime_wasi::p2::OutputStream;
+    let mut value = OutgoingValue::new();
+    let mut stream = value.take_stream().unwrap();
+    stream
+        .blocking_write_and_flush(bytes::Bytes::copy_from_slice(body))
+        .await
+        .unwrap();
+    drop(stream);
+    containers
+        .write(container, object, &mut value)
+        .await
+        .unwrap();
+    value.finish().await.unwrap();
+}
+
+/// Reads a value through its input-stream.
+async fn read(
+    containers: &Containers<'_>,
+    container: &str,
+    object: &str,
+    range: (u64, u64),
+) -> Vec<u8> {
+    use wasmtime_wasi::p2::{InputStream, StreamError};
+    let value = containers
+        .get(container, object, range.0, range.1)
+        .await
+        .unwrap();
+    let size = value.size();
+    let mut stream = value.into_stream();
+    let mut body = Vec::new();
+    loop {
+        match stream.blocking_read(50_000).await {
+            Ok(chunk) => body.extend_from_slice(&chunk),
+            Err(StreamError::Closed) => break,
+            Err(e) => panic!("reading {object}: {e}"),
+        }
+    }
+    assert_eq!(body.len() as u64, size);
+    body
+}
+
+pub(crate) async fn values_stream_whole_and_in_ranges(blob: &dyn BlobBackend) {
+    let namespace = namespace();
+    let containers = Containers {
+        backend: blob,
+        namespace: &namespace,
+    };
+    containers.create("files").await.unwrap();
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    write(&containers, "files", "a b/ü.bin", &body).await;
+    assert_eq!(
+        read(&containers, "files", "a b/ü.bin", (0, u64::MAX)).await,
+        body
+    );
+    assert_eq!(
+        read(&containers, "files", "a b/ü.bin", (1000, 1999)).await,
+        &body[1000..2000]
+    );
+    assert_eq!(
+        read(&containers, "files", "a b/ü.bin", (299_990, 400_000)).await,
+        &body[299_990..]
+    );
+    let value = containers.get("files", "a b/ü.bin", 10, 19).await.unwrap();
+    assert_eq!(value.read_all().await.unwrap(), &body[10..20]);
+    let info = containers.object_info("files", "a b/ü.bin").await.unwrap();
+    assert_eq!(
+        (info.size, info.name.as_str(), info.container.as_str()),
+        (300_000, "a b/ü.bin", "files")
+    );
+
+    let missing = containers
+        .get("files", "nothing", 0, 10)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(missing.kind, ErrorKind::NotFound);
+    assert!(missing.message.contains("nothing"), "{missing}");
+    let backwards = containers
+        .get("files", "a b/ü.bin", 5, 4)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(backwards.kind, ErrorKind::Invalid);
+}
+
+/// `write-data` before the body: the bytes stream to the backend as they
+/// are written, and the object appears at `finish`, not before.
+pub(crate) async fn a_bound_value_streams_and_appears_at_finish(blob: &dyn BlobBackend) {
+    use wasmtime_wasi::p2::OutputStream;
+    let namespace = namespace();
+    let containers = Containers {
+        backend: blob,
+        namespace: &namespace,
+    };
+    containers.create("big").await.unwrap();
+    let mut value = OutgoingValue::new();
+    containers.write("big", "video", &mut value).await.unwrap();
+    let mut stream = value.take_stream().unwrap();
+    let chunk = bytes::Bytes::from(vec![7u8; 1 << 20]);
+    for _ in 0..20 {
+        stream
+            .blocking_write_and_flush(chunk.clone())
+            .await
+            .unwrap();
+    }
+    assert!(!containers.has_object("big", "video").await.unwrap());
+    drop(stream);
+    value.finish().await.unwrap();
+    assert_eq!(
+        containers.object_info("big", "video").await.unwrap().size,
+        20 << 20
+    );
+
+    // Dropped before finish: nothing is stored.
+    let mut abandoned = OutgoingValue::new();
+    containers
+        .write("big", "abandoned", &mut abandoned)
+        .await
+        .unwrap();
+    let mut stream = abandoned.take_stream().unwrap();
+    stream.blocking_write_and_flush(chunk).await.unwrap();
+    drop((stream, abandoned));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!containers.has_object("big", "abandoned").await.unwrap());
+
+    // No container, no write.
+    let mut orphan = OutgoingValue::new();
+    let refused = containers
+        .write("none", "x", &mut orphan)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::NotFound);
+}
+
+pub(crate) async fn listings_page_through_every_name(blob: &dyn BlobBackend) {
+    let namespace = namespace();
+    let containers = Containers {
+        backend: blob,
+        namespace: &namespace,
+    };
+    containers.create("many").await.unwrap();
+    containers.create("many-neighbour").await.unwrap();
+    let names: Vec<String> = (0..1_003).map(|i| format!("n/{i:05}")).collect();
+    futures::stream::iter(&names)
+        .for_each_concurrent(16, |name| write(&containers, "many", name, b"x"))
+        .await;
+    write(&containers, "many-neighbour", "stranger", b"x").await;
+
+    let mut listing = containers.names("many");
+    let (first, end) = listing.read(blob, 400).await.unwrap();
+    assert_eq!((first.len(), end), (400, false));
+    let (skipped, end) = listing.skip(blob, 300).await.unwrap();
+    assert_eq!((skipped, end), (300, false));
+    let (rest, end) = listing.read(blob, 1_000).await.unwrap();
+    assert_eq!((rest.len(), end), (303, true));
+    let mut seen: Vec<String> = first.into_iter().chain(rest).collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 703);
+    assert!(
+        seen.iter().all(|n| names.contains(n)),
+        "a name from elsewhere"
+    );
+    assert_eq!(listing.read(blob, 10).await.unwrap(), (vec![], true));
+}
+
+pub(crate) async fn copy_move_delete_and_clear_within_a_namespace(blob: &dyn BlobBackend) {
+    let namespace = namespace();
+    let containers = Containers {
+        backend: blob,
+        namespace: &namespace,
+    };
+    for name in ["from", "to"] {
+        containers.create(name).await.unwrap();
+    }
+    write(&containers, "from", "a", b"alpha").await;
+    write(&containers, "from", "b", b"beta").await;
+    let id = |container: &str, object: &str| ObjectId {
+        container: container.into(),
+        object: object.into(),
+    };
+    containers
+        .transfer(&id("from", "a"), &id("to", "a2"), false)
+        .await
+        .unwrap();
+    containers
+        .transfer(&id("from", "b"), &id("to", "b2"), true)
+        .await
+        .unwrap();
+    assert_eq!(read(&containers, "to", "a2", (0, u64::MAX)).await, b"alpha");
+    assert_eq!(read(&containers, "to", "b2", (0, u64::MAX)).await, b"beta");
+    assert!(containers.has_object("from", "a").await.unwrap());
+    assert!(!containers.has_object("from", "b").await.unwrap());
+    let no_target = containers
+        .transfer(&id("from", "a"), &id("nowhere", "a"), false)
+        .await;
+    assert_eq!(no_target.unwrap_err().kind, ErrorKind::NotFound);
+    let no_source = containers
+        .transfer(&id("from", "zz"), &id("to", "zz"), true)
+        .await;
+    assert!(no_source.unwrap_err().message.contains("\"zz\""));
+
+    containers
+        .delete_objects("to", &["a2".into(), "never".into()])
+        .await
+        .unwrap();
+    assert!(!containers.has_object("to", "a2").await.unwrap());
+    containers.clear("to").await.unwrap();
+    assert!(!containers.has_object("to", "b2").await.unwrap());
+    assert!(containers.exists("to").await.unwrap());
+    assert_eq!(
+        containers.names("to").read(blob, 10).await.unwrap(),
+        (vec![], true)
+    );
+}
+
 /// Every check of this suite, for the backend `$open` returns.
 macro_rules! blob_conformance {
     ($suite:ident, $open:expr) => {
@@ -185,6 +565,16 @@ macro_rules! blob_conformance {
                 empty_objects_are_objects,
                 delete_reports_whether_the_object_existed,
                 list_pages_through_a_prefix_in_key_order,
+                ranged_reads_are_clamped_to_the_object,
+                copies_and_moves_replace_their_target,
+                create_if_absent_creates_once_under_concurrency,
+                delete_many_deletes_what_exists,
+                containers_live_inside_their_namespace,
+                only_one_of_concurrent_creates_wins,
+                values_stream_whole_and_in_ranges,
+                a_bound_value_streams_and_appears_at_finish,
+                listings_page_through_every_name,
+                copy_move_delete_and_clear_within_a_namespace,
             ]
         );
     };

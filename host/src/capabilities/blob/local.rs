@@ -9,9 +9,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::{BlobBackend, BlobReader, BlobWriter, Listing, ObjectInfo};
+use super::{BlobBackend, BlobReader, BlobWriter, Listing, ObjectInfo, clamp_range};
 use crate::capabilities::sql::begin_immediate;
 use crate::capabilities::{CapabilityError, ErrorKind};
 
@@ -31,6 +31,19 @@ fn io_error(e: std::io::Error) -> CapabilityError {
 
 fn index_error(e: sqlx::Error) -> CapabilityError {
     CapabilityError::internal(format!("blob index: {e}"))
+}
+
+fn no_such_object() -> CapabilityError {
+    CapabilityError::new(ErrorKind::NotFound, "no such object")
+}
+
+/// A fresh name for an object's file.
+fn new_file_name() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
 }
 
 impl LocalBackend {
@@ -86,6 +99,91 @@ impl Store {
         }
     }
 
+    /// Points `info.key` at `file`, removing the file it replaced; on
+    /// failure `file` is removed instead.
+    async fn replace(&self, info: &ObjectInfo, file: &str) -> Result<(), CapabilityError> {
+        match self.index(info, file).await {
+            Ok(Some(old)) => {
+                let _ = tokio::fs::remove_file(self.object_path(&old)).await;
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                let _ = tokio::fs::remove_file(self.object_path(file)).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Points `info.key` at `file`; returns the file it replaced, if any.
+    async fn index(
+        &self,
+        info: &ObjectInfo,
+        file: &str,
+    ) -> Result<Option<String>, CapabilityError> {
+        let mut tx = begin_immediate(&self.index).await.map_err(index_error)?;
+        let old: Option<(String,)> = sqlx::query_as("SELECT file FROM objects WHERE key = $1")
+            .bind(&info.key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(index_error)?;
+        sqlx::query(
+            "INSERT INTO objects (key, file, size, content_type, modified) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (key) DO UPDATE SET file = excluded.file, size = excluded.size,
+             content_type = excluded.content_type, modified = excluded.modified",
+        )
+        .bind(&info.key)
+        .bind(file)
+        .bind(info.size as i64)
+        .bind(&info.content_type)
+        .bind(info.modified)
+        .execute(&mut *tx)
+        .await
+        .map_err(index_error)?;
+        tx.commit().await.map_err(index_error)?;
+        Ok(old.map(|(file,)| file))
+    }
+
+    /// Gives `from`'s file to `to` in one transaction; returns the file `to`
+    /// had, if any, and the moved object's info.
+    async fn rename(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<(Option<String>, ObjectInfo), CapabilityError> {
+        let mut tx = begin_immediate(&self.index).await.map_err(index_error)?;
+        let moved: Option<(i64, String, i64)> =
+            sqlx::query_as("SELECT size, content_type, modified FROM objects WHERE key = $1")
+                .bind(from)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(index_error)?;
+        let (size, content_type, modified) = moved.ok_or_else(no_such_object)?;
+        let replaced: Option<(String,)> = if from == to {
+            None
+        } else {
+            sqlx::query_as("DELETE FROM objects WHERE key = $1 RETURNING file")
+                .bind(to)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(index_error)?
+        };
+        sqlx::query("UPDATE objects SET key = $2 WHERE key = $1")
+            .bind(from)
+            .bind(to)
+            .execute(&mut *tx)
+            .await
+            .map_err(index_error)?;
+        tx.commit().await.map_err(index_error)?;
+        let info = ObjectInfo {
+            key: to.to_owned(),
+            size: size as u64,
+            content_type,
+            modified,
+        };
+        Ok((replaced.map(|(file,)| file), info))
+    }
+
     async fn row(&self, key: &str) -> Result<Option<(String, ObjectInfo)>, CapabilityError> {
         let row: Option<(String, i64, String, i64)> =
             sqlx::query_as("SELECT file, size, content_type, modified FROM objects WHERE key = $1")
@@ -120,7 +218,7 @@ impl BlobBackend for LocalBackend {
         key: &str,
         content_type: &str,
     ) -> Result<Box<dyn BlobWriter>, CapabilityError> {
-        let file_name = uuid::Uuid::new_v4().simple().to_string();
+        let file_name = new_file_name();
         let temp = self.store.root.join("incoming").join(&file_name);
         let file = tokio::fs::File::create(&temp).await.map_err(io_error)?;
         Ok(Box::new(LocalWriter {
@@ -135,15 +233,87 @@ impl BlobBackend for LocalBackend {
     }
 
     async fn open(&self, key: &str) -> Result<Box<dyn BlobReader>, CapabilityError> {
-        let (file, info) = self
-            .store
-            .row(key)
-            .await?
-            .ok_or_else(|| CapabilityError::new(ErrorKind::NotFound, "no such object"))?;
-        let file = tokio::fs::File::open(self.store.object_path(&file))
+        self.open_range(key, 0, u64::MAX).await
+    }
+
+    async fn open_range(
+        &self,
+        key: &str,
+        first: u64,
+        last: u64,
+    ) -> Result<Box<dyn BlobReader>, CapabilityError> {
+        let (file, info) = self.store.row(key).await?.ok_or_else(no_such_object)?;
+        let mut file = tokio::fs::File::open(self.store.object_path(&file))
             .await
             .map_err(io_error)?;
-        Ok(Box::new(LocalReader { file, info }))
+        let (start, remaining) = clamp_range(info.size, first, last);
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(io_error)?;
+        Ok(Box::new(LocalReader {
+            file,
+            info,
+            remaining,
+        }))
+    }
+
+    async fn create_if_absent(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<bool, CapabilityError> {
+        let file = new_file_name();
+        tokio::fs::File::create(self.store.object_path(&file))
+            .await
+            .map_err(io_error)?;
+        let inserted = sqlx::query(
+            "INSERT INTO objects (key, file, size, content_type, modified) VALUES ($1, $2, 0, $3, $4)
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(&file)
+        .bind(content_type)
+        .bind(now_micros())
+        .execute(&self.store.index)
+        .await
+        .map_err(index_error);
+        let created = matches!(&inserted, Ok(done) if done.rows_affected() == 1);
+        if !created {
+            let _ = tokio::fs::remove_file(self.store.object_path(&file)).await;
+        }
+        inserted.map(|_| created)
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> Result<ObjectInfo, CapabilityError> {
+        let (source, info) = self.store.row(from).await?.ok_or_else(no_such_object)?;
+        // Object files never change once indexed, so the copy can share it.
+        let file = new_file_name();
+        let linked = tokio::fs::hard_link(
+            self.store.object_path(&source),
+            self.store.object_path(&file),
+        )
+        .await;
+        match linked {
+            Ok(()) => {}
+            // Replaced or deleted since the row was read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_such_object()),
+            Err(e) => return Err(io_error(e)),
+        }
+        let info = ObjectInfo {
+            key: to.to_owned(),
+            modified: now_micros(),
+            ..info
+        };
+        self.store.replace(&info, &file).await?;
+        Ok(info)
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<ObjectInfo, CapabilityError> {
+        let (replaced, info) = self.store.rename(from, to).await?;
+        if let Some(old) = replaced {
+            let _ = tokio::fs::remove_file(self.store.object_path(&old)).await;
+        }
+        Ok(info)
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, CapabilityError> {
@@ -224,57 +394,17 @@ impl BlobWriter for LocalWriter {
         file.flush().await.map_err(io_error)?;
         file.sync_all().await.map_err(io_error)?;
         drop(file);
-        let path = self.store.object_path(&self.file_name);
-        tokio::fs::rename(&self.temp, &path)
+        tokio::fs::rename(&self.temp, self.store.object_path(&self.file_name))
             .await
             .map_err(io_error)?;
         let info = ObjectInfo {
             key: self.key.clone(),
             size: self.size,
             content_type: self.content_type.clone(),
-            modified: chrono::Utc::now().timestamp_micros(),
+            modified: now_micros(),
         };
-        let replaced = self.index(&info).await;
-        match replaced {
-            Ok(Some(old)) => {
-                let _ = tokio::fs::remove_file(self.store.object_path(&old)).await;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&path).await;
-                return Err(e);
-            }
-        }
+        self.store.replace(&info, &self.file_name).await?;
         Ok(info)
-    }
-}
-
-impl LocalWriter {
-    /// Points `key` at the new file; returns the file it replaced, if any.
-    async fn index(&self, info: &ObjectInfo) -> Result<Option<String>, CapabilityError> {
-        let mut tx = begin_immediate(&self.store.index)
-            .await
-            .map_err(index_error)?;
-        let old: Option<(String,)> = sqlx::query_as("SELECT file FROM objects WHERE key = $1")
-            .bind(&info.key)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(index_error)?;
-        sqlx::query(
-            "INSERT INTO objects (key, file, size, content_type, modified) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (key) DO UPDATE SET file = excluded.file, size = excluded.size,
-             content_type = excluded.content_type, modified = excluded.modified",
-        )
-        .bind(&info.key)
-        .bind(&self.file_name)
-        .bind(info.size as i64)
-        .bind(&info.content_type)
-        .bind(info.modified)
-        .execute(&mut *tx)
-        .await
-        .map_err(index_error)?;
-        tx.commit().await.map_err(index_error)?;
-        Ok(old.map(|(file,)| file))
     }
 }
 
@@ -290,6 +420,8 @@ impl Drop for LocalWriter {
 struct LocalReader {
     file: tokio::fs::File,
     info: ObjectInfo,
+    /// Bytes left in the range being read.
+    remaining: u64,
 }
 
 #[async_trait]
@@ -299,6 +431,7 @@ impl BlobReader for LocalReader {
     }
 
     async fn read(&mut self, max: usize) -> Result<Vec<u8>, CapabilityError> {
+        let max = max.min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         let mut buffer = vec![0; max];
         let mut filled = 0;
         while filled < max {
@@ -313,6 +446,7 @@ impl BlobReader for LocalReader {
             filled += n;
         }
         buffer.truncate(filled);
+        self.remaining -= filled as u64;
         Ok(buffer)
     }
 }

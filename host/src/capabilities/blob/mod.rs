@@ -1,16 +1,21 @@
 //! The `blob` capability: the `BlobBackend` trait with chunked writers and
-//! readers, its backends (a local directory; S3), and the WIT host
-//! functions over them.
+//! readers, its backends (a local directory; S3), and the host functions
+//! over them: `summer:platform/blob` and `wasi:blobstore`.
 
+mod blobstore;
 mod host;
 mod local;
 mod s3;
+mod values;
 
 use std::sync::Arc;
 
 use anyhow::Result;
 use async_trait::async_trait;
 
+pub(crate) use blobstore::{
+    VERSIONS as BLOBSTORE_VERSIONS, add_to_linker as add_blobstore_to_linker,
+};
 pub(crate) use host::{BlobView, add_to_linker};
 pub use host::{ReaderHandle, WriterHandle};
 pub(crate) use local::LocalBackend;
@@ -63,6 +68,75 @@ pub trait BlobBackend: Send + Sync {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Listing, CapabilityError>;
+
+    /// Like `list`, names only: a backend that needs a request per object
+    /// for its info can skip them.
+    async fn list_keys(
+        &self,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<KeyListing, CapabilityError> {
+        let listing = self.list(prefix, limit, cursor).await?;
+        Ok(KeyListing {
+            keys: listing.objects.into_iter().map(|o| o.key).collect(),
+            cursor: listing.cursor,
+        })
+    }
+
+    /// Opens bytes `first..=last` of `key` for reading, clamped to the
+    /// object (empty when `first` is past its end); `not-found` when absent.
+    /// The reader's info is the whole object's.
+    async fn open_range(
+        &self,
+        key: &str,
+        first: u64,
+        last: u64,
+    ) -> Result<Box<dyn BlobReader>, CapabilityError>;
+
+    /// Stores an empty object at `key` unless one exists, atomically; true
+    /// when this call created it.
+    async fn create_if_absent(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<bool, CapabilityError>;
+
+    /// Copies `from` to `to`, replacing `to`; `not-found` when `from` is absent.
+    async fn copy(&self, from: &str, to: &str) -> Result<ObjectInfo, CapabilityError>;
+
+    /// Moves `from` to `to`, replacing `to`; `not-found` when `from` is absent.
+    async fn rename(&self, from: &str, to: &str) -> Result<ObjectInfo, CapabilityError> {
+        let info = self.copy(from, to).await?;
+        self.delete(from).await?;
+        Ok(info)
+    }
+
+    /// Deletes every key of `keys` that exists.
+    async fn delete_many(&self, keys: &[String]) -> Result<(), CapabilityError> {
+        for key in keys {
+            self.delete(key).await?;
+        }
+        Ok(())
+    }
+}
+
+/// One page of key names.
+#[derive(Debug, Default, PartialEq)]
+pub struct KeyListing {
+    pub keys: Vec<String>,
+    /// Where the next page starts; None on the last page.
+    pub cursor: Option<String>,
+}
+
+/// The bytes `first..=last` of an object of `size` bytes that exist, as a
+/// start and a length.
+pub(crate) fn clamp_range(size: u64, first: u64, last: u64) -> (u64, u64) {
+    if first >= size || last < first {
+        return (first.min(size), 0);
+    }
+    let last = last.min(size - 1);
+    (first, last - first + 1)
 }
 
 /// An object being written.

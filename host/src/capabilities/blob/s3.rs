@@ -11,7 +11,7 @@ use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{self as https, TlsContext, TrustStore};
 use bytes::Bytes;
@@ -19,7 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use std::path::Path;
 use std::time::Duration;
 
-use super::{BlobBackend, BlobReader, BlobWriter, Listing, ObjectInfo};
+use super::{BlobBackend, BlobReader, BlobWriter, KeyListing, Listing, ObjectInfo};
 use crate::capabilities::{Capability, CapabilityError, ErrorKind, tls};
 use crate::config::{StorageEndpoint, StorageSettings, Tls};
 
@@ -28,6 +28,8 @@ const PART_SIZE: usize = 8 << 20;
 /// HEAD requests in flight at once while listing (listings carry no content type).
 const LIST_HEADS_IN_FLIGHT: usize = 16;
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+/// The most keys one DeleteObjects request may name.
+const DELETE_BATCH: usize = 1000;
 /// How long opening a connection to the S3 server may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -94,6 +96,38 @@ impl S3Backend {
     }
 }
 
+impl S3Backend {
+    /// A reader of no bytes of `key`, after checking that it exists.
+    async fn empty_reader(&self, key: &str) -> Result<Box<dyn BlobReader>, CapabilityError> {
+        let info = self
+            .head(key)
+            .await?
+            .ok_or_else(|| CapabilityError::new(ErrorKind::NotFound, "no such object"))?;
+        Ok(Box::new(S3Reader {
+            body: ByteStream::from_static(b""),
+            pending: Bytes::new(),
+            info,
+        }))
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output, CapabilityError> {
+        self.client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_start_after(cursor.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| classify(&e))
+    }
+}
+
 /// An HTTPS client that trusts only the authorities of a PEM file.
 fn https_client(authorities: &Path) -> Result<SharedHttpClient> {
     let pem = tls::read_authorities(authorities, "STORAGE_TLS_CA_FILE")?;
@@ -138,6 +172,44 @@ where
         Capability::Blob,
         kind,
         format!("s3: {}", DisplayErrorContext(error)),
+    )
+}
+
+/// The status of a failed request, when the server answered.
+fn status<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
+    match error {
+        SdkError::ServiceError(service) => Some(service.raw().status().as_u16()),
+        _ => None,
+    }
+}
+
+/// A `Range` header; past what a signed 64-bit length can hold, open-ended
+/// (servers parse the bounds as such).
+fn byte_range(first: u64, last: u64) -> String {
+    match i64::try_from(last) {
+        Ok(_) => format!("bytes={first}-{last}"),
+        Err(_) => format!("bytes={first}-"),
+    }
+}
+
+/// The whole object's size from a ranged response's `Content-Range`
+/// (`bytes 0-9/1234`).
+fn total_size(content_range: Option<&str>) -> Option<i64> {
+    content_range?.rsplit('/').next()?.parse().ok()
+}
+
+/// A key as the `x-amz-copy-source` header wants it: percent-encoded,
+/// with its slashes kept.
+fn copy_source(bucket: &str, key: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    format!(
+        "{bucket}/{}",
+        percent_encoding::utf8_percent_encode(key, KEEP)
     )
 }
 
@@ -207,6 +279,132 @@ impl BlobBackend for S3Backend {
         }))
     }
 
+    async fn open_range(
+        &self,
+        key: &str,
+        first: u64,
+        last: u64,
+    ) -> Result<Box<dyn BlobReader>, CapabilityError> {
+        if last < first {
+            return self.empty_reader(key).await;
+        }
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(byte_range(first, last))
+            .send()
+            .await;
+        let object = match object {
+            Ok(object) => object,
+            // The range starts past the object's end.
+            Err(e) if status(&e) == Some(416) => return self.empty_reader(key).await,
+            Err(e) => return Err(classify(&e)),
+        };
+        let size = total_size(object.content_range()).or(object.content_length());
+        let info = object_info(key, size, object.content_type(), object.last_modified());
+        Ok(Box::new(S3Reader {
+            body: object.body,
+            pending: Bytes::new(),
+            info,
+        }))
+    }
+
+    async fn create_if_absent(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<bool, CapabilityError> {
+        if self.head(key).await?.is_some() {
+            return Ok(false);
+        }
+        let put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .if_none_match("*")
+            .body(ByteStream::from_static(b""))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(status(&e), Some(409 | 412)) => Ok(false),
+            Err(e) => Err(classify(&e)),
+        }
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> Result<ObjectInfo, CapabilityError> {
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(copy_source(&self.bucket, from))
+            .key(to)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        self.head(to).await?.ok_or_else(|| {
+            CapabilityError::new(ErrorKind::NotFound, "the copy was deleted at once")
+        })
+    }
+
+    async fn delete_many(&self, keys: &[String]) -> Result<(), CapabilityError> {
+        for batch in keys.chunks(DELETE_BATCH) {
+            let objects = batch
+                .iter()
+                .map(|key| ObjectIdentifier::builder().key(key).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| CapabilityError::internal(format!("s3 delete: {e}")))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| CapabilityError::internal(format!("s3 delete: {e}")))?;
+            let deleted = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            if let Some(failed) = deleted.errors().first() {
+                return Err(CapabilityError::from_server(
+                    Capability::Blob,
+                    ErrorKind::Unavailable,
+                    format!(
+                        "s3 delete of {} keys: {} failed, the first with {}",
+                        batch.len(),
+                        deleted.errors().len(),
+                        failed.code().unwrap_or("no code")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_keys(
+        &self,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<KeyListing, CapabilityError> {
+        let page = self.list_page(prefix, limit, cursor).await?;
+        let keys: Vec<String> = page
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        let cursor = match page.is_truncated() {
+            Some(true) => keys.last().cloned(),
+            _ => None,
+        };
+        Ok(KeyListing { keys, cursor })
+    }
+
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, CapabilityError> {
         let head = self
             .client
@@ -248,16 +446,7 @@ impl BlobBackend for S3Backend {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Listing, CapabilityError> {
-        let page = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .max_keys(i32::try_from(limit).unwrap_or(i32::MAX))
-            .set_start_after(cursor.map(str::to_owned))
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
+        let page = self.list_page(prefix, limit, cursor).await?;
         let keys: Vec<String> = page
             .contents()
             .iter()
