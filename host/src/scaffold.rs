@@ -214,8 +214,10 @@ const WASI_PACKAGES: [(&str, &str); 8] = [
 /// The other folders of `wit/deps`: standard packages Summer serves to
 /// components built for other hosts, which its own worlds do not use.
 #[cfg(test)]
-const SERVED_ONLY: [&str; 3] = [
+const SERVED_ONLY: [&str; 5] = [
+    "blobstore-0.2.0-draft",
     "config-0.2.0-draft-2024-09-27",
+    "io-0.2.1",
     "keyvalue-0.2.0-draft",
     "keyvalue-0.2.0-draft2",
 ];

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::Flags;
-use crate::load::{self, Bar, Load, Running};
+use crate::load::{self, Backends, Bar, Load, Running};
 
 /// The size of the uploaded and downloaded file.
 const FILE_BYTES: usize = 1 << 20;
@@ -36,48 +36,6 @@ struct Options {
     backends: Vec<Backends>,
     /// Distinct users each measured cache-miss run may read.
     miss_ids: usize,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Backends {
-    Embedded,
-    Real,
-}
-
-impl Backends {
-    fn name(self) -> &'static str {
-        match self {
-            Backends::Embedded => "embedded",
-            Backends::Real => "real",
-        }
-    }
-
-    fn parse(list: &str) -> Result<Vec<Self>> {
-        list.split(',')
-            .map(|name| match name.trim() {
-                "embedded" => Ok(Backends::Embedded),
-                "real" => Ok(Backends::Real),
-                other => bail!("--backends takes embedded and/or real, not {other:?}"),
-            })
-            .collect()
-    }
-
-    /// The embedded backends: none of the real servers' settings. The real
-    /// ones: all of them, from the environment.
-    fn configure(self, command: &mut Command) -> Result<()> {
-        for variable in load::REAL_BACKEND_VARIABLES {
-            match self {
-                Backends::Embedded => {
-                    command.env_remove(variable);
-                }
-                Backends::Real if std::env::var_os(variable).is_none() => {
-                    bail!("the real backends need {variable} (source tooling/services.env)")
-                }
-                Backends::Real => {}
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The ids `native_api prepare` wrote.

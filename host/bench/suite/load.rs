@@ -23,6 +23,131 @@ pub const REAL_BACKEND_VARIABLES: [&str; 5] = [
     "NEO4J_HOST",
 ];
 
+/// The share of the machine's CPU time other work may take while the
+/// servers under test idle: a build beside a benchmark halves its figures.
+pub const BUSY_SHARE: f64 = 0.2;
+
+/// Busy and total CPU time since boot, from the first line of /proc/stat.
+fn cpu_times() -> Result<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    let fields: Vec<u64> = text
+        .lines()
+        .next()
+        .context("a cpu line in /proc/stat")?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().sum();
+    // idle and iowait.
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    Ok((total - idle, total))
+}
+
+/// The share of CPU time spent busy over `window`, while this program and
+/// its idle servers wait: what everything else on the machine uses.
+pub fn busy_share(window: Duration) -> Result<f64> {
+    let (busy, total) = cpu_times()?;
+    std::thread::sleep(window);
+    let (busy_after, total_after) = cpu_times()?;
+    Ok((busy_after - busy) as f64 / (total_after - total).max(1) as f64)
+}
+
+/// What the machine was doing around the measured runs: the load average
+/// at the start, and the CPU share other work took at the start and in a
+/// pause between rounds (when the servers under test idle).
+#[derive(Default)]
+pub struct Quiet {
+    load_average: f64,
+    shares: Vec<f64>,
+}
+
+impl Quiet {
+    /// Refuses to start on a busy machine unless `allow_busy`.
+    pub fn require(allow_busy: bool) -> Result<Self> {
+        let load_average = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0.0);
+        let share = busy_share(Duration::from_secs(2))?;
+        if share > BUSY_SHARE && !allow_busy {
+            bail!(
+                "the machine is busy ({:.0}% of its CPU time, load average {load_average:.2}): figures measured beside other work are not Summer's; wait for it to finish, or pass --allow-busy to run anyway (the report then says so)",
+                share * 100.0
+            );
+        }
+        Ok(Self {
+            load_average,
+            shares: vec![share],
+        })
+    }
+
+    /// Samples the machine in a pause between rounds; warns when it is busy.
+    pub fn check(&mut self, round: usize) -> Result<()> {
+        let share = busy_share(Duration::from_secs(1))?;
+        if share > BUSY_SHARE {
+            eprintln!(
+                "warning: before round {round}, other work took {:.0}% of the CPU: this run's figures are suspect",
+                share * 100.0
+            );
+        }
+        self.shares.push(share);
+        Ok(())
+    }
+
+    /// For the report: the samples, and whether any was busy.
+    pub fn report(&self) -> Value {
+        json!({
+            "load_average_at_start": self.load_average,
+            "busy_cpu_shares": self.shares,
+            "busy": self.shares.iter().any(|s| *s > BUSY_SHARE),
+        })
+    }
+}
+
+/// Which backends a server under test gets.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Backends {
+    Embedded,
+    Real,
+}
+
+impl Backends {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backends::Embedded => "embedded",
+            Backends::Real => "real",
+        }
+    }
+
+    pub fn parse(list: &str) -> Result<Vec<Self>> {
+        list.split(',')
+            .map(|name| match name.trim() {
+                "embedded" => Ok(Backends::Embedded),
+                "real" => Ok(Backends::Real),
+                other => bail!("--backends takes embedded and/or real, not {other:?}"),
+            })
+            .collect()
+    }
+
+    /// The embedded backends: none of the real servers' settings. The real
+    /// ones: all of them, from the environment.
+    pub fn configure(self, command: &mut Command) -> Result<()> {
+        for variable in REAL_BACKEND_VARIABLES {
+            match self {
+                Backends::Embedded => {
+                    command.env_remove(variable);
+                }
+                Backends::Real if std::env::var_os(variable).is_none() => {
+                    bail!("the real backends need {variable} (source tooling/services.env)")
+                }
+                Backends::Real => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 /// wrk's summary of a run, one JSON line; appended to every load script.
 pub const WRK_REPORT: &str = r#"
 done = function(summary, latency, requests)
@@ -109,13 +234,20 @@ pub fn wait_for(url: &str, server: &mut Running) -> Result<Vec<u8>> {
 
 /// A plain HTTP/1.1 GET; the body of a 200.
 pub fn get(url: &str) -> Result<Vec<u8>> {
+    send("GET", url, b"")
+}
+
+/// A plain HTTP/1.1 request; the body of a 2xx.
+pub fn send(method: &str, url: &str, body: &[u8]) -> Result<Vec<u8>> {
     let rest = url.strip_prefix("http://").context("an http:// url")?;
     let (authority, path) = rest.split_once('/').context("a path")?;
     let mut stream = TcpStream::connect(authority)?;
     write!(
         stream,
-        "GET /{path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n\r\n"
+        "{method} /{path} HTTP/1.1\r\nhost: {authority}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
     )?;
+    stream.write_all(body)?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     let split = response
@@ -123,7 +255,7 @@ pub fn get(url: &str) -> Result<Vec<u8>> {
         .position(|w| w == b"\r\n\r\n")
         .context("a response")?;
     let head = String::from_utf8_lossy(&response[..split]);
-    if !head.starts_with("HTTP/1.1 200") {
+    if !head.starts_with("HTTP/1.1 2") {
         bail!("{url}: {}", head.lines().next().unwrap_or_default());
     }
     Ok(response[split + 4..].to_vec())

@@ -6,17 +6,22 @@
 //!   server as the physical limit;
 //! - `api`: the Summer-Trip routes served by `summer serve` and by a native
 //!   server making the same backend calls (`native_api`), on the embedded
-//!   backends and on the real databases.
+//!   backends and on the real databases;
+//! - `keyvalue`: one key read through `wasi:keyvalue` and through
+//!   `summer:platform/cache` from the same component, timed in the guest.
 //!
 //! Each prints a table and writes NAME.json and NAME.html to OUT.
 //!
 //!   bench hello --summer BIN --wasmtime BIN --native BIN --hello WASM --out DIR [load]
 //!   bench api --summer BIN --native BIN --manifest TOML --components DIR --out DIR
 //!             [--backends embedded,real] [--miss-ids N] [load]
+//!   bench keyvalue --summer BIN --lookup WASM --out DIR [--backends embedded,real]
+//!             [--rounds R] [--samples S] [--reads N] [--allow-busy]
 //!   load: [--seconds S] [--connections C] [--rounds R]
 
 mod api;
 mod hello;
+mod keyvalue;
 mod load;
 
 use std::path::PathBuf;
@@ -47,6 +52,10 @@ impl Flags {
         })
     }
 
+    pub fn has(&self, flag: &str) -> bool {
+        self.0.iter().any(|a| a == flag)
+    }
+
     pub fn text(&self, flag: &str, default: &str) -> String {
         self.value(flag).unwrap_or_else(|| default.to_owned())
     }
@@ -63,13 +72,14 @@ impl Flags {
 fn main() -> Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() {
-        bail!("usage: bench hello|api [flags]");
+        bail!("usage: bench hello|api|keyvalue [flags]");
     }
     let benchmark = args.remove(0);
     let flags = Flags(args);
     match benchmark.as_str() {
         "hello" => hello::run(&flags),
         "api" => api::run(&flags),
-        other => bail!("no benchmark named {other:?}: hello or api"),
+        "keyvalue" => keyvalue::run(&flags),
+        other => bail!("no benchmark named {other:?}: hello, api or keyvalue"),
     }
 }

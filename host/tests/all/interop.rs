@@ -332,25 +332,27 @@ fn cargo_component_build(crate_dir: &Path) -> std::process::Output {
         .unwrap()
 }
 
-#[test]
-fn a_third_party_component_built_by_cargo_component_is_served() {
-    let built = cargo_component_build(&support::repo_root().join("interop/keyvalue-draft2"));
+/// Builds the interop crate `name` with `cargo component build` and serves
+/// that build (not the build script's) at `/{name}/...` with `grant`.
+fn serve_cargo_component_build(name: &str, grant: &str) -> (tempfile::TempDir, Server) {
+    let built = cargo_component_build(&support::repo_root().join("interop").join(name));
     assert!(
         built.status.success(),
-        "cargo component build failed:\n{}",
+        "cargo component build of {name} failed:\n{}",
         String::from_utf8_lossy(&built.stderr)
     );
     let wasm = components_dir()
         .parent()
         .unwrap()
-        .join("cargo-component/wasm32-wasip1/release/keyvalue_draft2.wasm");
+        .join("cargo-component/wasm32-wasip1/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), |_| {});
-    let grant: toml::Table = toml::from_str("grants = [\"keyvalue\"]").unwrap();
-    add_component(&manifest, "kv", "keyvalue-draft2.wasm", &["/kv/..."], grant);
-    // Served from cargo-component's output, not the build script's.
+    let grant: toml::Table = toml::from_str(&format!("grants = [\"{grant}\"]")).unwrap();
+    let route = format!("/{name}/...");
+    add_component(&manifest, name, &format!("{name}.wasm"), &[&route], grant);
     let text = std::fs::read_to_string(&manifest).unwrap();
-    let built_source = components_dir().join("keyvalue-draft2.wasm");
+    let built_source = components_dir().join(format!("{name}.wasm"));
     let served = text.replace(
         &built_source.display().to_string(),
         &wasm.display().to_string(),
@@ -364,9 +366,245 @@ fn a_third_party_component_built_by_cargo_component_is_served() {
     std::fs::write(&manifest, served).unwrap();
     let server = Server::try_start(&dir.path().join("data"), &manifest)
         .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
-    assert_eq!(put(&server.url("/kv/default/k"), b"v").status, 204);
-    assert_eq!(get(&server.url("/kv/default/k")).raw, "v");
-    let appended = post(&server.url("/kv/default/k/append"), "text/plain", "w");
+    (dir, server)
+}
+
+#[test]
+fn third_party_components_built_by_cargo_component_are_served() {
+    let (_dir, server) = serve_cargo_component_build("keyvalue-draft2", "keyvalue");
+    let url = |path: &str| server.url(&format!("/keyvalue-draft2/kv{path}"));
+    assert_eq!(put(&url("/default/k"), b"v").status, 204);
+    assert_eq!(get(&url("/default/k")).raw, "v");
+    let appended = post(&url("/default/k/append"), "text/plain", "w");
     assert_eq!(appended.status, 200, "{}", appended.raw);
-    assert_eq!(get(&server.url("/kv/default/k")).raw, "vw");
+    assert_eq!(get(&url("/default/k")).raw, "vw");
+
+    let (_dir, server) = serve_cargo_component_build("blobstore-draft", "blobstore");
+    let url = |path: &str| server.url(&format!("/blobstore-draft/bs{path}"));
+    assert_eq!(put(&url("/photos"), b"").status, 201);
+    let body = patterned(100_000);
+    assert_eq!(put(&url("/photos/cat.bin"), &body).status, 201);
+    let (status, _, read) = support::get_bytes(&url("/photos/cat.bin?start=10&end=99"));
+    assert_eq!((status, read.as_slice()), (200, &body[10..100]));
+}
+
+/// The blobstore component twice: in its own namespace, and in `other`'s.
+fn blobstore_server(databases: Databases) -> TestServer {
+    TestServer::start_with(databases, |manifest| {
+        let grant: toml::Table = toml::from_str("grants = [\"blobstore\"]").unwrap();
+        add_component(
+            manifest,
+            "bs",
+            "blobstore-draft.wasm",
+            &["/mine/bs/..."],
+            grant.clone(),
+        );
+        add_component(
+            manifest,
+            "bs-other",
+            "blobstore-draft.wasm",
+            &["/other/bs/..."],
+            grant,
+        );
+    })
+}
+
+/// Bytes that show where in an object a range came from.
+fn patterned(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+fn json_of(reply: &support::Reply) -> Value {
+    serde_json::from_str(&reply.raw).unwrap_or_else(|_| panic!("not JSON: {}", reply.raw))
+}
+
+fn blobstore_behaves_per_the_wit(databases: Databases) {
+    let test = blobstore_server(databases);
+    let server = &test.server;
+    let container = fresh_bucket();
+    let url = |path: &str| server.url(&format!("/mine/bs/{container}{path}"));
+
+    assert_eq!(get(&url("")).status, 404, "before it is created");
+    assert_eq!(put(&url(""), b"").status, 201);
+    let again = put(&url(""), b"");
+    assert_eq!(again.status, 409, "{}", again.raw);
+    let info = json_of(&get(&url("")));
+    assert_eq!(info["name"], json!(container));
+    assert_eq!(info["exists"], json!(true));
+    let now = chrono::Utc::now().timestamp();
+    assert!(
+        (info["created_at"].as_i64().unwrap() - now).abs() < 120,
+        "{info}"
+    );
+    // Containers live inside the namespace.
+    let theirs = get(&server.url(&format!("/other/bs/{container}")));
+    assert_eq!(theirs.status, 404, "{}", theirs.raw);
+
+    // 3 MiB in each write order: body first (as most guests write), and
+    // write-data first (the body streams to the store as it comes).
+    let body = patterned(3 << 20);
+    for (object, order) in [
+        ("body-first.bin", "body-first"),
+        ("data-first.bin", "data-first"),
+    ] {
+        let stored = put(&url(&format!("/{object}?order={order}")), &body);
+        assert_eq!(stored.status, 201, "{order}: {}", stored.raw);
+        let (status, _, read) = support::get_bytes(&url(&format!("/{object}")));
+        assert_eq!(status, 200);
+        assert!(read == body, "{order}: {} bytes read back", read.len());
+        let info = json_of(&get(&url(&format!("/{object}/_info"))));
+        assert_eq!(info["size"], json!(3 << 20), "{order}");
+        assert_eq!(info["container"], json!(container));
+    }
+    for (query, range) in [
+        ("start=1000&end=1999", 1000..2000),
+        ("start=3145720&end=99999999", 3_145_720..3 << 20),
+        ("start=10&end=19&sync", 10..20),
+    ] {
+        let (status, _, read) = support::get_bytes(&url(&format!("/body-first.bin?{query}")));
+        assert_eq!((status, read.as_slice()), (200, &body[range]), "{query}");
+    }
+    let missing = get(&url("/missing.bin"));
+    assert_eq!(missing.status, 404, "{}", missing.raw);
+    assert!(missing.raw.contains("missing.bin"), "{}", missing.raw);
+
+    // Copy and move, within the namespace.
+    let copy = server.url(&format!(
+        "/mine/bs/_copy?from={container}/body-first.bin&to={container}/copy.bin"
+    ));
+    assert_eq!(post(&copy, "text/plain", "").status, 204);
+    let moved = server.url(&format!(
+        "/mine/bs/_move?from={container}/data-first.bin&to={container}/moved.bin"
+    ));
+    assert_eq!(post(&moved, "text/plain", "").status, 204);
+    assert_eq!(get(&url("/data-first.bin/_exists")).raw, "false");
+    assert_eq!(support::get_bytes(&url("/moved.bin")).2.len(), 3 << 20);
+    assert_eq!(support::get_bytes(&url("/copy.bin")).2.len(), 3 << 20);
+    let nowhere = server.url(&format!(
+        "/mine/bs/_copy?from={container}/copy.bin&to={container}-none/x"
+    ));
+    assert_eq!(post(&nowhere, "text/plain", "").status, 404);
+
+    // Listing pages through every name.
+    for i in 0..120 {
+        assert_eq!(put(&url(&format!("/n{i:03}")), b"x").status, 201);
+    }
+    let page = json_of(&get(&url("/_list?len=50")));
+    assert_eq!(
+        (page["names"].as_array().unwrap().len(), &page["end"]),
+        (50, &json!(false))
+    );
+    let rest = json_of(&get(&url("/_list?skip=50&len=500")));
+    assert_eq!(rest["skipped"], json!(50));
+    assert_eq!(rest["end"], json!(true));
+    let total = 50 + rest["names"].as_array().unwrap().len();
+    assert_eq!(total, 123, "120 small objects, body-first, copy and moved");
+
+    let delete_some = post(
+        &url("/_delete"),
+        "application/json",
+        r#"["n000","n001","never"]"#,
+    );
+    assert_eq!(delete_some.status, 204, "{}", delete_some.raw);
+    assert_eq!(get(&url("/n000/_exists")).raw, "false");
+    assert_eq!(delete(&url("/n002")).status, 204);
+    assert_eq!(
+        delete(&url("/n002")).status,
+        204,
+        "deleting a missing object"
+    );
+    assert_eq!(delete(&url("?clear")).status, 204);
+    assert_eq!(json_of(&get(&url("/_list?len=10")))["names"], json!([]));
+    assert_eq!(delete(&url("")).status, 204);
+    assert_eq!(get(&url("")).status, 404);
+    assert_eq!(delete(&url("")).status, 404);
+}
+
+#[test]
+fn blobstore_behaves_per_the_wit_on_local_files() {
+    blobstore_behaves_per_the_wit(Databases::Embedded);
+}
+
+#[test]
+fn blobstore_behaves_per_the_wit_on_s3() {
+    blobstore_behaves_per_the_wit(Databases::Real);
+}
+
+/// Parallel clients write one object over and over: every read sees one
+/// whole version, and one of several racing creates of a container wins.
+fn blobstore_rules_hold_under_parallel_requests(databases: Databases) {
+    let test = blobstore_server(databases);
+    let server = &test.server;
+    let container = fresh_bucket();
+    let created: Vec<u16> = std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..CLIENTS)
+            .map(|_| scope.spawn(|| put(&server.url(&format!("/mine/bs/{container}")), b"").status))
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert_eq!(
+        created.iter().filter(|s| **s == 201).count(),
+        1,
+        "{created:?}"
+    );
+    assert!(
+        created.iter().all(|s| [201, 409].contains(s)),
+        "{created:?}"
+    );
+
+    let object = server.url(&format!("/mine/bs/{container}/shared"));
+    let versions: Vec<Vec<u8>> = (0..CLIENTS)
+        .map(|i| vec![b'a' + i as u8; 256 << 10])
+        .collect();
+    let (versions, object) = (&versions, &object);
+    std::thread::scope(|scope| {
+        for version in versions {
+            scope.spawn(move || {
+                for _ in 0..ROUNDS / 4 {
+                    let stored = put(&format!("{object}?order=data-first"), version);
+                    assert_eq!(stored.status, 201, "{}", stored.raw);
+                    let (status, _, read) = support::get_bytes(object);
+                    assert_eq!(status, 200);
+                    assert!(
+                        versions.contains(&read),
+                        "a read mixed versions ({} bytes)",
+                        read.len()
+                    );
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn blobstore_rules_hold_under_parallel_requests_on_local_files() {
+    blobstore_rules_hold_under_parallel_requests(Databases::Embedded);
+}
+
+#[test]
+fn blobstore_rules_hold_under_parallel_requests_on_s3() {
+    blobstore_rules_hold_under_parallel_requests(Databases::Real);
+}
+
+#[test]
+fn a_blobstore_component_without_the_grant_is_refused_with_what_to_add() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), |_| {});
+    add_component(
+        &manifest,
+        "bs",
+        "blobstore-draft.wasm",
+        &["/bs/..."],
+        toml::from_str("grants = [\"blob\"]").unwrap(),
+    );
+    let failed = Server::try_start(&dir.path().join("data"), &manifest)
+        .err()
+        .expect("an ungranted wasi:blobstore import must not load");
+    assert!(
+        failed.log.contains("imports wasi:blobstore/")
+            && failed.log.contains("@0.2.0-draft")
+            && failed.log.contains("add \"blobstore\" to its grants"),
+        "{}",
+        failed.log
+    );
 }
