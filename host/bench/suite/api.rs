@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::Flags;
-use crate::load::{self, Backends, Bar, Load, Running};
+use crate::load::{self, Backends, Bar, Load, Quiet, Running};
 
 /// The size of the uploaded and downloaded file.
 const FILE_BYTES: usize = 1 << 20;
@@ -225,20 +225,57 @@ struct Setup {
 }
 
 impl Setup {
-    /// `program args` with a manifest, the data directory and the backend
+    /// `program args` with a manifest, a data directory and the backend
     /// settings.
-    fn command(&self, program: &Path, args: &[&str], manifest: &Path) -> Result<Command> {
+    fn command(
+        &self,
+        program: &Path,
+        args: &[&str],
+        manifest: &Path,
+        data: &Path,
+    ) -> Result<Command> {
         let mut command = Command::new(program);
         command
             .args(args)
             .arg("--manifest")
             .arg(manifest)
             .arg("--data-dir")
-            .arg(&self.data)
+            .arg(data)
             .env("RUST_LOG", "warn");
         self.backends.configure(&mut command)?;
         Ok(command)
     }
+}
+
+impl Setup {
+    /// A server's own copy of the fixture's data directory: servers sharing
+    /// the embedded stores would measure each other's writes and locks.
+    fn data_of(&self, server: &str) -> PathBuf {
+        self.work.join(format!("data-{}", server.replace(' ', "-")))
+    }
+
+    /// Gives every server its copy of the fixture.
+    fn copy_data(&self) -> Result<()> {
+        for server in SERVERS {
+            copy_dir(&self.data, &self.data_of(server))?;
+        }
+        Ok(())
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the fixture with `native_api prepare`: users (one per cache-miss
@@ -252,6 +289,7 @@ fn prepare(options: &Options, setup: &Setup, miss_files: &[(PathBuf, usize)]) ->
             &options.native,
             &["prepare", "--miss-users", &total],
             &setup.manifests[0],
+            &setup.data,
         )?
         .arg("--miss-file")
         .arg(&all_ids)
@@ -276,13 +314,15 @@ fn start(options: &Options, setup: &Setup, server: &'static str, port: u16) -> R
     let log = setup.work.join(format!("{server}.log"));
     let port = port.to_string();
     let serve = ["serve", "--no-watch", "--port", &port];
+    let data = setup.data_of(server);
     let mut command = match server {
-        "summer" => setup.command(&options.summer, &serve, &setup.manifests[0])?,
-        "summer reuse" => setup.command(&options.summer, &serve, &setup.manifests[1])?,
+        "summer" => setup.command(&options.summer, &serve, &setup.manifests[0], &data)?,
+        "summer reuse" => setup.command(&options.summer, &serve, &setup.manifests[1], &data)?,
         _ => setup.command(
             &options.native,
             &["serve", "--port", &port],
             &setup.manifests[0],
+            &data,
         )?,
     };
     load::spawn(server, &mut command, &log)
@@ -310,7 +350,12 @@ fn check_same_answers(fixture: &Fixture, servers: &mut [Running], bases: &[Strin
 
 /// Loads every route on both servers, round after round, the order of the
 /// servers swapped each round.
-fn measure_backends(options: &Options, backends: Backends, work: &Path) -> Result<Vec<Value>> {
+fn measure_backends(
+    options: &Options,
+    backends: Backends,
+    work: &Path,
+    quiet: &mut Quiet,
+) -> Result<Vec<Value>> {
     let work = work.join(backends.name());
     std::fs::create_dir_all(&work)?;
     let setup = Setup {
@@ -333,6 +378,7 @@ fn measure_backends(options: &Options, backends: Backends, work: &Path) -> Resul
         .collect();
     eprintln!("{}: writing the fixture", backends.name());
     let fixture = prepare(options, &setup, &miss_files)?;
+    setup.copy_data()?;
     let ports = SERVERS.map(|_| load::free_port());
     let ports = ports.into_iter().collect::<Result<Vec<u16>>>()?;
     let mut servers = SERVERS
@@ -352,6 +398,7 @@ fn measure_backends(options: &Options, backends: Backends, work: &Path) -> Resul
         std::fs::write(&fixed, script(&route.request, Path::new("")))?;
         let mut runs: Vec<Vec<Value>> = vec![Vec::new(); SERVERS.len()];
         for round in 0..rounds {
+            quiet.check(round + 1)?;
             for i in 0..SERVERS.len() {
                 let server = (i + round) % SERVERS.len();
                 // A cache-miss run reads ids of its own: a script per run.
@@ -497,10 +544,16 @@ pub fn run(flags: &Flags) -> Result<()> {
         backends: Backends::parse(&flags.text("--backends", "embedded,real"))?,
         miss_ids: flags.number("--miss-ids", 120_000)? as usize,
     };
+    let mut quiet = Quiet::require(flags.has("--allow-busy"))?;
     let work = tempfile::tempdir()?;
     let mut results = Vec::new();
     for &backends in &options.backends {
-        results.extend(measure_backends(&options, backends, work.path())?);
+        results.extend(measure_backends(
+            &options,
+            backends,
+            work.path(),
+            &mut quiet,
+        )?);
     }
     let ratios = ratios(&results);
     let report = json!({
@@ -510,6 +563,7 @@ pub fn run(flags: &Flags) -> Result<()> {
             options.load.describe(),
             options.miss_ids
         ),
+        "machine": quiet.report(),
         "results": results,
         "ratios": ratios,
     });

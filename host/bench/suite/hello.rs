@@ -12,7 +12,7 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use crate::Flags;
-use crate::load::{self, Bar, Load, Running};
+use crate::load::{self, Bar, Load, Quiet, Running};
 
 /// Requests one instance serves in reuse mode, on both hosts.
 const REUSE: u32 = 128;
@@ -74,9 +74,15 @@ fn start_wasmtime(options: &Options, work: &Path, port: u16, reuse: u32) -> Resu
 }
 
 /// Runs every target once per round, in a rotated order each round.
-fn measure(load: &Load, targets: &[Target], script: &Path) -> Result<Vec<Value>> {
+fn measure(
+    load: &Load,
+    targets: &[Target],
+    script: &Path,
+    quiet: &mut Quiet,
+) -> Result<Vec<Value>> {
     let mut runs: Vec<Vec<Value>> = targets.iter().map(|_| Vec::new()).collect();
     for round in 0..load.rounds {
+        quiet.check(round + 1)?;
         for i in 0..targets.len() {
             let index = (i + round) % targets.len();
             let target = &targets[index];
@@ -183,6 +189,7 @@ pub fn run(flags: &Flags) -> Result<()> {
         out: flags.path("--out")?,
         load: flags.load(10)?,
     };
+    let mut quiet = Quiet::require(flags.has("--allow-busy"))?;
     let work = tempfile::tempdir()?;
     let script = work.path().join("report.lua");
     std::fs::write(&script, load::WRK_REPORT)?;
@@ -222,11 +229,12 @@ pub fn run(flags: &Flags) -> Result<()> {
         bail!("the servers answer differently: {bodies:?}");
     }
 
-    let results = measure(&options.load, &targets, &script)?;
+    let results = measure(&options.load, &targets, &script, &mut quiet)?;
     let ratios = ratios(&results);
     let report = json!({
         "benchmark": "hello",
         "setup": format!("{}; instance reuse {REUSE}", options.load.describe()),
+        "machine": quiet.report(),
         "results": results,
         "ratios": ratios,
     });

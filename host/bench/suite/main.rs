@@ -17,7 +17,11 @@
 //!             [--backends embedded,real] [--miss-ids N] [load]
 //!   bench keyvalue --summer BIN --lookup WASM --out DIR [--backends embedded,real]
 //!             [--rounds R] [--samples S] [--reads N] [--allow-busy]
-//!   load: [--seconds S] [--connections C] [--rounds R]
+//!   load: [--seconds S] [--connections C] [--rounds R] [--allow-busy]
+//!
+//! Every benchmark refuses to start while other work takes more than a
+//! fifth of the CPU (`--allow-busy` runs anyway), samples the machine again
+//! between rounds, and records what it saw under `machine` in its report.
 
 mod api;
 mod hello;

@@ -23,6 +23,8 @@ macro_rules! conformance_tests {
 pub(crate) mod bindings;
 pub(crate) mod blob;
 pub(crate) mod cache;
+#[cfg(test)]
+pub(crate) mod cancellation;
 mod error;
 pub mod graph;
 pub(crate) mod keyvalue;

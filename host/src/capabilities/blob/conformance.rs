@@ -257,6 +257,32 @@ pub(crate) async fn delete_many_deletes_what_exists(blob: &dyn BlobBackend) {
     assert_eq!(left.cursor, None);
 }
 
+/// Writes, copies and moves cancelled at any await point leave the store
+/// usable, and never leave part of an object visible.
+pub(crate) async fn cancelled_writes_leave_the_store_usable(blob: &dyn BlobBackend) {
+    let base = &prefix();
+    let body = &vec![9u8; 100_000];
+    let points = crate::capabilities::cancellation::cancel_at_every_await(
+        |run| async move {
+            let key = format!("{base}object-{run}");
+            put(blob, &key, "application/octet-stream", &[body, body]).await;
+            blob.copy(&key, &format!("{key}-copy")).await.unwrap();
+            blob.rename(&key, &format!("{key}-moved")).await.unwrap();
+        },
+        async |run| {
+            put(blob, &format!("{base}after-{run}"), "text/plain", &[b"x"]).await;
+            for suffix in ["", "-copy", "-moved"] {
+                let key = format!("{base}object-{run}{suffix}");
+                if let Some(info) = blob.head(&key).await.unwrap() {
+                    assert_eq!(info.size, 200_000, "part of {key} is visible");
+                }
+            }
+        },
+    )
+    .await;
+    assert!(points >= 3, "{points} await points");
+}
+
 /// A namespace no other check uses.
 fn namespace() -> String {
     format!("conf{}", uuid::Uuid::new_v4().simple())
@@ -575,6 +601,7 @@ macro_rules! blob_conformance {
                 a_bound_value_streams_and_appears_at_finish,
                 listings_page_through_every_name,
                 copy_move_delete_and_clear_within_a_namespace,
+                cancelled_writes_leave_the_store_usable,
             ]
         );
     };

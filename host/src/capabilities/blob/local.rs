@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::{BlobBackend, BlobReader, BlobWriter, Listing, ObjectInfo, clamp_range};
-use crate::capabilities::sql::begin_immediate;
+use crate::capabilities::sql::{begin_immediate, lend_outside_transactions};
 use crate::capabilities::{CapabilityError, ErrorKind};
 
 struct Store {
@@ -57,7 +57,7 @@ impl LocalBackend {
             .filename(root.join("index.db"))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal);
-        let index = SqlitePoolOptions::new()
+        let index = lend_outside_transactions(SqlitePoolOptions::new())
             .max_connections(2)
             .connect_with(options)
             .await

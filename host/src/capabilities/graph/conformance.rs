@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::capabilities::ErrorKind;
+use crate::capabilities::cancellation::cancel_at_every_await;
 
 const PERSON: &str = "conformance__Person";
 const PLACE: &str = "conformance__Place";
@@ -425,6 +426,37 @@ pub(crate) async fn directed_limits_count_outgoing_from_the_source_and_incoming_
     assert_eq!(names(&keys, &to_b), ["a"]);
 }
 
+/// Merges and deletes cancelled at any await point leave the graph usable,
+/// and a merge of two nodes and their link took effect whole or not at all.
+pub(crate) async fn cancelled_writes_leave_the_graph_usable(graph: &dyn GraphBackend) {
+    let keys = &Keys::new();
+    let points = cancel_at_every_await(
+        |run| async move {
+            let (a, b) = (format!("a{run}"), format!("b{run}"));
+            let nodes = vec![
+                node(&keys.person(&a), Vec::new()),
+                node(&keys.person(&b), Vec::new()),
+            ];
+            let link = knows(&keys.person(&a), &keys.person(&b));
+            graph.merge(nodes, vec![link]).await.unwrap();
+            graph.delete_node(&keys.person(&b)).await.unwrap();
+        },
+        async |run| {
+            people(graph, keys, "z", &[]).await;
+            let (a, b) = (
+                keys.person(&format!("a{run}")),
+                keys.person(&format!("b{run}")),
+            );
+            let merged = graph.get_node(&a).await.unwrap().is_some();
+            let linked = graph.get_node(&b).await.unwrap().is_some();
+            // b goes only after the merge; the merge is whole or nothing.
+            assert!(merged || !linked, "half a merge after run {run}");
+        },
+    )
+    .await;
+    assert!(points >= 2, "{points} await points");
+}
+
 /// Every check of this suite, for the backend `$open` returns.
 macro_rules! graph_conformance {
     ($suite:ident, $open:expr) => {
@@ -443,6 +475,7 @@ macro_rules! graph_conformance {
                 large_batches_merge_in_one_call,
                 bounded_merges_never_pass_the_limit_under_concurrency,
                 directed_limits_count_outgoing_from_the_source_and_incoming_to_the_target,
+                cancelled_writes_leave_the_graph_usable,
             ]
         );
     };

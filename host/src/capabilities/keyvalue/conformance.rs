@@ -8,6 +8,7 @@ use futures::future::join_all;
 
 use super::*;
 use crate::capabilities::ErrorKind;
+use crate::capabilities::cancellation::cancel_at_every_await;
 
 /// A keyspace no other check (or run) uses.
 fn space(bucket: &str) -> Keyspace {
@@ -184,6 +185,33 @@ pub(crate) async fn compare_and_swap_writes_only_over_what_it_read(store: &dyn K
     assert_eq!(store.get(&s, "k").await.unwrap(), Some(bytes("fourth")));
 }
 
+/// Increments, swaps and batch writes cancelled at any await point leave
+/// the store usable, and each took effect whole or not at all.
+pub(crate) async fn cancelled_writes_leave_the_store_usable(store: &dyn KeyValueBackend) {
+    let s = &space("default");
+    let points = cancel_at_every_await(
+        |run| async move {
+            store.increment(s, "hits", 1).await.unwrap();
+            let previous = store.get(s, "swapped").await.unwrap();
+            let next = bytes(&run.to_string());
+            store
+                .compare_and_swap(s, "swapped", previous.as_deref(), next)
+                .await
+                .unwrap();
+            let pair = vec![("a".to_owned(), bytes("1")), ("b".to_owned(), bytes("1"))];
+            store.set_many(s, pair).await.unwrap();
+        },
+        async |run| {
+            store.set(s, "other", bytes("written")).await.unwrap();
+            let hits = store.get(s, "hits").await.unwrap().unwrap_or(bytes("0"));
+            let hits: usize = String::from_utf8(hits).unwrap().parse().unwrap();
+            assert!(hits <= run + 1, "{hits} increments after {} calls", run + 1);
+        },
+    )
+    .await;
+    assert!(points >= 3, "{points} await points");
+}
+
 /// Every racer adds one by reading the counter and swapping in the next
 /// value, retrying when someone else swapped first: no addition is lost.
 pub(crate) async fn compare_and_swap_is_atomic_under_concurrency(store: &dyn KeyValueBackend) {
@@ -228,6 +256,7 @@ macro_rules! keyvalue_conformance {
                 increments_are_atomic_under_concurrency,
                 compare_and_swap_writes_only_over_what_it_read,
                 compare_and_swap_is_atomic_under_concurrency,
+                cancelled_writes_leave_the_store_usable,
             ]
         );
     };

@@ -2,6 +2,7 @@
 //! Each check works in tables of its own, so backends can share a database.
 
 use super::*;
+use crate::capabilities::cancellation::cancel_at_every_await;
 use crate::config::SslMode;
 
 fn table(name: &str) -> String {
@@ -14,6 +15,46 @@ fn text(s: &str) -> Value {
 
 async fn create(backend: &dyn SqlBackend, ddl: String) {
     backend.execute(&ddl, vec![]).await.expect("create table");
+}
+
+/// A transaction cancelled at any await point commits both of its rows or
+/// neither, and leaves no lock behind: a write right after goes through.
+pub(crate) async fn a_cancelled_transaction_leaves_the_database_usable(backend: &dyn SqlBackend) {
+    let t = &table("tx_cancelled");
+    create(
+        backend,
+        format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, pair INTEGER NOT NULL)"),
+    )
+    .await;
+    let insert = &format!("INSERT INTO {t} (id, pair) VALUES ($1, $2)");
+    let points = cancel_at_every_await(
+        |run| async move {
+            let run = run as i64;
+            let mut tx = backend.begin().await.unwrap();
+            for half in 0..2 {
+                let row = vec![Value::Int(run * 2 + half), Value::Int(run)];
+                tx.execute(insert, row).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+        },
+        async |run| {
+            let outside = vec![Value::Int(-1 - run as i64), Value::Int(-1)];
+            backend.execute(insert, outside).await.unwrap();
+            let halves =
+                format!("SELECT pair FROM {t} WHERE pair >= 0 GROUP BY pair HAVING count(*) <> 2");
+            let split = backend.query(&halves, vec![]).await.unwrap();
+            assert!(
+                split.rows.is_empty(),
+                "half a transaction: {:?}",
+                split.rows
+            );
+        },
+    )
+    .await;
+    assert!(
+        points >= 2,
+        "begin and commit at least: {points} await points"
+    );
 }
 
 pub(crate) async fn round_trips_every_value_type(backend: &dyn SqlBackend) {
@@ -255,6 +296,7 @@ macro_rules! sql_conformance {
                 execute_counts_changed_rows,
                 committed_transaction_is_visible,
                 dropped_transaction_rolls_back,
+                a_cancelled_transaction_leaves_the_database_usable,
                 migrations_apply_once_and_refuse_edits,
             ]
         );
@@ -314,6 +356,34 @@ async fn open_postgres_tls() -> Box<dyn SqlBackend> {
 }
 
 sql_conformance!(postgres, open_postgres());
+
+/// A `begin` cancelled at any await point must not hand the pool's one
+/// connection to the next caller inside a transaction nothing will end:
+/// two statements there would share one transaction id.
+#[tokio::test]
+async fn a_cancelled_begin_leaves_no_transaction_open_on_postgres() {
+    let one_connection = connect_postgres(|s| {
+        s.ssl_mode = Some(SslMode::Disable);
+        s.pool_size = 1;
+    });
+    let backend = &*open(one_connection.await).await;
+    let points = cancel_at_every_await(
+        |_| async move { drop(backend.begin().await.unwrap()) },
+        async |run| {
+            let transaction = async || {
+                let id = backend.query("SELECT txid_current()", vec![]).await.unwrap();
+                id.rows
+            };
+            let (first, second) = (transaction().await, transaction().await);
+            assert_ne!(
+                first, second,
+                "after a begin cancelled at its await point {run}, statements ran inside a transaction"
+            );
+        },
+    )
+    .await;
+    assert!(points >= 1, "{points} await points");
+}
 sql_conformance!(postgres_tls, open_postgres_tls());
 
 #[tokio::test]

@@ -98,7 +98,7 @@ pub(crate) use host::{SqlView, add_to_linker};
 pub(crate) use migrate::{Migration, apply_migrations};
 pub(crate) use postgres::PostgresBackend;
 pub(crate) use sqlite::{
-    SqliteBackend, begin_immediate, open_store as open_sqlite_store,
+    SqliteBackend, begin_immediate, lend_outside_transactions, open_store as open_sqlite_store,
     ping_store as ping_sqlite_store,
 };
 
@@ -106,6 +106,24 @@ pub(crate) use super::bindings::summer::platform::sql::Rows;
 pub(crate) use super::bindings::summer::platform::types::Value;
 use super::{Capability, CapabilityError, ErrorKind};
 use crate::config::Settings;
+
+/// Starts a transaction in a task of its own, which runs to its end even
+/// when the caller is cancelled (a request past its deadline, a client that
+/// went away). sqlx 0.8 has await points after the server has begun a
+/// transaction and before the `Transaction` that would roll it back exists;
+/// cancelled there, the connection goes back to the pool inside a
+/// transaction that holds its locks (on SQLite, the file's write lock) for
+/// every later borrower. Run to its end, the `Transaction` always exists,
+/// and dropping it rolls back.
+pub(crate) async fn begin_detached<DB: sqlx::Database>(
+    begin: impl Future<Output = Result<sqlx::Transaction<'static, DB>, sqlx::Error>> + Send + 'static,
+) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+    tokio::spawn(begin).await.map_err(|e| {
+        sqlx::Error::Io(std::io::Error::other(format!(
+            "starting a transaction: {e}"
+        )))
+    })?
+}
 
 /// A relational database that components reach through `summer:platform/sql`.
 ///

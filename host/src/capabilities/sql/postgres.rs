@@ -13,7 +13,7 @@ use sqlx::postgres::{
 };
 use sqlx::{Column, Executor, Row, TypeInfo, ValueRef};
 
-use super::{Rows, SqlBackend, SqlTransaction, Value, canonical_uuid, classify};
+use super::{Rows, SqlBackend, SqlTransaction, Value, begin_detached, canonical_uuid, classify};
 use crate::capabilities::{Capability, CapabilityError, ErrorKind};
 use crate::config::{PostgresServer, PostgresSettings, SslMode};
 
@@ -104,7 +104,8 @@ impl PostgresBackend {
     async fn begin_transaction(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.pool.begin().await
+        let pool = self.pool.clone();
+        begin_detached(async move { pool.begin().await }).await
     }
 
     /// A time-out waiting for a connection is a 504 when the pool is busy,

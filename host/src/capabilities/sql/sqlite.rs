@@ -10,9 +10,9 @@ use sqlx::sqlite::{
     Sqlite, SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
     SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Column, Executor, Row, Statement, TypeInfo, ValueRef};
+use sqlx::{Column, Connection, Executor, Row, Statement, TypeInfo, ValueRef};
 
-use super::{Rows, SqlBackend, SqlTransaction, Value, canonical_uuid, classify};
+use super::{Rows, SqlBackend, SqlTransaction, Value, begin_detached, canonical_uuid, classify};
 use crate::capabilities::CapabilityError;
 
 /// SQLite has one writer at a time; a few connections let reads overlap it.
@@ -32,10 +32,12 @@ pub(crate) struct SqliteBackend {
 /// that reads before it writes fails with "database is locked" when another
 /// writer got in between (SQLite cannot upgrade its read snapshot); this
 /// one waits its turn instead, up to the busy time-out.
+/// Cancel-safe: see [`begin_detached`].
 pub(crate) async fn begin_immediate(
     pool: &SqlitePool,
 ) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
+    let pool = pool.clone();
+    begin_detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await
 }
 
 impl SqliteBackend {
@@ -46,6 +48,22 @@ impl SqliteBackend {
             path: path.to_owned(),
         })
     }
+}
+
+/// A pool that never lends a connection still inside a transaction: one
+/// whose rollback (queued when a cancelled call dropped its transaction)
+/// has not run yet is waited for, and one still inside after that is
+/// closed, which rolls it back, so no borrower inherits its write lock.
+pub(crate) fn lend_outside_transactions(options: SqlitePoolOptions) -> SqlitePoolOptions {
+    options.after_release(|connection, _| {
+        Box::pin(async move {
+            if connection.is_in_transaction() {
+                // Commands run in order: the queued rollback runs first.
+                connection.ping().await?;
+            }
+            Ok(!connection.is_in_transaction())
+        })
+    })
 }
 
 /// Opens a pool on the SQLite file at `path`, creating the file and its
@@ -63,7 +81,7 @@ pub(super) async fn open_pool(path: &Path) -> Result<SqlitePool> {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(BUSY_TIMEOUT)
         .foreign_keys(true);
-    SqlitePoolOptions::new()
+    lend_outside_transactions(SqlitePoolOptions::new())
         .max_connections(POOL_SIZE)
         .min_connections(1)
         .connect_with(options)
