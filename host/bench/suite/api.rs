@@ -3,7 +3,11 @@
 //! the same backend calls from native Rust through the same drivers and
 //! pools; on the embedded backends and on the real databases (the
 //! environment's settings, as `tooling/services.env` gives them). The ratio
-//! summer/native is what the WebAssembly layer costs on each route.
+//! summer/native is what the WebAssembly layer costs on each route. On the
+//! real databases the NestJS app of `bench/nest` (the seed's stack: NestJS,
+//! TypeORM, cassandra-driver, neo4j-driver, ioredis, the MinIO client) is
+//! loaded too, as one process and as one worker per core, for the ratio
+//! summer/NestJS.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -23,6 +27,10 @@ const REUSE: u32 = 128;
 /// has it (a fresh instance per request), Summer with every component
 /// reusing instances, and the native baseline.
 const SERVERS: [&str; 3] = ["summer", "summer reuse", "native"];
+/// On the real databases, also the NestJS app the seed's backend was
+/// (bench/nest): one Node process, as the seed's compose ran it, and one
+/// worker per core under Node's cluster module.
+const NEST_SERVERS: [&str; 2] = ["nest", "nest cluster"];
 /// The Summer variants, each compared with the native baseline.
 const SUMMERS: [&str; 2] = ["summer", "summer reuse"];
 
@@ -36,6 +44,20 @@ struct Options {
     backends: Vec<Backends>,
     /// Distinct users each measured cache-miss run may read.
     miss_ids: usize,
+    /// The NestJS app's folder, built.
+    nest: Option<PathBuf>,
+}
+
+impl Options {
+    /// The servers loaded on `backends`: NestJS only on the real databases,
+    /// since it has no embedded stores.
+    fn servers(&self, backends: Backends) -> Vec<&'static str> {
+        let mut servers = SERVERS.to_vec();
+        if backends == Backends::Real && self.nest.is_some() {
+            servers.extend(NEST_SERVERS);
+        }
+        servers
+    }
 }
 
 /// The ids `native_api prepare` wrote.
@@ -315,6 +337,18 @@ fn start(options: &Options, setup: &Setup, server: &'static str, port: u16) -> R
     let port = port.to_string();
     let serve = ["serve", "--no-watch", "--port", &port];
     let data = setup.data_of(server);
+    if let (Some(nest), true) = (&options.nest, NEST_SERVERS.contains(&server)) {
+        let mut command = Command::new("node");
+        command
+            .arg(nest.join("dist/main.js"))
+            .env("PORT", &port)
+            .env(
+                "NEST_CLUSTER",
+                if server == "nest cluster" { "1" } else { "0" },
+            );
+        setup.backends.configure(&mut command)?;
+        return load::spawn(server, &mut command, &log);
+    }
     let mut command = match server {
         "summer" => setup.command(&options.summer, &serve, &setup.manifests[0], &data)?,
         "summer reuse" => setup.command(&options.summer, &serve, &setup.manifests[1], &data)?,
@@ -365,8 +399,9 @@ fn measure_backends(
         backends,
     };
     let rounds = options.load.rounds;
+    let servers_loaded = options.servers(backends);
     // Per server and round: a warm-up file of ids and a measured one.
-    let miss_files: Vec<(PathBuf, usize)> = (0..SERVERS.len() * rounds * 2)
+    let miss_files: Vec<(PathBuf, usize)> = (0..servers_loaded.len() * rounds * 2)
         .map(|n| {
             let size = if n % 2 == 0 {
                 options.miss_ids / 10
@@ -379,9 +414,9 @@ fn measure_backends(
     eprintln!("{}: writing the fixture", backends.name());
     let fixture = prepare(options, &setup, &miss_files)?;
     setup.copy_data()?;
-    let ports = SERVERS.map(|_| load::free_port());
-    let ports = ports.into_iter().collect::<Result<Vec<u16>>>()?;
-    let mut servers = SERVERS
+    let ports = servers_loaded.iter().map(|_| load::free_port());
+    let ports = ports.collect::<Result<Vec<u16>>>()?;
+    let mut servers = servers_loaded
         .iter()
         .zip(&ports)
         .map(|(server, port)| start(options, &setup, server, *port))
@@ -396,11 +431,11 @@ fn measure_backends(
     for route in routes(&fixture) {
         let fixed = work.join("route.lua");
         std::fs::write(&fixed, script(&route.request, Path::new("")))?;
-        let mut runs: Vec<Vec<Value>> = vec![Vec::new(); SERVERS.len()];
+        let mut runs: Vec<Vec<Value>> = vec![Vec::new(); servers_loaded.len()];
         for round in 0..rounds {
             quiet.check(round + 1)?;
-            for i in 0..SERVERS.len() {
-                let server = (i + round) % SERVERS.len();
+            for i in 0..servers_loaded.len() {
+                let server = (i + round) % servers_loaded.len();
                 // A cache-miss run reads ids of its own: a script per run.
                 let (warm_up, measured, miss_ids) = match route.request {
                     Request::Misses => {
@@ -430,11 +465,11 @@ fn measure_backends(
                     let requests = run["requests"].as_f64().unwrap_or(0.0).max(1.0);
                     run["miss_share"] = json!((ids as f64 / requests).min(1.0));
                 }
-                load::log_run(round + 1, SERVERS[server], route.name, &run);
+                load::log_run(round + 1, servers_loaded[server], route.name, &run);
                 runs[server].push(run);
             }
         }
-        for (server, runs) in SERVERS.iter().zip(runs) {
+        for (server, runs) in servers_loaded.iter().zip(runs) {
             let mut fields = serde_json::Map::new();
             fields.insert("backends".into(), json!(backends.name()));
             fields.insert("route".into(), json!(route.name));
@@ -445,33 +480,46 @@ fn measure_backends(
     Ok(results)
 }
 
-fn find<'a>(results: &'a [Value], backends: &str, route: &str, server: &str) -> &'a Value {
+fn find<'a>(results: &'a [Value], backends: &str, route: &str, server: &str) -> Option<&'a Value> {
     results
         .iter()
         .find(|r| r["backends"] == backends && r["route"] == route && r["server"] == server)
-        .expect("every target was measured")
+}
+
+fn number(result: Option<&Value>, field: &str) -> f64 {
+    result.and_then(|r| r[field].as_f64()).unwrap_or(0.0)
 }
 
 /// Each Summer variant over the native baseline, per backend set and
-/// route: requests/s and p99.
+/// route (requests/s and p99), and over NestJS where it ran.
 fn ratios(results: &[Value]) -> Value {
     let mut ratios = serde_json::Map::new();
-    for summer in results.iter().filter(|r| r["server"] != "native") {
+    for summer in results
+        .iter()
+        .filter(|r| SUMMERS.contains(&r["server"].as_str().unwrap_or_default()))
+    {
         let (backends, route, server) = (
             summer["backends"].as_str().unwrap_or_default(),
             summer["route"].as_str().unwrap_or_default(),
             summer["server"].as_str().unwrap_or_default(),
         );
-        let native = find(results, backends, route, "native");
-        let ratio = |field: &str| {
-            summer[field].as_f64().unwrap_or(0.0) / native[field].as_f64().unwrap_or(1.0)
+        let over = |other: &str, field: &str| {
+            find(results, backends, route, other)
+                .map(|o| number(Some(summer), field) / number(Some(o), field))
         };
+        let mut ratio = serde_json::Map::new();
+        ratio.insert("over_native_rps".into(), json!(over("native", "rps")));
+        ratio.insert("over_native_p99".into(), json!(over("native", "p99_us")));
+        if let Some(nest) = over(NEST_SERVERS[0], "rps") {
+            ratio.insert("over_nest_rps".into(), json!(nest));
+            ratio.insert(
+                "over_nest_cluster_rps".into(),
+                json!(over(NEST_SERVERS[1], "rps")),
+            );
+        }
         ratios.insert(
             format!("{backends}: {route}: {server}"),
-            json!({
-                "over_native_rps": ratio("rps"),
-                "over_native_p99": ratio("p99_us"),
-            }),
+            Value::Object(ratio),
         );
     }
     Value::Object(ratios)
@@ -479,44 +527,62 @@ fn ratios(results: &[Value]) -> Value {
 
 fn table(results: &[Value], ratios: &Value) -> String {
     let mut text = String::from(
-        "| backends | route | summer req/s | reuse req/s | native req/s | summer/native | reuse/native | p99 µs summer / reuse / native | failed |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+        "| backends | route | summer req/s | reuse req/s | native req/s | nest req/s | nest cluster req/s | summer/native | reuse/native | summer/nest | summer/nest cluster | p99 µs summer / reuse / native | failed |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for native in results.iter().filter(|r| r["server"] == "native") {
         let (backends, route) = (
             native["backends"].as_str().unwrap_or_default(),
             native["route"].as_str().unwrap_or_default(),
         );
-        let [fresh, reuse] = SUMMERS.map(|server| find(results, backends, route, server));
-        let number = |r: &Value, field: &str| r[field].as_f64().unwrap_or(0.0);
-        let ratio = |server: &str| {
-            ratios[format!("{backends}: {route}: {server}")]["over_native_rps"]
-                .as_f64()
-                .unwrap_or(0.0)
+        let [fresh, reuse, nest, cluster] =
+            [SUMMERS[0], SUMMERS[1], NEST_SERVERS[0], NEST_SERVERS[1]]
+                .map(|server| find(results, backends, route, server));
+        let rate = |r: Option<&Value>| {
+            r.map_or("–".to_owned(), |r| {
+                format!("{:.0}", number(Some(r), "rps"))
+            })
         };
+        let ratio = |server: &str, name: &str| {
+            ratios[format!("{backends}: {route}: {server}")][name]
+                .as_f64()
+                .map_or("–".to_owned(), |r| format!("{r:.2}×"))
+        };
+        let failed: f64 = [fresh, reuse, Some(native), nest, cluster]
+            .iter()
+            .map(|r| number(*r, "failed"))
+            .sum();
         let _ = writeln!(
             text,
-            "| {backends} | {route} | {:.0} | {:.0} | {:.0} | {:.2}× | {:.2}× | {:.0} / {:.0} / {:.0} | {} |",
-            number(fresh, "rps"),
-            number(reuse, "rps"),
-            number(native, "rps"),
-            ratio(SUMMERS[0]),
-            ratio(SUMMERS[1]),
+            "| {backends} | {route} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} / {:.0} / {:.0} | {failed} |",
+            rate(fresh),
+            rate(reuse),
+            rate(Some(native)),
+            rate(nest),
+            rate(cluster),
+            ratio(SUMMERS[0], "over_native_rps"),
+            ratio(SUMMERS[1], "over_native_rps"),
+            ratio(SUMMERS[0], "over_nest_rps"),
+            ratio(SUMMERS[0], "over_nest_cluster_rps"),
             number(fresh, "p99_us"),
             number(reuse, "p99_us"),
-            number(native, "p99_us"),
-            [fresh, reuse, native]
-                .iter()
-                .map(|r| number(r, "failed"))
-                .sum::<f64>(),
+            number(Some(native), "p99_us"),
+        );
+    }
+    if !results.iter().any(|r| r["server"] == NEST_SERVERS[0]) {
+        text.push_str("NestJS ran on no backend set here: it has only the real databases.\n");
+    } else {
+        text.push_str(
+            "NestJS has no embedded stores: on the embedded backends it is not measured.\n",
         );
     }
     text
 }
 
-/// Summer's requests/s as a share of the native baseline's, per route.
-fn charts(ratios: &Value) -> String {
-    let bars: Vec<Bar> = ratios
+/// Summer's requests/s as a share of the native baseline's, per route; and
+/// every server's requests/s per route on the real databases.
+fn charts(results: &[Value], ratios: &Value) -> String {
+    let shares: Vec<Bar> = ratios
         .as_object()
         .into_iter()
         .flatten()
@@ -526,11 +592,31 @@ fn charts(ratios: &Value) -> String {
             colour: load::colour("summer"),
         })
         .collect();
-    load::chart(
+    let real: Vec<Bar> = results
+        .iter()
+        .filter(|r| r["backends"] == "real")
+        .map(|r| {
+            let server = r["server"].as_str().unwrap_or_default();
+            Bar {
+                label: format!("{} — {server}", r["route"].as_str().unwrap_or_default()),
+                value: number(Some(r), "rps"),
+                colour: load::colour(server),
+            }
+        })
+        .collect();
+    let mut charts = load::chart(
         "Summer's requests/s as a share of the native baseline's (higher is better)",
-        &bars,
+        &shares,
         "%",
-    )
+    );
+    if !real.is_empty() {
+        charts += &load::chart(
+            "Requests/s on the real databases: Summer, native Rust and the NestJS app (higher is better)",
+            &real,
+            "req/s",
+        );
+    }
+    charts
 }
 
 pub fn run(flags: &Flags) -> Result<()> {
@@ -543,6 +629,10 @@ pub fn run(flags: &Flags) -> Result<()> {
         load: flags.load(5)?,
         backends: Backends::parse(&flags.text("--backends", "embedded,real"))?,
         miss_ids: flags.number("--miss-ids", 120_000)? as usize,
+        nest: flags
+            .value("--nest")
+            .map(|_| flags.path("--nest"))
+            .transpose()?,
     };
     let mut quiet = Quiet::require(flags.has("--allow-busy"))?;
     let work = tempfile::tempdir()?;
@@ -568,5 +658,10 @@ pub fn run(flags: &Flags) -> Result<()> {
         "ratios": ratios,
     });
     println!("{}", table(&results, &report["ratios"]));
-    load::write_report(&options.out, "api", &report, &charts(&report["ratios"]))
+    load::write_report(
+        &options.out,
+        "api",
+        &report,
+        &charts(&results, &report["ratios"]),
+    )
 }

@@ -335,6 +335,7 @@ pub fn colour(server: &str) -> &'static str {
     match server {
         "summer" => "#e07b00",
         "native" => "#777",
+        "nest" | "nest cluster" => "#c0392b",
         _ => "#3b6fb6",
     }
 }

@@ -14,7 +14,7 @@
 //!
 //!   bench hello --summer BIN --wasmtime BIN --native BIN --hello WASM --out DIR [load]
 //!   bench api --summer BIN --native BIN --manifest TOML --components DIR --out DIR
-//!             [--backends embedded,real] [--miss-ids N] [load]
+//!             [--backends embedded,real] [--miss-ids N] [--nest DIR] [load]
 //!   bench keyvalue --summer BIN --lookup WASM --out DIR [--backends embedded,real]
 //!             [--rounds R] [--samples S] [--reads N] [--allow-busy]
 //!   load: [--seconds S] [--connections C] [--rounds R] [--allow-busy]
@@ -36,7 +36,7 @@ use anyhow::{Context, Result, bail};
 pub struct Flags(Vec<String>);
 
 impl Flags {
-    fn value(&self, flag: &str) -> Option<String> {
+    pub fn value(&self, flag: &str) -> Option<String> {
         self.0
             .iter()
             .position(|a| a == flag)
