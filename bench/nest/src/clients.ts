@@ -27,6 +27,9 @@ export const MINIO = 'MINIO';
           contactPoints: config.cassandra.contactPoints,
           localDataCenter: 'datacenter1',
           keyspace: config.cassandra.keyspace,
+          // `bigint` columns (Summer's wide tables keep timestamps in
+          // microseconds) as JavaScript BigInts.
+          encoding: { useBigIntAsLong: true },
         });
         await client.connect();
         return client;

@@ -9,7 +9,7 @@ const VERSION = 1;
 const DESCENDING = 1;
 const SIGN = 1n << 63n;
 
-export const MESSAGES_TABLE = 'messages__messages';
+export const MESSAGES_TABLE = 'summer_trip__messages';
 
 function uuidBytes(id: string): Buffer {
   return Buffer.from(id.replace(/-/g, ''), 'hex');
