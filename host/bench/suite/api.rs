@@ -639,7 +639,10 @@ pub fn run(flags: &Flags) -> Result<()> {
             .map(|_| flags.path("--nest"))
             .transpose()?,
     };
-    let mut quiet = Quiet::require(flags.has("--allow-busy"))?;
+    let mut quiet = Quiet::require(
+        flags.has("--allow-busy"),
+        flags.value("--services").map(PathBuf::from),
+    )?;
     let work = tempfile::tempdir()?;
     let mut results = Vec::new();
     for &backends in &options.backends {

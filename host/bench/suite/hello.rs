@@ -189,7 +189,10 @@ pub fn run(flags: &Flags) -> Result<()> {
         out: flags.path("--out")?,
         load: flags.load(10)?,
     };
-    let mut quiet = Quiet::require(flags.has("--allow-busy"))?;
+    let mut quiet = Quiet::require(
+        flags.has("--allow-busy"),
+        flags.value("--services").map(PathBuf::from),
+    )?;
     let work = tempfile::tempdir()?;
     let script = work.path().join("report.lua");
     std::fs::write(&script, load::WRK_REPORT)?;

@@ -204,7 +204,10 @@ pub fn run(flags: &Flags) -> Result<()> {
         reads: flags.number("--reads", 2000)?,
         allow_busy: flags.has("--allow-busy"),
     };
-    let mut quiet = Quiet::require(options.allow_busy)?;
+    let mut quiet = Quiet::require(
+        options.allow_busy,
+        flags.value("--services").map(PathBuf::from),
+    )?;
     let work = tempfile::tempdir()?;
     let mut servers = Vec::new();
     let mut targets = Vec::new();

@@ -1,6 +1,7 @@
 //! What both benchmarks share: servers under test, wrk runs with a JSON
 //! summary, interleaved rounds with medians, and SVG bar charts.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -26,50 +27,115 @@ pub const REAL_BACKEND_VARIABLES: [&str; 5] = [
 /// The share of the machine's CPU time other work may take while the
 /// servers under test idle: a build beside a benchmark halves its figures.
 pub const BUSY_SHARE: f64 = 0.2;
+/// Clock ticks per second of the CPU times in /proc (USER_HZ).
+const TICKS_PER_SECOND: f64 = 100.0;
 
-/// Busy and total CPU time since boot, from the first line of /proc/stat.
-fn cpu_times() -> Result<(u64, u64)> {
-    let text = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
-    let fields: Vec<u64> = text
-        .lines()
-        .next()
-        .context("a cpu line in /proc/stat")?
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    let total: u64 = fields.iter().sum();
-    // idle and iowait.
-    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
-    Ok((total - idle, total))
+/// Every process's parent and CPU time so far (user and system, in ticks).
+fn processes() -> Vec<(u32, u32, u64)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // After the command's closing parenthesis: state, ppid, ... utime (12th), stime.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ppid = fields.get(1)?.parse().ok()?;
+            let cpu = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some((pid, ppid, cpu))
+        })
+        .collect()
 }
 
-/// The share of CPU time spent busy over `window`, while this program and
-/// its idle servers wait: what everything else on the machine uses.
-pub fn busy_share(window: Duration) -> Result<f64> {
-    let (busy, total) = cpu_times()?;
+/// The processes of the system under test: this program's and the
+/// services' (pid files under `services`, as `tooling/services` writes
+/// them), with all their descendants.
+fn under_test(services: Option<&Path>) -> HashSet<u32> {
+    let mut roots: HashSet<u32> = HashSet::from([std::process::id()]);
+    let pid_files = services
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|service| {
+            let dir = service.path();
+            [
+                dir.join(format!("{}.pid", service.file_name().to_string_lossy())),
+                dir.join("weed.pid"),
+                dir.join("data/postmaster.pid"),
+            ]
+        });
+    for file in pid_files {
+        if let Some(pid) = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| t.lines().next()?.trim().parse().ok())
+        {
+            roots.insert(pid);
+        }
+    }
+    let parents: HashMap<u32, u32> = processes()
+        .into_iter()
+        .map(|(pid, ppid, _)| (pid, ppid))
+        .collect();
+    parents
+        .keys()
+        .copied()
+        .filter(|pid| {
+            let mut at = *pid;
+            for _ in 0..64 {
+                if roots.contains(&at) {
+                    return true;
+                }
+                match parents.get(&at) {
+                    Some(&parent) if parent != 0 => at = parent,
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .collect()
+}
+
+/// The share of the machine's CPU time that processes outside the system
+/// under test used over `window`, while the servers under test idle.
+pub fn busy_share(window: Duration, services: Option<&Path>) -> Result<f64> {
+    let before: HashMap<u32, u64> = processes()
+        .into_iter()
+        .map(|(pid, _, cpu)| (pid, cpu))
+        .collect();
     std::thread::sleep(window);
-    let (busy_after, total_after) = cpu_times()?;
-    Ok((busy_after - busy) as f64 / (total_after - total).max(1) as f64)
+    let ours = under_test(services);
+    let used: u64 = processes()
+        .into_iter()
+        .filter(|(pid, _, _)| !ours.contains(pid))
+        .map(|(pid, _, cpu)| cpu.saturating_sub(before.get(&pid).copied().unwrap_or(0)))
+        .sum();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    Ok(used as f64 / (window.as_secs_f64() * TICKS_PER_SECOND * cores))
 }
 
 /// What the machine was doing around the measured runs: the load average
-/// at the start, and the CPU share other work took at the start and in a
-/// pause between rounds (when the servers under test idle).
+/// at the start, and the CPU share work outside the system under test (this
+/// program, its servers, the databases) took at the start and in a pause
+/// between rounds.
 #[derive(Default)]
 pub struct Quiet {
     load_average: f64,
     shares: Vec<f64>,
+    services: Option<PathBuf>,
 }
 
 impl Quiet {
-    /// Refuses to start on a busy machine unless `allow_busy`.
-    pub fn require(allow_busy: bool) -> Result<Self> {
+    /// Refuses to start on a busy machine unless `allow_busy`; `services`
+    /// is the folder of `tooling/services`, whose processes are under test.
+    pub fn require(allow_busy: bool, services: Option<PathBuf>) -> Result<Self> {
         let load_average = std::fs::read_to_string("/proc/loadavg")
             .ok()
             .and_then(|t| t.split_whitespace().next()?.parse().ok())
             .unwrap_or(0.0);
-        let share = busy_share(Duration::from_secs(2))?;
+        let share = busy_share(Duration::from_secs(2), services.as_deref())?;
         if share > BUSY_SHARE && !allow_busy {
             bail!(
                 "the machine is busy ({:.0}% of its CPU time, load average {load_average:.2}): figures measured beside other work are not Summer's; wait for it to finish, or pass --allow-busy to run anyway (the report then says so)",
@@ -79,12 +145,13 @@ impl Quiet {
         Ok(Self {
             load_average,
             shares: vec![share],
+            services,
         })
     }
 
     /// Samples the machine in a pause between rounds; warns when it is busy.
     pub fn check(&mut self, round: usize) -> Result<()> {
-        let share = busy_share(Duration::from_secs(1))?;
+        let share = busy_share(Duration::from_secs(1), self.services.as_deref())?;
         if share > BUSY_SHARE {
             eprintln!(
                 "warning: before round {round}, other work took {:.0}% of the CPU: this run's figures are suspect",

@@ -22,6 +22,9 @@
 //! Every benchmark refuses to start while other work takes more than a
 //! fifth of the CPU (`--allow-busy` runs anyway), samples the machine again
 //! between rounds, and records what it saw under `machine` in its report.
+//! Work of the system under test does not count: this program and its
+//! servers, and with `--services DIR` the processes whose pid files
+//! `tooling/services` keeps there (the databases).
 
 mod api;
 mod hello;
