@@ -103,28 +103,7 @@ impl S3Backend {
             .head(key)
             .await?
             .ok_or_else(|| CapabilityError::new(ErrorKind::NotFound, "no such object"))?;
-        Ok(Box::new(S3Reader {
-            body: ByteStream::from_static(b""),
-            pending: Bytes::new(),
-            info,
-        }))
-    }
-
-    async fn list_page(
-        &self,
-        prefix: &str,
-        limit: u32,
-        cursor: Option<&str>,
-    ) -> Result<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output, CapabilityError> {
-        self.client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .max_keys(i32::try_from(limit).unwrap_or(i32::MAX))
-            .set_start_after(cursor.map(str::to_owned))
-            .send()
-            .await
-            .map_err(|e| classify(&e))
+        Ok(S3Reader::boxed(ByteStream::from_static(b""), info))
     }
 }
 
@@ -272,11 +251,7 @@ impl BlobBackend for S3Backend {
             object.content_type(),
             object.last_modified(),
         );
-        Ok(Box::new(S3Reader {
-            body: object.body,
-            pending: Bytes::new(),
-            info,
-        }))
+        Ok(S3Reader::boxed(object.body, info))
     }
 
     async fn open_range(
@@ -304,11 +279,7 @@ impl BlobBackend for S3Backend {
         };
         let size = total_size(object.content_range()).or(object.content_length());
         let info = object_info(key, size, object.content_type(), object.last_modified());
-        Ok(Box::new(S3Reader {
-            body: object.body,
-            pending: Bytes::new(),
-            info,
-        }))
+        Ok(S3Reader::boxed(object.body, info))
     }
 
     async fn create_if_absent(
@@ -392,7 +363,16 @@ impl BlobBackend for S3Backend {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<KeyListing, CapabilityError> {
-        let page = self.list_page(prefix, limit, cursor).await?;
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_start_after(cursor.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
         let keys: Vec<String> = page
             .contents()
             .iter()
@@ -446,26 +426,17 @@ impl BlobBackend for S3Backend {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Listing, CapabilityError> {
-        let page = self.list_page(prefix, limit, cursor).await?;
-        let keys: Vec<String> = page
-            .contents()
-            .iter()
-            .filter_map(|o| o.key().map(str::to_owned))
-            .collect();
-        let objects: Vec<ObjectInfo> = futures::stream::iter(keys)
+        let page = self.list_keys(prefix, limit, cursor).await?;
+        let objects: Vec<ObjectInfo> = futures::stream::iter(page.keys)
             .map(|key| async move { self.head(&key).await })
             .buffered(LIST_HEADS_IN_FLIGHT)
             .try_filter_map(|info| async move { Ok(info) })
             .try_collect()
             .await?;
-        let cursor = match page.is_truncated() {
-            Some(true) => page
-                .contents()
-                .last()
-                .and_then(|o| o.key().map(str::to_owned)),
-            _ => None,
-        };
-        Ok(Listing { objects, cursor })
+        Ok(Listing {
+            objects,
+            cursor: page.cursor,
+        })
     }
 }
 
@@ -611,6 +582,16 @@ struct S3Reader {
     body: ByteStream,
     pending: Bytes,
     info: ObjectInfo,
+}
+
+impl S3Reader {
+    fn boxed(body: ByteStream, info: ObjectInfo) -> Box<dyn BlobReader> {
+        Box::new(Self {
+            body,
+            pending: Bytes::new(),
+            info,
+        })
+    }
 }
 
 #[async_trait]
