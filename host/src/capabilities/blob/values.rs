@@ -381,3 +381,55 @@ impl Drop for ValueStream {
         self.task.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capabilities::blob::LocalBackend;
+
+    async fn local() -> LocalBackend {
+        LocalBackend::open(&tempfile::tempdir().unwrap().keep())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_value_holds_at_most_16_mib_before_it_names_its_object() {
+        let mut value = OutgoingValue::new();
+        let mut stream = value.take_stream().unwrap();
+        let chunk = Bytes::from(vec![1u8; CHUNK]);
+        for _ in 0..MAX_UNBOUND_BYTES / CHUNK {
+            stream.write(chunk.clone()).unwrap();
+        }
+        let refused = stream.write(Bytes::from_static(b"x")).unwrap_err();
+        assert!(
+            refused.to_string().contains("call write-data first"),
+            "{refused}"
+        );
+        assert!(stream.check_write().is_err(), "the stream stays failed");
+        drop(stream);
+        let backend = local().await;
+        let bound = value.bind(&backend, "k").await.unwrap_err();
+        assert!(bound.message.contains("write-data first"), "{bound}");
+    }
+
+    #[tokio::test]
+    async fn consume_sync_refuses_values_over_16_mib() {
+        let backend = local().await;
+        let mut writer = backend.create("big", "").await.unwrap();
+        writer
+            .write(&vec![0u8; MAX_SYNC_BYTES as usize + 1])
+            .await
+            .unwrap();
+        writer.finish().await.unwrap();
+        let size = MAX_SYNC_BYTES + 1;
+        let value = IncomingValue::new(backend.open("big").await.unwrap(), size);
+        let refused = value.read_all().await.unwrap_err();
+        assert!(refused.message.contains("consume-async"), "{refused}");
+        let exact = IncomingValue::new(
+            backend.open_range("big", 0, size - 2).await.unwrap(),
+            size - 1,
+        );
+        assert_eq!(exact.read_all().await.unwrap().len() as u64, MAX_SYNC_BYTES);
+    }
+}
