@@ -55,10 +55,13 @@ pub(crate) fn build_engine(limits: EngineLimits) -> Result<Engine> {
         .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
         .table_keep_resident(KEEP_RESIDENT_BYTES)
         .pagemap_scan(Enabled::Auto);
-
     let mut config = Config::new();
     config
         .wasm_component_model(true)
+        // Components are served through wasi:http 0.2's synchronous calls;
+        // the concurrent (0.3) machinery would put every host call and
+        // guest entry through its task bookkeeping.
+        .concurrency_support(false)
         .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(Into::into)
@@ -94,6 +97,16 @@ pub(crate) fn ticks_for(budget: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guest_calls_take_the_synchronous_path() {
+        let engine = build_engine(EngineLimits {
+            max_instances: 2,
+            max_memory_bytes: 1 << 20,
+        })
+        .unwrap();
+        assert!(!engine.get_concurrency_support());
+    }
 
     #[test]
     fn deadlines_are_never_shorter_than_the_budget() {
