@@ -564,7 +564,7 @@ fn blobstore_rules_hold_under_parallel_requests(databases: Databases) {
                     let stored = put(&format!("{object}?order=data-first"), version);
                     assert_eq!(stored.status, 201, "{}", stored.raw);
                     let (status, _, read) = support::get_bytes(object);
-                    assert_eq!(status, 200);
+                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&read));
                     assert!(
                         versions.contains(&read),
                         "a read mixed versions ({} bytes)",

@@ -235,6 +235,37 @@ pub(crate) async fn copies_and_moves_replace_their_target(blob: &dyn BlobBackend
     }
 }
 
+/// Readers and copies racing a writer that keeps replacing the object get
+/// one whole version each, never an error: a replaced version stays
+/// readable to whoever found it first, or the newer one is read instead.
+pub(crate) async fn reads_racing_rewrites_see_one_whole_version(blob: &dyn BlobBackend) {
+    let base = prefix();
+    let key = format!("{base}contested");
+    let versions: Vec<Vec<u8>> = (0..4u8).map(|i| vec![b'a' + i; 64 << 10]).collect();
+    put(blob, &key, "text/plain", &[&versions[0]]).await;
+    let writer = async {
+        for round in 0..60 {
+            put(blob, &key, "text/plain", &[&versions[round % 4]]).await;
+        }
+    };
+    let reader = |n: usize| {
+        let (key, versions, copy) = (&key, &versions, format!("{base}copy-{n}"));
+        async move {
+            for _ in 0..30 {
+                let (_, body) = read_all(blob, key, 16 << 10).await;
+                assert!(
+                    versions.contains(&body),
+                    "a read of {} mixed bytes",
+                    body.len()
+                );
+                blob.copy(key, &copy).await.unwrap();
+                assert!(versions.contains(&read_all(blob, &copy, 64 << 10).await.1));
+            }
+        }
+    };
+    futures::join!(writer, futures::future::join_all((0..4).map(reader)));
+}
+
 pub(crate) async fn create_if_absent_creates_once_under_concurrency(blob: &dyn BlobBackend) {
     let key = format!("{}marker", prefix());
     let attempts = (0..12).map(|_| blob.create_if_absent(&key, "text/plain"));
@@ -593,6 +624,7 @@ macro_rules! blob_conformance {
                 list_pages_through_a_prefix_in_key_order,
                 ranged_reads_are_clamped_to_the_object,
                 copies_and_moves_replace_their_target,
+                reads_racing_rewrites_see_one_whole_version,
                 create_if_absent_creates_once_under_concurrency,
                 delete_many_deletes_what_exists,
                 containers_live_inside_their_namespace,

@@ -15,6 +15,10 @@ use super::{BlobBackend, BlobReader, BlobWriter, Listing, ObjectInfo, clamp_rang
 use crate::capabilities::sql::{begin_immediate, lend_outside_transactions};
 use crate::capabilities::{CapabilityError, ErrorKind};
 
+/// How many replaced versions a read or copy moves past before it gives up
+/// on an object that a writer keeps replacing.
+const MAX_REPLACED_READS: usize = 16;
+
 struct Store {
     root: PathBuf,
     index: SqlitePool,
@@ -184,6 +188,40 @@ impl Store {
         Ok((replaced.map(|(file,)| file), info))
     }
 
+    /// Runs `act` on the file `key`'s row names. A writer may replace the
+    /// object and remove its old file between the row being read and the
+    /// file being used; then the row is read again and `act` runs on the
+    /// newer file. An open file stays readable after its removal, so a
+    /// reader always gets one whole version.
+    async fn with_current_file<T, F, Fut>(
+        &self,
+        key: &str,
+        act: F,
+    ) -> Result<(T, ObjectInfo), CapabilityError>
+    where
+        F: Fn(PathBuf) -> Fut,
+        Fut: Future<Output = std::io::Result<T>>,
+    {
+        let mut replaced = None;
+        for _ in 0..MAX_REPLACED_READS {
+            let (file, info) = self.row(key).await?.ok_or_else(no_such_object)?;
+            match act(self.object_path(&file)).await {
+                Ok(value) => return Ok((value, info)),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && replaced.as_ref() != Some(&file) =>
+                {
+                    replaced = Some(file);
+                }
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        Err(CapabilityError::new(
+            ErrorKind::Unavailable,
+            "the object was replaced while it was being read, again and again",
+        ))
+    }
+
     async fn row(&self, key: &str) -> Result<Option<(String, ObjectInfo)>, CapabilityError> {
         let row: Option<(String, i64, String, i64)> =
             sqlx::query_as("SELECT file, size, content_type, modified FROM objects WHERE key = $1")
@@ -242,10 +280,10 @@ impl BlobBackend for LocalBackend {
         first: u64,
         last: u64,
     ) -> Result<Box<dyn BlobReader>, CapabilityError> {
-        let (file, info) = self.store.row(key).await?.ok_or_else(no_such_object)?;
-        let mut file = tokio::fs::File::open(self.store.object_path(&file))
-            .await
-            .map_err(io_error)?;
+        let (mut file, info) = self
+            .store
+            .with_current_file(key, tokio::fs::File::open)
+            .await?;
         let (start, remaining) = clamp_range(info.size, first, last);
         file.seek(std::io::SeekFrom::Start(start))
             .await
@@ -285,20 +323,13 @@ impl BlobBackend for LocalBackend {
     }
 
     async fn copy(&self, from: &str, to: &str) -> Result<ObjectInfo, CapabilityError> {
-        let (source, info) = self.store.row(from).await?.ok_or_else(no_such_object)?;
         // Object files never change once indexed, so the copy can share it.
         let file = new_file_name();
-        let linked = tokio::fs::hard_link(
-            self.store.object_path(&source),
-            self.store.object_path(&file),
-        )
-        .await;
-        match linked {
-            Ok(()) => {}
-            // Replaced or deleted since the row was read.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_such_object()),
-            Err(e) => return Err(io_error(e)),
-        }
+        let copy = self.store.object_path(&file);
+        let ((), info) = self
+            .store
+            .with_current_file(from, |source| tokio::fs::hard_link(source, &copy))
+            .await?;
         let info = ObjectInfo {
             key: to.to_owned(),
             modified: now_micros(),
