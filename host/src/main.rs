@@ -156,6 +156,10 @@ fn new_component(new: &summer::scaffold::NewComponent) -> Result<()> {
 const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
 
 async fn serve(listen: config::Listen, settings: Settings) -> Result<()> {
+    let exporting = summer::observe::traces::start(tokio::runtime::Handle::current())?;
+    if exporting.is_some() {
+        tracing::info!("exporting traces over OTLP/HTTP");
+    }
     let mut app = App::start(&settings).await?;
     if listen.fleet != "off" && settings.redis.server()?.is_some() {
         app.join_fleet(&listen.fleet, &settings).await?;

@@ -26,6 +26,10 @@
 //!   small call (`sql`: a primary-key SELECT, `cache`: a GET, `blob`: a
 //!   HEAD, `wide`: a 20-row newest-first scan, `graph`: 20 neighbours)
 //!   from inside the component and returns the median and p99 in µs.
+//! - `POST /{prefix}/trace` with `{"span": name, "attribute": [k, v],
+//!   "request_attribute": [k, v], "cache_key": key, "fetch": url}` (all
+//!   but `span` optional): adds to the request's trace and answers the
+//!   `traceparent` seen outside and inside its span.
 
 use std::time::Duration;
 
@@ -33,7 +37,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use summer_sdk::graph::{self, NodeRef};
 use summer_sdk::http::{Request, Response};
-use summer_sdk::{ApiError, Params, Router, Value, blob, cache, config, sql, wide};
+use summer_sdk::{ApiError, Params, Router, Value, blob, cache, config, sql, trace, wide};
 
 summer_sdk::http_component!(handle);
 
@@ -84,7 +88,47 @@ fn handle(request: &Request) -> Response {
             graph_delete_link,
         )
         .post("/{prefix}/bench/{capability}", bench)
+        .post("/{prefix}/trace", trace_run)
         .handle(request)
+}
+
+/// What `POST /{prefix}/trace` does: an attribute on the request's span,
+/// then inside a span of its own (with an attribute) a cache read and an
+/// outgoing GET, each when asked for.
+#[derive(Deserialize)]
+struct TraceRun {
+    span: String,
+    request_attribute: Option<(String, String)>,
+    attribute: Option<(String, String)>,
+    cache_key: Option<String>,
+    fetch: Option<String>,
+}
+
+/// Runs a [`TraceRun`]; answers the `traceparent` seen outside the span and
+/// inside it, and the outgoing GET's status.
+fn trace_run(request: &Request, _: &Params) -> Result<Response, ApiError> {
+    let run: TraceRun = request.json()?;
+    if let Some((key, value)) = &run.request_attribute {
+        trace::set_request_attribute(key, value);
+    }
+    let outside = trace::traceparent();
+    let (inside, status) = trace::in_span(&run.span, |span| {
+        if let Some((key, value)) = &run.attribute {
+            span.set_attribute(key, value);
+        }
+        if let Some(key) = &run.cache_key {
+            cache::get(key)?;
+        }
+        let status = match &run.fetch {
+            Some(url) => Some(summer_sdk::outbound::get(url)?.status),
+            None => None,
+        };
+        Ok::<_, ApiError>((trace::traceparent(), status))
+    })?;
+    Response::json(
+        200,
+        &json!({ "outside": outside, "inside": inside, "status": status }),
+    )
 }
 
 #[derive(Deserialize)]

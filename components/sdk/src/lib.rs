@@ -69,6 +69,7 @@ mod router;
 pub mod seed;
 pub mod sql;
 mod time;
+pub mod trace;
 mod value;
 pub mod wide;
 

@@ -24,6 +24,15 @@ impl fmt::Display for ErrorKind {
 }
 
 impl ErrorKind {
+    /// Whether the call failed, rather than answered that what it asked
+    /// for is absent, taken or malformed.
+    pub(crate) fn is_failure(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Unavailable | ErrorKind::Denied | ErrorKind::Timeout | ErrorKind::Internal
+        )
+    }
+
     /// The kind as a metric label: `not_found`, `timeout`, ...
     pub(crate) fn as_label(self) -> &'static str {
         match self {

@@ -30,6 +30,7 @@ pub mod graph;
 pub(crate) mod keyvalue;
 pub(crate) mod sql;
 pub(crate) mod tls;
+pub(crate) mod trace;
 pub(crate) mod variables;
 pub mod wide;
 
@@ -46,6 +47,9 @@ pub use error::{CapabilityError, ErrorKind};
 
 use crate::config::Settings;
 use crate::observe::metrics::{Call, metrics};
+use crate::observe::traces;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
 
 /// A capability a component may be granted in the manifest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
@@ -301,6 +305,7 @@ pub(crate) async fn observed<T>(
         backend = %backend.name,
         operation
     );
+    let trace = call_span(backend, operation);
     let started = Instant::now();
     let result = call.instrument(span.clone()).await;
     let took = started.elapsed();
@@ -308,6 +313,11 @@ pub(crate) async fn observed<T>(
         Ok(_) => "ok",
         Err(e) => e.kind.as_label(),
     };
+    if let Some(trace) = trace {
+        trace.set(KeyValue::new("summer.outcome", outcome));
+        let failed = result.as_ref().is_err_and(|e| e.kind.is_failure());
+        trace.end(failed.then(|| outcome.to_owned()));
+    }
     let call = Call {
         capability: backend.capability.name(),
         backend: backend.name.clone(),
@@ -317,6 +327,24 @@ pub(crate) async fn observed<T>(
     metrics().call(&call, took);
     span.in_scope(|| tracing::debug!(took_us = took.as_micros() as u64, outcome, "called"));
     result
+}
+
+/// The trace span of a capability call (no values: what was called, where,
+/// and how it went).
+fn call_span(backend: &BackendName, operation: &'static str) -> Option<traces::CallSpan> {
+    if !traces::enabled() {
+        return None;
+    }
+    let capability = backend.capability.name();
+    traces::call_span(
+        format!("{capability} {operation}"),
+        SpanKind::Client,
+        vec![
+            KeyValue::new("summer.capability", capability),
+            KeyValue::new("summer.backend", backend.name.to_string()),
+            KeyValue::new("summer.operation", operation),
+        ],
+    )
 }
 
 /// [`observed`], with the result in the form the guest receives it.
@@ -350,12 +378,15 @@ pub(crate) trait CapabilityState: Send + 'static {
 }
 
 /// Links `wasi:config` (every component may read the variables it
-/// declares) and the granted capabilities, and only those, into `linker`.
+/// declares), `summer:platform/trace` (every component may add to its
+/// request's trace) and the granted capabilities, and only those, into
+/// `linker`.
 pub(crate) fn add_to_linker<T: CapabilityState>(
     linker: &mut Linker<T>,
     grants: &BTreeSet<Capability>,
 ) -> Result<()> {
     variables::add_to_linker(linker)?;
+    trace::add_to_linker(linker)?;
     if grants.is_empty() {
         return Ok(());
     }

@@ -19,6 +19,7 @@ use tracing::Instrument;
 use crate::app::App;
 use crate::observe::metrics::{Served, metrics};
 use crate::observe::request_id;
+use crate::observe::traces::{self, RequestSpan};
 use crate::runtime::ResponseBody;
 use admin::AdminToken;
 use error::{HttpError, json_bytes_response};
@@ -125,7 +126,13 @@ pub(crate) async fn dispatch(
         method = %request.method(),
         path = ?request.uri().path(),
     );
-    let mut response = answer(front, surface, request).instrument(span).await;
+    let trace = traces::request_span(request.method(), request.uri(), request.headers(), &id);
+    let scope = trace.as_ref().map(RequestSpan::scope);
+    let answered = answer(front, surface, request, trace.as_ref()).instrument(span);
+    let mut response = traces::in_scope(scope, answered).await;
+    if let Some(trace) = trace {
+        trace.end(response.status().as_u16());
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(request_id::HEADER, value);
     }
@@ -138,6 +145,7 @@ async fn answer(
     front: &Front,
     surface: Surface,
     request: Request<Incoming>,
+    trace: Option<&RequestSpan>,
 ) -> Response<ResponseBody> {
     let app = &front.app;
     let path = request.uri().path();
@@ -156,6 +164,9 @@ async fn answer(
         return HttpError::not_found(format!("no route for {} {path}", request.method()))
             .into_response();
     };
+    if let Some(trace) = trace {
+        trace.routed(request.method(), &route, &component.name, &component.short);
+    }
     let started = Instant::now();
     let served = Served {
         route,

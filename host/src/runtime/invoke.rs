@@ -30,6 +30,7 @@ use super::reuse::Instance;
 use super::state::HostState;
 use crate::capabilities::Backends;
 use crate::observe::metrics::metrics;
+use crate::observe::traces;
 
 /// Serves `request` with a fresh (or waiting) instance of `component`, if
 /// one of its permits is free.
@@ -90,6 +91,7 @@ async fn run(
         }
         wasmtime::Result::<()>::Ok(())
     };
+    let job = traces::in_scope(traces::current_scope(), job);
     let mut job = Job::start(job.in_current_span());
     let answer: Result<Response<ResponseBody>, InvokeError> = async {
         let deadline = tokio::time::Instant::now() + limits.timeout;

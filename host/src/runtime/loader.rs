@@ -341,10 +341,14 @@ const PROXY_IMPORTS: [&str; 11] = [
     "wasi:cli/stderr",
 ];
 
-/// Imports of Summer's package that need no grant: the shared types, and
-/// the progress reports a seed component makes (which only `summer seed`
-/// links).
-const UNGRANTED_IMPORTS: [&str; 2] = ["summer:platform/types", "summer:platform/progress"];
+/// Imports of Summer's package that need no grant: the shared types, the
+/// progress reports a seed component makes (which only `summer seed`
+/// links), and the request's trace.
+const UNGRANTED_IMPORTS: [&str; 3] = [
+    "summer:platform/types",
+    "summer:platform/progress",
+    "summer:platform/trace",
+];
 
 /// Refuses, naming the import and what to do instead: capabilities the
 /// manifest does not grant, versions of a standard package Summer does not
@@ -432,7 +436,10 @@ fn check_import(import: &str, grants: &BTreeSet<Capability>) -> Result<(), Refus
 
 /// What a component may import, for the message refusing anything else.
 fn served_interfaces() -> String {
-    let mut served = vec!["the wasi:http/proxy world at 0.2.x".to_string()];
+    let mut served = vec![
+        "the wasi:http/proxy world at 0.2.x".to_string(),
+        "summer:platform/trace".to_string(),
+    ];
     for (interface, versions) in UNGRANTED_STANDARD {
         served.push(format!("{interface} at {}", versions.join(" or ")));
     }

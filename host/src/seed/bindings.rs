@@ -13,5 +13,6 @@ wasmtime::component::bindgen!({
         "summer:platform/blob": crate::capabilities::bindings::summer::platform::blob,
         "summer:platform/wide": crate::capabilities::bindings::summer::platform::wide,
         "summer:platform/graph": crate::capabilities::bindings::summer::platform::graph,
+        "summer:platform/trace": crate::capabilities::bindings::summer::platform::trace,
     },
 });

@@ -30,6 +30,7 @@ mod sandbox;
 mod scaffold;
 mod seed;
 mod tls;
+mod traces;
 mod users_api;
 mod variables;
 mod walkthroughs;

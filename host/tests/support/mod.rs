@@ -113,9 +113,14 @@ pub fn add_component(path: &Path, name: &str, wasm: &str, routes: &[&str], extra
 /// Adds the `probe` test component as `name`, under `/{name}/...`, with
 /// every capability granted and its wide tables declared.
 pub fn add_probe(path: &Path, name: &str) {
+    add_probe_with(path, name, "");
+}
+
+/// [`add_probe`], its entry completed by `extra` (TOML).
+pub fn add_probe_with(path: &Path, name: &str, extra: &str) {
     let tables = repo_root().join("components/probe/wide.toml");
     let grants: toml::Table = toml::from_str(&format!(
-        "grants = [\"sql\", \"wide\", \"graph\", \"cache\", \"blob\"]\nwide = {{ tables = {:?} }}",
+        "grants = [\"sql\", \"wide\", \"graph\", \"cache\", \"blob\"]\nwide = {{ tables = {:?} }}\n{extra}",
         tables.display().to_string()
     ))
     .unwrap();
@@ -389,10 +394,17 @@ pub struct Failed {
     pub log: String,
 }
 
-/// The prefixes of every backend setting: the test's own environment's are
-/// removed, so a server runs on the embedded defaults unless a test sets
-/// them.
-const BACKEND_SETTINGS: &[&str] = &["DATABASE_", "REDIS_", "STORAGE_", "CASSANDRA_", "NEO4J_"];
+/// The prefixes of every backend and trace export setting: the test's own
+/// environment's are removed, so a server runs on the embedded defaults
+/// and exports no traces unless a test sets them.
+const BACKEND_SETTINGS: &[&str] = &[
+    "DATABASE_",
+    "REDIS_",
+    "STORAGE_",
+    "CASSANDRA_",
+    "NEO4J_",
+    "OTEL_",
+];
 
 /// `summer SUBCOMMAND` on `data_dir` and `manifest`, on the embedded
 /// defaults unless `env` configures real databases.
