@@ -1,5 +1,6 @@
 //! The admin API client behind `summer deploy`, `summer rollback` and
-//! `summer reload`: one request to a running host, its answer printed.
+//! `summer reload`: one request to a running host, its answer printed;
+//! and `summer push`, a component to an OCI registry.
 
 use std::path::PathBuf;
 
@@ -20,11 +21,40 @@ pub struct Target {
     pub(crate) admin_token: String,
 }
 
-/// Swaps `file` in as component `name` and reports what the fleet did.
+/// Swaps `file` (or the registry reference `oci://…`, which the host
+/// pulls) in as component `name` and reports what the fleet did.
 pub fn deploy(target: &Target, name: &str, file: &PathBuf) -> Result<()> {
-    let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let reply = target.send("PUT", &format!("/_admin/components/{name}"), wasm)?;
+    let path = format!("/_admin/components/{name}");
+    let reply = match file.to_str().filter(|f| f.starts_with(crate::oci::SCHEME)) {
+        Some(reference) => {
+            let body = serde_json::json!({ "source": reference }).to_string();
+            target.send_typed("PUT", &path, "application/json", body.into_bytes())?
+        }
+        None => {
+            let wasm =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            target.send("PUT", &path, wasm)?
+        }
+    };
     report_swap(&reply)
+}
+
+/// Pushes the component at `file` to the registry `reference` names, and
+/// says the digest it is stored under.
+pub async fn push(file: &PathBuf, reference: &str) -> Result<()> {
+    let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let reference = crate::oci::Reference::parse(reference)?;
+    let started = std::time::Instant::now();
+    let pushed = crate::oci::push(wasm.into(), &reference).await?;
+    println!(
+        "pushed {} ({} bytes, layer {}) to {} in {:.0?}",
+        file.display(),
+        pushed.size,
+        pushed.layer,
+        reference.pinned(&pushed.digest),
+        started.elapsed()
+    );
+    Ok(())
 }
 
 /// Returns component `name` to its previous version.
@@ -64,6 +94,17 @@ pub fn reload(target: &Target) -> Result<()> {
 impl Target {
     /// Sends one admin request; the JSON answer, or its error as ours.
     fn send(&self, method: &str, path: &str, body: Vec<u8>) -> Result<Value> {
+        self.send_typed(method, path, "application/wasm", body)
+    }
+
+    /// [`Target::send`] with a body of `content_type`.
+    fn send_typed(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Value> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
@@ -73,7 +114,7 @@ impl Target {
             .method(method)
             .uri(&url)
             .header("authorization", format!("Bearer {}", self.admin_token))
-            .header("content-type", "application/wasm")
+            .header("content-type", content_type)
             .body(body)?;
         let mut response = agent.run(request).with_context(|| {
             format!(

@@ -62,10 +62,21 @@ enum Command {
     Deploy {
         /// The component's name in the manifest.
         name: String,
-        /// The new `.wasm`.
+        /// The new `.wasm`, or `oci://REGISTRY/REPOSITORY:TAG` (or
+        /// `@sha256:…`) for the host to pull.
         file: std::path::PathBuf,
         #[command(flatten)]
         target: summer::client::Target,
+    },
+    /// Push a component to an OCI registry, in the Wasm OCI artifact
+    /// layout (a `application/vnd.wasm.config.v0+json` config and one
+    /// `application/wasm` layer). Credentials: SUMMER_REGISTRY_USER and
+    /// SUMMER_REGISTRY_PASSWORD, else Docker's config.json.
+    Push {
+        /// The component's `.wasm`.
+        file: std::path::PathBuf,
+        /// Where to: `REGISTRY/REPOSITORY:TAG` (`oci://` may lead).
+        reference: String,
     },
     /// Return a component of a running host (and its fleet) to its
     /// previous version.
@@ -122,6 +133,9 @@ fn main() -> Result<()> {
         Command::Serve(args) => runtime.block_on(serve(args.listen, args.settings)),
         Command::Seed(args) => runtime.block_on(seed(*args)),
         Command::Deploy { name, file, target } => summer::client::deploy(&target, &name, &file),
+        Command::Push { file, reference } => {
+            runtime.block_on(summer::client::push(&file, &reference))
+        }
         Command::Rollback { name, target } => summer::client::rollback(&target, &name),
         Command::Reload { target } => summer::client::reload(&target),
         Command::New(new) => new_component(&new),

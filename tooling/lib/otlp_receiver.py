@@ -6,6 +6,9 @@ shows them as JSON.
     POST   /v1/traces          OTLP/HTTP export (protobuf or JSON, gzip or not)
     GET    /spans?service=S    the spans received from service S (all without
                                ?service), oldest first, as a JSON list
+    GET    /tree?service=S     the same spans as a tree: a JSON list of lines,
+                               each a span's name indented under its parent's,
+                               with its status code or outcome
     DELETE /spans?service=S    forgets them
     GET    /healthz            200 when listening
 
@@ -46,6 +49,27 @@ def any_value(value):
 
 def attributes(pairs):
     return {pair.key: any_value(pair.value) for pair in pairs}
+
+
+def tree(found):
+    """Lines of `found` as a tree, children under their parent in start order."""
+    ids = {s["span_id"] for s in found}
+    children = collections.defaultdict(list)
+    for span in sorted(found, key=lambda s: s["start_ns"]):
+        parent = span["parent_span_id"] if span["parent_span_id"] in ids else None
+        children[parent].append(span)
+    lines = []
+
+    def walk(parent, depth):
+        for span in children[parent]:
+            attributes = span["attributes"]
+            outcome = attributes.get("http.response.status_code", attributes.get("summer.outcome"))
+            suffix = "" if outcome is None else f" {outcome}"
+            lines.append("  " * depth + span["name"] + suffix)
+            walk(span["span_id"], depth + 1)
+
+    walk(None, 0)
+    return lines
 
 
 def flatten(request):
@@ -111,12 +135,12 @@ class Handler(BaseHTTPRequestHandler):
         path = urlparse(self.path).path
         if path == "/healthz":
             return self.reply(200, b"{}")
-        if path != "/spans":
+        if path not in ("/spans", "/tree"):
             return self.reply(404, b'{"error":"not found"}')
         service = self.service()
         with lock:
             found = [s for s in spans if service is None or s["resource"].get("service.name") == service]
-        self.reply(200, json.dumps(found).encode())
+        self.reply(200, json.dumps(found if path == "/spans" else tree(found)).encode())
 
     def do_DELETE(self):
         service = self.service()

@@ -7,6 +7,8 @@
 //! - [`sql`], [`wide`], [`graph`], [`cache`] and [`blob`]: typed access to
 //!   Summer's capabilities;
 //! - [`outbound`]: HTTP requests to the hosts the manifest allows;
+//! - [`trace`]: spans of the component's own and attributes on its request's
+//!   span, in the trace the host exports;
 //! - [`multipart`]: streaming `multipart/form-data` for uploads, and
 //!   [`http::Response::with_stream`] for bodies sent without holding them whole;
 //! - [`seed`]: the entry point and progress reports of a seed component;

@@ -12,7 +12,7 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use crate::Flags;
-use crate::load::{self, Bar, Load, Quiet, Running};
+use crate::load::{self, Bar, Load, Quiet, Running, Target};
 
 /// Requests one instance serves in reuse mode, on both hosts.
 const REUSE: u32 = 128;
@@ -24,13 +24,6 @@ struct Options {
     hello: PathBuf,
     out: PathBuf,
     load: Load,
-}
-
-/// One load target: a server, its mode, and the url of hello on it.
-struct Target {
-    server: &'static str,
-    mode: &'static str,
-    url: String,
 }
 
 /// `summer serve` with the hello component twice: fresh instances at
@@ -71,37 +64,6 @@ fn start_wasmtime(options: &Options, work: &Path, port: u16, reuse: u32) -> Resu
         &mut command,
         &work.join(format!("wasmtime-{reuse}.log")),
     )
-}
-
-/// Runs every target once per round, in a rotated order each round.
-fn measure(
-    load: &Load,
-    targets: &[Target],
-    script: &Path,
-    quiet: &mut Quiet,
-) -> Result<Vec<Value>> {
-    let mut runs: Vec<Vec<Value>> = targets.iter().map(|_| Vec::new()).collect();
-    for round in 0..load.rounds {
-        quiet.check(round + 1)?;
-        for i in 0..targets.len() {
-            let index = (i + round) % targets.len();
-            let target = &targets[index];
-            load::wrk(load, script, &target.url, load::WARM_UP_SECONDS)?;
-            let run = load::wrk(load, script, &target.url, load.seconds)?;
-            load::log_run(round + 1, target.server, target.mode, &run);
-            runs[index].push(run);
-        }
-    }
-    Ok(targets
-        .iter()
-        .zip(runs)
-        .map(|(target, runs)| {
-            let mut fields = serde_json::Map::new();
-            fields.insert("server".into(), json!(target.server));
-            fields.insert("mode".into(), json!(target.mode));
-            load::summarize(fields, runs)
-        })
-        .collect())
 }
 
 fn find<'a>(results: &'a [Value], server: &str, mode: &str) -> &'a Value {
@@ -232,7 +194,7 @@ pub fn run(flags: &Flags) -> Result<()> {
         bail!("the servers answer differently: {bodies:?}");
     }
 
-    let results = measure(&options.load, &targets, &script, &mut quiet)?;
+    let results = load::measure(&options.load, &targets, &script, &mut quiet)?;
     let ratios = ratios(&results);
     let report = json!({
         "benchmark": "hello",

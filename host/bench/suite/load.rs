@@ -1,4 +1,4 @@
-//! What both benchmarks share: servers under test, wrk runs with a JSON
+//! What the benchmarks share: servers under test, wrk runs with a JSON
 //! summary, interleaved rounds with medians, and SVG bar charts.
 
 use std::collections::{HashMap, HashSet};
@@ -388,6 +388,44 @@ pub fn summarize(mut fields: serde_json::Map<String, Value>, runs: Vec<Value>) -
     fields.insert("failed".into(), json!(failed as u64));
     fields.insert("runs".into(), json!(runs));
     Value::Object(fields)
+}
+
+/// One load target: a server, its mode, and the url it is loaded at.
+pub struct Target {
+    pub server: &'static str,
+    pub mode: &'static str,
+    pub url: String,
+}
+
+/// Runs every target once per round, in a rotated order each round.
+pub fn measure(
+    load: &Load,
+    targets: &[Target],
+    script: &Path,
+    quiet: &mut Quiet,
+) -> Result<Vec<Value>> {
+    let mut runs: Vec<Vec<Value>> = targets.iter().map(|_| Vec::new()).collect();
+    for round in 0..load.rounds {
+        quiet.check(round + 1)?;
+        for i in 0..targets.len() {
+            let index = (i + round) % targets.len();
+            let target = &targets[index];
+            wrk(load, script, &target.url, WARM_UP_SECONDS)?;
+            let run = wrk(load, script, &target.url, load.seconds)?;
+            log_run(round + 1, target.server, target.mode, &run);
+            runs[index].push(run);
+        }
+    }
+    Ok(targets
+        .iter()
+        .zip(runs)
+        .map(|(target, runs)| {
+            let mut fields = serde_json::Map::new();
+            fields.insert("server".into(), json!(target.server));
+            fields.insert("mode".into(), json!(target.mode));
+            summarize(fields, runs)
+        })
+        .collect())
 }
 
 /// One bar of a chart.

@@ -8,7 +8,9 @@
 //!   server making the same backend calls (`native_api`), on the embedded
 //!   backends and on the real databases;
 //! - `keyvalue`: one key read through `wasi:keyvalue` and through
-//!   `summer:platform/cache` from the same component, timed in the guest.
+//!   `summer:platform/cache` from the same component, timed in the guest;
+//! - `traces`: hello and a cache read on hosts without trace export, with
+//!   it, and with the collector down.
 //!
 //! Each prints a table and writes NAME.json and NAME.html to OUT.
 //!
@@ -17,6 +19,7 @@
 //!             [--backends embedded,real] [--miss-ids N] [--nest DIR] [load]
 //!   bench keyvalue --summer BIN --lookup WASM --out DIR [--backends embedded,real]
 //!             [--rounds R] [--samples S] [--reads N] [--allow-busy]
+//!   bench traces --summer BIN --components DIR --probe-tables TOML --otlp URL --out DIR [load]
 //!   load: [--seconds S] [--connections C] [--rounds R] [--allow-busy]
 //!
 //! Every benchmark refuses to start while other work takes more than a
@@ -30,6 +33,7 @@ mod api;
 mod hello;
 mod keyvalue;
 mod load;
+mod traces;
 
 use std::path::PathBuf;
 
@@ -79,7 +83,7 @@ impl Flags {
 fn main() -> Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() {
-        bail!("usage: bench hello|api|keyvalue [flags]");
+        bail!("usage: bench hello|api|keyvalue|traces [flags]");
     }
     let benchmark = args.remove(0);
     let flags = Flags(args);
@@ -87,6 +91,7 @@ fn main() -> Result<()> {
         "hello" => hello::run(&flags),
         "api" => api::run(&flags),
         "keyvalue" => keyvalue::run(&flags),
-        other => bail!("no benchmark named {other:?}: hello, api or keyvalue"),
+        "traces" => traces::run(&flags),
+        other => bail!("no benchmark named {other:?}: hello, api, keyvalue or traces"),
     }
 }

@@ -51,7 +51,11 @@ impl App {
         }
         let engine = build_engine(EngineLimits::with_memory_cap(MAX_MEMORY_BYTES))?;
         start_epoch_ticker(&engine);
-        let loader = Loader::new(engine, CompileCache::new(settings.compile_cache_dir()));
+        let loader = Loader::new(
+            engine,
+            CompileCache::new(settings.compile_cache_dir()),
+            crate::oci::Cache::new(settings.data_dir.join("oci")),
+        );
         let saved = SavedDeployments::new(settings.data_dir.join("deployments"));
         let started = std::time::Instant::now();
         let deployer = Deployer::start(
@@ -140,6 +144,17 @@ impl App {
         trigger: Trigger,
     ) -> Result<Deployed, DeployError> {
         let swap = self.deployer.deploy(name, wasm, trigger).await?;
+        Ok(self.announce(swap).await)
+    }
+
+    /// Swaps in the component a registry `reference` names as component
+    /// `name`, here and across the fleet.
+    pub(crate) async fn deploy_from_registry(
+        &self,
+        name: &str,
+        reference: &crate::oci::Reference,
+    ) -> Result<Deployed, DeployError> {
+        let swap = self.deployer.deploy_from_registry(name, reference).await?;
         Ok(self.announce(swap).await)
     }
 

@@ -150,7 +150,7 @@ async fn reload(app: &App, watching: &mut Watching, manifest_path: &Path) -> boo
 /// components the manifest on disk names but the host has not loaded.
 async fn watched_files(app: &App, manifest_path: &Path) -> BTreeSet<PathBuf> {
     let manifest = app.deployer().manifest().await;
-    let sources = manifest.components.iter().map(|c| absolute(&c.source));
+    let sources = on_disk_files(&manifest.components);
     let mut files: BTreeSet<PathBuf> = sources.chain([manifest_path.to_owned()]).collect();
     files.extend(not_yet_loaded(app, manifest_path).await);
     files
@@ -163,15 +163,8 @@ async fn not_yet_loaded(app: &App, manifest_path: &Path) -> BTreeSet<PathBuf> {
         return BTreeSet::new();
     };
     let loaded = app.deployer().manifest().await;
-    let loaded: BTreeSet<PathBuf> = loaded
-        .components
-        .iter()
-        .map(|c| absolute(&c.source))
-        .collect();
-    on_disk
-        .components
-        .iter()
-        .map(|c| absolute(&c.source))
+    let loaded: BTreeSet<PathBuf> = on_disk_files(&loaded.components).collect();
+    on_disk_files(&on_disk.components)
         .filter(|source| !loaded.contains(source))
         .collect()
 }
@@ -182,9 +175,19 @@ async fn components_at(app: &App, changed: &BTreeSet<PathBuf>) -> Vec<String> {
     manifest
         .components
         .iter()
-        .filter(|c| changed.contains(&absolute(&c.source)))
+        .filter(|c| c.registry.is_none() && changed.contains(&absolute(&c.source)))
         .map(|c| c.name.clone())
         .collect()
+}
+
+/// The files of the components that come from files (not registries).
+fn on_disk_files(
+    components: &[crate::manifest::ComponentSpec],
+) -> impl Iterator<Item = PathBuf> + '_ {
+    components
+        .iter()
+        .filter(|c| c.registry.is_none())
+        .map(|c| absolute(&c.source))
 }
 
 /// `path` made absolute against the working directory.

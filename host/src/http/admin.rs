@@ -1,7 +1,8 @@
 //! The admin API under `/_admin/`: off unless a token is configured, every
 //! request checked against it in constant time, every refusal logged.
 //!
-//! - `GET /_admin/components`: the loaded components, their versions
+//! - `GET /_admin/components`: the loaded components, their versions (and
+//!   the registry reference, pinned to its digest, of those pulled)
 //!   (content hashes), load times and routes;
 //! - `GET /_admin/components/{name}`: one of them, with the earlier versions
 //!   a rollback can return to;
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{HttpError, json_response};
 use crate::app::{App, Deployed};
+use crate::oci::OciError;
 use crate::runtime::ResponseBody;
 use crate::runtime::deploy::{DeployError, Trigger};
 use crate::runtime::loader::LoadedComponent;
@@ -64,7 +66,14 @@ pub(crate) async fn handle(
     let outcome = match (&method, route.as_slice()) {
         (&Method::GET, ["components"]) => Ok(list_components(app)),
         (&Method::GET, ["components", name]) => show_component(app, name).await,
-        (&Method::PUT, ["components", name]) => deploy(app, name, request.into_body()).await,
+        (&Method::PUT, ["components", name]) => {
+            let json = request
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with("application/json"));
+            deploy(app, name, json, request.into_body()).await
+        }
         (&Method::POST, ["components", name, "rollback"]) => rollback(app, name).await,
         (&Method::POST, ["reload"]) => reload(app).await,
         _ => Err(HttpError::not_found(format!(
@@ -140,7 +149,8 @@ async fn show_component(app: &App, name: &str) -> Reply {
 }
 
 /// A component's name, version, load time, namespace and variables (each
-/// with where its value came from; values are never shown).
+/// with where its value came from; values are never shown), and the
+/// registry reference it was pulled from, pinned to its digest.
 fn describe(component: &LoadedComponent) -> serde_json::Value {
     let loaded_at: chrono::DateTime<chrono::Utc> = component.loaded_at.into();
     let variables: serde_json::Map<String, serde_json::Value> = component
@@ -151,22 +161,46 @@ fn describe(component: &LoadedComponent) -> serde_json::Value {
             (name.to_owned(), shown)
         })
         .collect();
-    serde_json::json!({
+    let mut described = serde_json::json!({
         "name": &*component.name,
         "version": component.version,
         "loaded_at": loaded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "namespace": &*component.namespace,
         "variables": variables,
-    })
+    });
+    if let Some(pulled_from) = &component.pulled_from {
+        described["source"] = serde_json::json!(&**pulled_from);
+    }
+    described
 }
 
-async fn deploy(app: &App, name: &str, body: Incoming) -> Reply {
-    let wasm = read_component(body).await?;
-    let deployed = app
-        .deploy(name, wasm, Trigger::Api)
-        .await
-        .map_err(refused)?;
-    Ok(json_response(StatusCode::OK, &deployed_body(&deployed)))
+/// A new version as the body (`application/wasm`), or the registry
+/// reference it is pulled from (`application/json`, `{"source": "oci://…"}`).
+async fn deploy(app: &App, name: &str, json: bool, body: Incoming) -> Reply {
+    let bytes = read_component(body).await?;
+    let deployed = match json {
+        true => {
+            let reference = registry_reference(&bytes)?;
+            app.deploy_from_registry(name, &reference).await
+        }
+        false => app.deploy(name, bytes, Trigger::Api).await,
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &deployed_body(&deployed.map_err(refused)?),
+    ))
+}
+
+/// The reference of a `{"source": "oci://…"}` body.
+fn registry_reference(body: &[u8]) -> Result<crate::oci::Reference, HttpError> {
+    let invalid =
+        |message: String| HttpError::new(StatusCode::BAD_REQUEST, "invalid_request", message);
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| invalid(format!("the body is not JSON: {e}")))?;
+    let source = value["source"].as_str().ok_or_else(|| {
+        invalid("the body names no \"source\" (oci://REGISTRY/REPOSITORY:TAG)".into())
+    })?;
+    crate::oci::Reference::parse(source).map_err(|e| invalid(e.to_string()))
 }
 
 async fn rollback(app: &App, name: &str) -> Reply {
@@ -242,6 +276,17 @@ fn refused(error: DeployError) -> HttpError {
             "invalid_configuration",
             message,
         ),
+        DeployError::Pull { source, .. } => match source {
+            OciError::Tampered { .. }
+            | OciError::NotAComponent { .. }
+            | OciError::InvalidReference { .. } => HttpError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_component",
+                message,
+            ),
+            OciError::NotFound { .. } => HttpError::not_found(message),
+            _ => HttpError::new(StatusCode::BAD_GATEWAY, "registry_failed", message),
+        },
     }
 }
 

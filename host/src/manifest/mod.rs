@@ -57,7 +57,10 @@ pub struct Manifest {
 #[derive(Clone, Debug)]
 pub struct ComponentSpec {
     pub(crate) name: String,
+    /// Its `.wasm` file; for a registry source, the reference as written.
     pub(crate) source: PathBuf,
+    /// Where it is pulled from, when `source` is `oci://…`.
+    pub(crate) registry: Option<crate::oci::Reference>,
     pub(crate) routes: Vec<RoutePattern>,
     pub(crate) grants: BTreeSet<Capability>,
     /// Where the component's cache keys, blob keys and graph labels live;
@@ -87,6 +90,7 @@ impl ComponentSpec {
     pub(crate) fn same_component(&self, other: &ComponentSpec) -> bool {
         self.name == other.name
             && self.source == other.source
+            && self.registry == other.registry
             && self.grants == other.grants
             && self.namespace == other.namespace
             && self.sql_migrations == other.sql_migrations
@@ -389,9 +393,15 @@ impl ComponentSpec {
                 raw.name
             );
         }
+        let registry = registry_source(&raw.name, &raw.source)?;
+        let source = match registry {
+            Some(_) => raw.source,
+            None => base.join(raw.source),
+        };
         Ok(Self {
             name: raw.name,
-            source: base.join(raw.source),
+            source,
+            registry,
             routes,
             grants,
             namespace,
@@ -430,6 +440,19 @@ pub(crate) fn read_openapi(path: &std::path::Path) -> Result<bytes::Bytes> {
         );
     }
     Ok(text.into())
+}
+
+/// The registry reference of a `source = "oci://…"` entry.
+fn registry_source(component: &str, source: &Path) -> Result<Option<crate::oci::Reference>> {
+    let Some(text) = source
+        .to_str()
+        .filter(|s| s.starts_with(crate::oci::SCHEME))
+    else {
+        return Ok(None);
+    };
+    crate::oci::Reference::parse(text)
+        .map(Some)
+        .with_context(|| format!("in component {component:?}"))
 }
 
 #[cfg(test)]

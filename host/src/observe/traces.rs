@@ -7,12 +7,10 @@
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use http::HeaderMap;
-use http_body_util::{BodyExt, Full, Limited};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
@@ -27,9 +25,6 @@ static TRACER: OnceLock<SdkTracer> = OnceLock::new();
 
 /// The largest answer read from a collector.
 const MAX_ANSWER_BYTES: usize = 1 << 20;
-/// How long a collector gets to accept a connection, and to answer.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Trace export while it runs; dropping it sends the spans still queued.
 pub struct Exporting {
@@ -143,27 +138,11 @@ impl HttpClient for Client {
         &self,
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, HttpError> {
-        self.runtime.spawn(send(request)).await?
+        let sent = self
+            .runtime
+            .spawn(crate::net::exchange(request, MAX_ANSWER_BYTES));
+        Ok(sent.await??)
     }
-}
-
-async fn send(request: http::Request<Bytes>) -> Result<http::Response<Bytes>, HttpError> {
-    let mut request = request.map(|bytes| Full::new(bytes).map_err(|never| match never {}));
-    if let Some(authority) = request.uri().authority() {
-        let host = http::HeaderValue::from_str(authority.as_str())?;
-        request.headers_mut().insert(http::header::HOST, host);
-    }
-    let options = wasmtime_wasi_http::RequestOptions {
-        connect_timeout: Some(CONNECT_TIMEOUT),
-        first_byte_timeout: Some(ANSWER_TIMEOUT),
-        between_bytes_timeout: Some(ANSWER_TIMEOUT),
-    };
-    let (response, connection) =
-        wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-    tokio::spawn(connection);
-    let (parts, body) = response.into_parts();
-    let body = Limited::new(body, MAX_ANSWER_BYTES).collect().await?;
-    Ok(http::Response::from_parts(parts, body.to_bytes()))
 }
 
 tokio::task_local! {

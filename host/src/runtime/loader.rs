@@ -51,6 +51,9 @@ pub(crate) struct LoadedComponent {
     pub(crate) short: Arc<str>,
     /// `name@short`, the value of the response header naming it.
     pub(crate) served_by: http::HeaderValue,
+    /// The registry reference it was pulled from, pinned to the digest
+    /// its tag resolved to.
+    pub(crate) pulled_from: Option<Arc<str>>,
 }
 
 impl LoadedComponent {
@@ -167,11 +170,22 @@ pub(crate) struct CheckedComponent {
 pub(crate) struct Loader {
     engine: Engine,
     cache: CompileCache,
+    /// Where components pulled from registries are kept.
+    pulled: crate::oci::Cache,
 }
 
 impl Loader {
-    pub(crate) fn new(engine: Engine, cache: CompileCache) -> Self {
-        Self { engine, cache }
+    pub(crate) fn new(engine: Engine, cache: CompileCache, pulled: crate::oci::Cache) -> Self {
+        Self {
+            engine,
+            cache,
+            pulled,
+        }
+    }
+
+    /// The cache of components pulled from registries.
+    pub(crate) fn pulled(&self) -> &crate::oci::Cache {
+        &self.pulled
     }
 
     /// Loads the handler component `spec` describes, from its file.
@@ -222,6 +236,7 @@ impl Loader {
                 let reuse = super::reuse::Reuse::new(spec.instance_reuse, spec.limits.concurrency);
                 Arc::new(reuse)
             }),
+            pulled_from: None,
         })
     }
 

@@ -109,6 +109,7 @@ pub async fn run(settings: &Settings, plan: Plan, progress: Arc<Progress>) -> Re
     let loader = Loader::new(
         engine.clone(),
         CompileCache::new(settings.compile_cache_dir()),
+        crate::oci::Cache::new(settings.data_dir.join("oci")),
     );
     let checked = loader.compile(&spec)?;
     let mut linker = Linker::<SeedState>::new(&engine);

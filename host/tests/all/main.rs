@@ -23,6 +23,7 @@ mod loading;
 mod observability;
 mod openapi;
 mod outages;
+mod registry;
 mod request_fuzz;
 mod restart;
 mod reuse;

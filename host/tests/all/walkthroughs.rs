@@ -1,5 +1,5 @@
-//! The walkthroughs of the README and the capability guides, run as
-//! written: their commands, in a scratch copy of the repository, against a
+//! The walkthroughs of the README, the capability guides and the
+//! operations guide (tracing), run as written: their commands, in a scratch copy of the repository, against a
 //! running host, with every curl's output checked against the comment
 //! beside it.
 
@@ -15,16 +15,26 @@ use support::{Server, components_dir, repo_root};
 const MARKER: &str = "<!-- walkthrough: host/tests/all/walkthroughs.rs runs these commands -->";
 
 /// How a walkthrough starts the host: `tooling/serve &` on `summer.toml`,
-/// or the binary on another manifest. The test starts the binary on a free
-/// port in its place.
-fn manifest_served_by(command: &str) -> &str {
-    if command == "tooling/serve &" {
-        return "summer.toml";
+/// or the binary on another manifest, either after `NAME=value` settings.
+/// The test starts the binary on a free port in its place, with those
+/// settings; answers the manifest and the settings.
+fn host_started_by(command: &str) -> (&str, Vec<(String, String)>) {
+    let mut settings = Vec::new();
+    let mut rest = command;
+    while let Some((word, after)) = rest.split_once(' ')
+        && let Some((name, value)) = word.split_once('=')
+    {
+        settings.push((name.to_owned(), value.to_owned()));
+        rest = after;
     }
-    command
+    if rest == "tooling/serve &" {
+        return ("summer.toml", settings);
+    }
+    let manifest = rest
         .strip_prefix("target/release/summer serve --manifest ")
         .and_then(|rest| rest.strip_suffix(" &"))
-        .unwrap_or_else(|| panic!("a walkthrough starts the host first, not with `{command}`"))
+        .unwrap_or_else(|| panic!("a walkthrough starts the host first, not with `{command}`"));
+    (manifest, settings)
 }
 
 /// How long a curl may take to show what the comment says, while a build
@@ -147,11 +157,11 @@ fn run_walkthrough(path: &str) {
         steps.iter().any(|s| s.expected.is_some()),
         "{path}: {steps:?}"
     );
-    let manifest = manifest_served_by(&steps[0].command);
+    let (manifest, settings) = host_started_by(&steps[0].command);
 
     let dir = tempfile::tempdir().unwrap();
     let clone = scratch_clone(dir.path());
-    let server = Server::try_start(&clone.join("data"), &clone.join(manifest))
+    let server = Server::try_start_with_env(&clone.join("data"), &clone.join(manifest), &settings)
         .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
     let address = server.url("").trim_start_matches("http://").to_owned();
 
@@ -209,4 +219,28 @@ fn the_wide_guide_example_works_as_written() {
 #[test]
 fn the_graph_guide_example_works_as_written() {
     run_walkthrough("docs/graph.md");
+}
+
+/// Needs the OTLP receiver of `tooling/services up otlp`.
+#[test]
+fn the_tracing_walkthrough_works_as_written() {
+    run_walkthrough("docs/operations.md");
+}
+
+/// Needs the registry of `tooling/services up registry`.
+#[test]
+fn the_registry_walkthrough_works_as_written() {
+    run_walkthrough("docs/deploy.md");
+}
+
+#[test]
+fn a_walkthrough_host_may_start_with_settings() {
+    assert_eq!(host_started_by("tooling/serve &"), ("summer.toml", vec![]));
+    let (manifest, settings) =
+        host_started_by("A=1 B=two target/release/summer serve --manifest examples/summer.toml &");
+    assert_eq!(manifest, "examples/summer.toml");
+    assert_eq!(
+        settings,
+        [("A".into(), "1".into()), ("B".into(), "two".into())]
+    );
 }

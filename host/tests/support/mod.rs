@@ -394,9 +394,10 @@ pub struct Failed {
     pub log: String,
 }
 
-/// The prefixes of every backend and trace export setting: the test's own
-/// environment's are removed, so a server runs on the embedded defaults
-/// and exports no traces unless a test sets them.
+/// The prefixes of every backend, trace export and registry credential
+/// setting: the test's own environment's are removed, so a server runs on
+/// the embedded defaults, exports no traces and has no registry
+/// credentials unless a test sets them.
 const BACKEND_SETTINGS: &[&str] = &[
     "DATABASE_",
     "REDIS_",
@@ -404,6 +405,8 @@ const BACKEND_SETTINGS: &[&str] = &[
     "CASSANDRA_",
     "NEO4J_",
     "OTEL_",
+    "SUMMER_REGISTRY_",
+    "DOCKER_CONFIG",
 ];
 
 /// `summer SUBCOMMAND` on `data_dir` and `manifest`, on the embedded

@@ -78,6 +78,11 @@ pub(crate) enum DeployError {
         component: String,
         source: anyhow::Error,
     },
+    #[error("component {component}: {source}")]
+    Pull {
+        component: String,
+        source: crate::oci::OciError,
+    },
 }
 
 /// A finished swap.
@@ -179,12 +184,43 @@ impl Deployer {
         wasm: Bytes,
         trigger: Trigger,
     ) -> Result<Swap, DeployError> {
+        self.deploy_version(name, wasm, trigger, None).await
+    }
+
+    /// Pulls the component `reference` names (or takes it from the cache of
+    /// pulls) and swaps it in as the new version of component `name`.
+    pub(crate) async fn deploy_from_registry(
+        &self,
+        name: &str,
+        reference: &crate::oci::Reference,
+    ) -> Result<Swap, DeployError> {
+        let pulled = crate::oci::pull(reference, self.loader.pulled())
+            .await
+            .map_err(|source| DeployError::Pull {
+                component: name.to_owned(),
+                source,
+            })?;
+        let pinned: Arc<str> = reference.pinned(&pulled.digest).to_string().into();
+        self.deploy_version(name, pulled.wasm, Trigger::Api, Some(pinned))
+            .await
+    }
+
+    async fn deploy_version(
+        &self,
+        name: &str,
+        wasm: Bytes,
+        trigger: Trigger,
+        pulled_from: Option<Arc<str>>,
+    ) -> Result<Swap, DeployError> {
         let started = Instant::now();
         let mut state = self.state.lock().await;
         let spec = state.spec(name)?.clone();
         let current = self.registry.current().get(name);
         let version = content_hash(&wasm);
-        if let Some(current) = current.as_ref().filter(|c| c.version == version) {
+        // The same bytes from another source still swap, so that what is
+        // shown as serving says where it came from.
+        let same = |c: &&Arc<LoadedComponent>| c.version == version && c.pulled_from == pulled_from;
+        if let Some(current) = current.as_ref().filter(same) {
             return Ok(unchanged(current, started, trigger));
         }
         let configuration = configuration(&open_sources(&self.places)?, &spec)?;
@@ -196,6 +232,7 @@ impl Deployer {
             configuration,
         )
         .await?;
+        component.pulled_from = pulled_from;
         if let Some(current) = current.filter(|c| c.limits == component.limits) {
             // Versions of one component share its concurrency limit.
             component.gate = current.gate.clone();
@@ -374,7 +411,8 @@ fn configuration(sources: &Sources, spec: &ComponentSpec) -> Result<Configuratio
     })
 }
 
-/// Loads component `spec` from `wasm` (its file when `None`) off the async
+/// Loads component `spec` from `wasm` (when `None`, its file, or its
+/// registry: pulled, or taken from the cache of pulls) off the async
 /// runtime, then applies its migrations, declares its wide tables and
 /// gives it `configuration`.
 async fn load(
@@ -385,6 +423,19 @@ async fn load(
     configuration: Configuration,
 ) -> Result<LoadedComponent, DeployError> {
     let started = Instant::now();
+    let (wasm, pulled_from) = match (wasm, &spec.registry) {
+        (None, Some(reference)) => {
+            let pulled = crate::oci::pull(reference, loader.pulled())
+                .await
+                .map_err(|source| DeployError::Pull {
+                    component: spec.name.clone(),
+                    source,
+                })?;
+            let pinned = reference.pinned(&pulled.digest).to_string();
+            (Some(pulled.wasm), Some(Arc::from(pinned)))
+        }
+        (wasm, _) => (wasm, None),
+    };
     let (loader, owned_spec) = (loader.clone(), spec.clone());
     let mut component = tokio::task::spawn_blocking(move || match wasm {
         Some(wasm) => loader.load_bytes(&owned_spec, wasm),
@@ -401,6 +452,7 @@ async fn load(
             })?;
     component.wide_tables = Arc::new(tables);
     component.configure(configuration);
+    component.pulled_from = pulled_from;
     tracing::debug!(
         component = %spec.name,
         version = component.short_version(),
