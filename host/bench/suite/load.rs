@@ -428,6 +428,28 @@ pub fn measure(
         .collect())
 }
 
+/// A Markdown table of `results` (from [`measure`]): their server and mode
+/// under the `names` given, requests/s, p50, p99 and failures.
+pub fn runs_table(names: (&str, &str), results: &[Value]) -> String {
+    let mut text = format!(
+        "| {} | {} | requests/s | p50 µs | p99 µs | failed |\n|---|---|---|---|---|---|\n",
+        names.0, names.1
+    );
+    for r in results {
+        let _ = writeln!(
+            text,
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {} |",
+            r["server"].as_str().unwrap_or_default(),
+            r["mode"].as_str().unwrap_or_default(),
+            r["rps"].as_f64().unwrap_or(0.0),
+            r["p50_us"].as_f64().unwrap_or(0.0),
+            r["p99_us"].as_f64().unwrap_or(0.0),
+            r["failed"]
+        );
+    }
+    text
+}
+
 /// One bar of a chart.
 pub struct Bar {
     pub label: String,

@@ -104,21 +104,7 @@ fn ratios(results: &[Value]) -> Value {
 }
 
 fn table(results: &[Value], ratios: &Value) -> String {
-    let mut text = String::from(
-        "| host | route | requests/s | p50 µs | p99 µs | failed |\n|---|---|---|---|---|---|\n",
-    );
-    for r in results {
-        let _ = writeln!(
-            text,
-            "| {} | {} | {:.0} | {:.0} | {:.0} | {} |",
-            r["server"].as_str().unwrap_or_default(),
-            r["mode"].as_str().unwrap_or_default(),
-            r["rps"].as_f64().unwrap_or(0.0),
-            r["p50_us"].as_f64().unwrap_or(0.0),
-            r["p99_us"].as_f64().unwrap_or(0.0),
-            r["failed"]
-        );
-    }
+    let mut text = load::runs_table(("host", "route"), results);
     for route in ["hello", "cache read"] {
         let r = &ratios[route];
         let _ = writeln!(

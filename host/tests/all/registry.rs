@@ -125,6 +125,16 @@ fn pushed_digest(output: &str) -> String {
     output[at + 1..at + 1 + 71].to_owned()
 }
 
+/// Pushes a hello no other run pushes to a repository of its own as `:v1`:
+/// the file, the repository and the manifest's digest.
+fn push_unique(registry: &Registry, dir: &Path, test: &str) -> (PathBuf, String, String) {
+    let file = marked_hello(dir, &uuid::Uuid::new_v4().to_string());
+    let repository = registry.repository(test);
+    let (pushed, output) = push(&file, &format!("{repository}:v1"), &registry.credentials());
+    assert!(pushed, "{output}");
+    (file, repository, pushed_digest(&output))
+}
+
 /// Starts a host whose hello comes from `source`, on `data`.
 fn serve_hello_from(
     source: &str,
@@ -162,11 +172,7 @@ fn hello_entry(listing: &Value) -> &Value {
 fn a_pushed_component_is_served_by_tag_and_by_digest_in_the_wasm_oci_layout() {
     let registry = registry();
     let dir = tempfile::tempdir().unwrap();
-    let file = marked_hello(dir.path(), &uuid::Uuid::new_v4().to_string());
-    let repository = registry.repository("layout");
-    let (pushed, output) = push(&file, &format!("{repository}:v1"), &registry.credentials());
-    assert!(pushed, "{output}");
-    let digest = pushed_digest(&output);
+    let (file, repository, digest) = push_unique(&registry, dir.path(), "layout");
     let wasm = std::fs::read(&file).unwrap();
     let layer = format!("sha256:{}", sha256_hex(&wasm));
 
@@ -247,10 +253,7 @@ fn a_pushed_component_is_served_by_tag_and_by_digest_in_the_wasm_oci_layout() {
 fn a_tampered_layer_is_refused() {
     let registry = registry();
     let dir = tempfile::tempdir().unwrap();
-    let file = marked_hello(dir.path(), &uuid::Uuid::new_v4().to_string());
-    let repository = registry.repository("tampered");
-    let (pushed, output) = push(&file, &format!("{repository}:v1"), &registry.credentials());
-    assert!(pushed, "{output}");
+    let (file, repository, _) = push_unique(&registry, dir.path(), "tampered");
     let layer = sha256_hex(&std::fs::read(&file).unwrap());
     let stored = repo_root()
         .join(".services/registry/data/docker/registry/v2/blobs/sha256")
@@ -333,11 +336,7 @@ fn credentials_are_required_and_a_wrong_password_is_refused() {
 fn a_registry_that_is_down_fails_the_start_unless_the_digest_is_cached() {
     let registry = registry();
     let dir = tempfile::tempdir().unwrap();
-    let file = marked_hello(dir.path(), &uuid::Uuid::new_v4().to_string());
-    let repository = registry.repository("down");
-    let (pushed, output) = push(&file, &format!("{repository}:v1"), &registry.credentials());
-    assert!(pushed, "{output}");
-    let digest = pushed_digest(&output);
+    let (_, repository, digest) = push_unique(&registry, dir.path(), "down");
     let path = repository.split_once('/').unwrap().1;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let down = format!("oci://{}/{path}@{digest}", closed.local_addr().unwrap());
