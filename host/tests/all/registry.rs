@@ -151,6 +151,12 @@ fn serve_hello_from(
     Server::try_start_with_env(data, &manifest, &env)
 }
 
+/// [`serve_hello_from`], which must start.
+fn serving_hello_from(source: &str, data: &Path, env: &[(String, String)]) -> Server {
+    serve_hello_from(source, data, env)
+        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log))
+}
+
 fn components_listing(server: &Server) -> Value {
     let mut answer = ureq::get(&server.url("/_admin/components"))
         .header("authorization", "Bearer registry-test-token")
@@ -215,12 +221,11 @@ fn a_pushed_component_is_served_by_tag_and_by_digest_in_the_wasm_oci_layout() {
     // Served by tag, the tag resolved to its digest.
     let tagged = format!("oci://{repository}:v1");
     let host_dir = tempfile::tempdir().unwrap();
-    let server = serve_hello_from(
+    let server = serving_hello_from(
         &tagged,
         &host_dir.path().join("data"),
         &registry.credentials(),
-    )
-    .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    );
     assert_eq!(get(&server.url("/hello")).status, 200);
     let listing = components_listing(&server);
     let hello = hello_entry(&listing);
@@ -233,12 +238,11 @@ fn a_pushed_component_is_served_by_tag_and_by_digest_in_the_wasm_oci_layout() {
     // Served by digest, on a host of its own.
     let pinned = format!("oci://{repository}@{digest}");
     let other_dir = tempfile::tempdir().unwrap();
-    let other = serve_hello_from(
+    let other = serving_hello_from(
         &pinned,
         &other_dir.path().join("data"),
         &registry.credentials(),
-    )
-    .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    );
     assert_eq!(get(&other.url("/hello")).status, 200);
     assert_eq!(hello_entry(&components_listing(&other))["source"], pinned);
     for log in [server.log(), other.log()] {
@@ -358,11 +362,9 @@ fn a_registry_that_is_down_fails_the_start_unless_the_digest_is_cached() {
     let host_dir = tempfile::tempdir().unwrap();
     let data = host_dir.path().join("data");
     let up = format!("oci://{repository}@{digest}");
-    let first = serve_hello_from(&up, &data, &registry.credentials())
-        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    let first = serving_hello_from(&up, &data, &registry.credentials());
     first.stop();
-    let again = serve_hello_from(&down, &data, &registry.credentials())
-        .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    let again = serving_hello_from(&down, &data, &registry.credentials());
     assert_eq!(get(&again.url("/hello")).status, 200);
 }
 
@@ -411,12 +413,11 @@ fn registry_versions_are_deployed_and_rolled_back_through_the_swap_path() {
     }
     let host_dir = tempfile::tempdir().unwrap();
     let from_file = components_dir().join("hello.wasm").display().to_string();
-    let server = serve_hello_from(
+    let server = serving_hello_from(
         &from_file,
         &host_dir.path().join("data"),
         &registry.credentials(),
-    )
-    .unwrap_or_else(|f| panic!("summer exited with {}:\n{}", f.status, f.log));
+    );
     assert!(hello_entry(&components_listing(&server))["source"].is_null());
 
     let source = || hello_entry(&components_listing(&server))["source"].clone();
