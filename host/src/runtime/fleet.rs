@@ -37,6 +37,10 @@ struct Notice {
     origin: String,
     component: String,
     version: String,
+    /// The registry reference the version was pulled from, pinned to its
+    /// digest, so that every host shows where it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
 }
 
 /// A host's answer to a notice.
@@ -128,6 +132,7 @@ impl Fleet {
             origin: self.host.clone(),
             component: component.name.to_string(),
             version: component.version.clone(),
+            source: component.pulled_from.as_deref().map(str::to_owned),
         };
         let mut confirmations = self.confirmations.subscribe();
         let receivers: usize = publisher
@@ -244,6 +249,7 @@ impl Fleet {
                 origin: String::new(),
                 component,
                 version,
+                source: None,
             })
             .collect())
     }
@@ -277,8 +283,9 @@ impl Fleet {
 
     async fn apply(&self, notice: &Notice) -> Result<()> {
         let wasm = self.wasm_of(&notice.component, &notice.version).await?;
+        let source = notice.source.as_deref().map(Arc::from);
         self.deployer
-            .deploy(&notice.component, wasm, Trigger::Fleet)
+            .deploy_version(&notice.component, wasm, Trigger::Fleet, source)
             .await?;
         Ok(())
     }

@@ -442,3 +442,32 @@ fn registry_versions_are_deployed_and_rolled_back_through_the_swap_path() {
     assert!(said.contains("not in its registry"), "{said}");
     assert_eq!(source(), format!("oci://{repository}:v1@{}", digests[0]));
 }
+
+#[test]
+fn a_registry_deploy_reaches_the_fleet_with_its_source() {
+    let registry = registry();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, repository, digest) = push_unique(&registry, dir.path(), "fleet");
+    let mut env: Vec<(String, String)> = support::real_services_env()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("REDIS_") || k.starts_with("STORAGE_"))
+        .collect();
+    let fleet = format!(
+        "registry-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    env.push(("SUMMER_FLEET".into(), fleet));
+    env.extend(registry.credentials());
+    let from_file = components_dir().join("hello.wasm").display().to_string();
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = serving_hello_from(&from_file, &first_dir.path().join("data"), &env);
+    let second = serving_hello_from(&from_file, &second_dir.path().join("data"), &env);
+
+    let reference = format!("oci://{repository}:v1");
+    let said = admin(&first, &["deploy", "hello", &reference]);
+    assert!(said.contains("1 of 1 other hosts switched"), "{said}");
+    let pinned = format!("{reference}@{digest}");
+    for host in [&first, &second] {
+        assert_eq!(hello_entry(&components_listing(host))["source"], pinned);
+    }
+}

@@ -205,7 +205,9 @@ impl Deployer {
             .await
     }
 
-    async fn deploy_version(
+    /// Swaps in `wasm` as the new version of component `name`, pulled from
+    /// the registry reference `pulled_from` when it says so.
+    pub(crate) async fn deploy_version(
         &self,
         name: &str,
         wasm: Bytes,
