@@ -29,6 +29,7 @@ mod restart;
 mod reuse;
 mod sandbox;
 mod scaffold;
+mod scaling;
 mod seed;
 mod tls;
 mod traces;
