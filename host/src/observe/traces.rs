@@ -12,7 +12,9 @@ use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use http::HeaderMap;
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{
+    SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _,
+};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector, HttpClient, HttpError};
 use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
@@ -149,11 +151,19 @@ tokio::task_local! {
     static SCOPE: Scope;
 }
 
-/// The open spans of one request, innermost last: the request's own, then
-/// those its component opened. Calls the request makes are children of the
-/// innermost.
+/// The open spans of one request, innermost last: the request's own (id
+/// 0), then those its component opened. Calls the request makes are
+/// children of the innermost.
 #[derive(Clone)]
-pub(crate) struct Scope(Arc<Mutex<Vec<Open>>>);
+pub(crate) struct Scope(Arc<Mutex<Spans>>);
+
+#[derive(Default)]
+struct Spans {
+    open: Vec<Open>,
+    /// The id the next span the component opens gets: ids are never
+    /// reused, so a handle to a span already ended never names a newer one.
+    next: u64,
+}
 
 struct Open {
     id: u64,
@@ -161,10 +171,69 @@ struct Open {
 }
 
 impl Scope {
-    fn innermost(&self) -> Context {
-        let open = self.0.lock().expect("trace scope lock");
-        open.last().map(|o| o.cx.clone()).unwrap_or_default()
+    /// A scope with the request's span `cx` open.
+    fn new(cx: Context) -> Self {
+        let spans = Spans {
+            open: vec![Open { id: 0, cx }],
+            next: 1,
+        };
+        Self(Arc::new(Mutex::new(spans)))
     }
+
+    fn spans(&self) -> std::sync::MutexGuard<'_, Spans> {
+        self.0.lock().expect("trace scope lock")
+    }
+
+    fn innermost(&self) -> Context {
+        self.spans().innermost()
+    }
+
+    /// Opens a span with `open` (given the innermost as its parent) inside
+    /// the innermost; its id.
+    fn push(&self, open: impl FnOnce(&Context) -> Context) -> u64 {
+        let mut spans = self.spans();
+        let cx = open(&spans.innermost());
+        let id = spans.next;
+        spans.next += 1;
+        spans.open.push(Open { id, cx });
+        id
+    }
+
+    /// Ends span `id`, and any opened inside it and left open; not the
+    /// request's own.
+    fn end(&self, id: u64) {
+        let mut spans = self.spans();
+        let Some(at) = spans.open.iter().position(|o| o.id == id && id != 0) else {
+            return;
+        };
+        for inner in spans.open.drain(at..).rev() {
+            inner.cx.span().end();
+        }
+    }
+
+    fn with_open(&self, id: u64, act: impl FnOnce(&Context)) {
+        if let Some(found) = self.spans().open.iter().find(|o| o.id == id) {
+            act(&found.cx);
+        }
+    }
+}
+
+impl Spans {
+    fn innermost(&self) -> Context {
+        self.open.last().map(|o| o.cx.clone()).unwrap_or_default()
+    }
+}
+
+/// Starts the span `builder` describes as a child of `parent`; the context
+/// holding it.
+fn open_child(tracer: &SdkTracer, parent: &Context, builder: SpanBuilder) -> Context {
+    parent.with_span(builder.start_with_context(tracer, parent))
+}
+
+/// Writes the context of `cx`'s span into `headers` (`traceparent`, and
+/// `tracestate` when the trace carries one).
+fn inject(cx: &Context, headers: &mut HeaderMap) {
+    TraceContextPropagator::new().inject_context(cx, &mut HeaderInjector(headers));
 }
 
 /// The trace scope `future` runs in, when there is one.
@@ -212,16 +281,12 @@ pub(crate) fn request_span(
     {
         attributes.push(KeyValue::new("user_agent.original", agent.to_owned()));
     }
-    let span = tracer
+    let builder = tracer
         .span_builder(method.as_str().to_owned())
         .with_kind(SpanKind::Server)
-        .with_attributes(attributes)
-        .start_with_context(tracer, &parent);
-    let cx = parent.with_span(span);
-    let scope = Scope(Arc::new(Mutex::new(vec![Open {
-        id: 0,
-        cx: cx.clone(),
-    }])));
+        .with_attributes(attributes);
+    let cx = open_child(tracer, &parent, builder);
+    let scope = Scope::new(cx.clone());
     Some(RequestSpan { cx, scope })
 }
 
@@ -277,13 +342,12 @@ pub(crate) fn call_span(
 ) -> Option<CallSpan> {
     let tracer = TRACER.get()?;
     let parent = current_scope()?.innermost();
-    let span = tracer
+    let builder = tracer
         .span_builder(name)
         .with_kind(kind)
-        .with_attributes(attributes)
-        .start_with_context(tracer, &parent);
+        .with_attributes(attributes);
     Some(CallSpan {
-        cx: parent.with_span(span),
+        cx: open_child(tracer, &parent, builder),
     })
 }
 
@@ -295,7 +359,7 @@ impl CallSpan {
     /// Writes this span's context into outgoing `headers` (`traceparent`,
     /// and `tracestate` when the trace carries one).
     pub(crate) fn inject(&self, headers: &mut HeaderMap) {
-        TraceContextPropagator::new().inject_context(&self.cx, &mut HeaderInjector(headers));
+        inject(&self.cx, headers);
     }
 
     /// Ends the span; `failure` marks it failed, with that description.
@@ -313,44 +377,22 @@ impl CallSpan {
 /// [`end_guest_span`]. `None` when export is off or outside a request.
 pub(crate) fn start_guest_span(name: String) -> Option<u64> {
     let tracer = TRACER.get()?;
-    let scope = current_scope()?;
-    let mut open = scope.0.lock().expect("trace scope lock");
-    let parent = open.last().map(|o| o.cx.clone()).unwrap_or_default();
-    let span = tracer
-        .span_builder(name)
-        .with_kind(SpanKind::Internal)
-        .start_with_context(tracer, &parent);
-    let id = open.iter().map(|o| o.id).max().unwrap_or(0) + 1;
-    open.push(Open {
-        id,
-        cx: parent.with_span(span),
-    });
-    Some(id)
+    let builder = tracer.span_builder(name).with_kind(SpanKind::Internal);
+    Some(current_scope()?.push(|parent| open_child(tracer, parent, builder)))
 }
 
 /// Sets an attribute on the open span `id` of the current request (0: the
 /// request's own span).
 pub(crate) fn set_guest_attribute(id: u64, key: String, value: String) {
-    with_open(id, |cx| cx.span().set_attribute(KeyValue::new(key, value)));
+    if let Some(scope) = current_scope() {
+        scope.with_open(id, |cx| cx.span().set_attribute(KeyValue::new(key, value)));
+    }
 }
 
 /// Ends the component's span `id`, and any it opened inside it and left open.
 pub(crate) fn end_guest_span(id: u64) {
-    let Some(scope) = current_scope() else { return };
-    let mut open = scope.0.lock().expect("trace scope lock");
-    let Some(at) = open.iter().position(|o| o.id == id && id != 0) else {
-        return;
-    };
-    for inner in open.drain(at..).rev() {
-        inner.cx.span().end();
-    }
-}
-
-fn with_open(id: u64, act: impl FnOnce(&Context)) {
-    let Some(scope) = current_scope() else { return };
-    let open = scope.0.lock().expect("trace scope lock");
-    if let Some(found) = open.iter().find(|o| o.id == id) {
-        act(&found.cx);
+    if let Some(scope) = current_scope() {
+        scope.end(id);
     }
 }
 
@@ -360,7 +402,7 @@ pub(crate) fn traceparent() -> Option<String> {
     TRACER.get()?;
     let cx = current_scope()?.innermost();
     let mut headers = HeaderMap::new();
-    TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(&mut headers));
+    inject(&cx, &mut headers);
     headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
@@ -399,6 +441,27 @@ mod tests {
             endpoint,
             ("OTEL_TRACES_EXPORTER", "none")
         ])));
+    }
+
+    #[test]
+    fn a_guest_span_handle_never_names_a_later_span() {
+        let scope = Scope::new(Context::new());
+        let outer = scope.push(|_| Context::new());
+        let inner = scope.push(|_| Context::new());
+        // Ending the outer span ends the inner one the component left open.
+        scope.end(outer);
+        assert_eq!(scope.spans().open.len(), 1);
+        let later = scope.push(|_| Context::new());
+        let latest = scope.push(|_| Context::new());
+        assert!(![outer, inner].contains(&later) && ![outer, inner].contains(&latest));
+        // The component drops its handle to the inner span: nothing of
+        // the later spans ends.
+        scope.end(inner);
+        let open: Vec<u64> = scope.spans().open.iter().map(|o| o.id).collect();
+        assert_eq!(open, [0, later, latest]);
+        // The request's own span is never ended by a component.
+        scope.end(0);
+        assert_eq!(scope.spans().open.len(), 3);
     }
 
     #[test]

@@ -228,10 +228,7 @@ impl Repository {
                 return Ok(again);
             }
         }
-        Err(OciError::Unauthorized {
-            registry: self.reference.registry.clone(),
-            had_credentials: self.credentials.is_some(),
-        })
+        Err(self.unauthorized())
     }
 
     async fn attempt(
@@ -253,10 +250,7 @@ impl Repository {
         if let Some(authorization) = authorization {
             request = request.header(http::header::AUTHORIZATION, authorization);
         }
-        let request = request.body(body).map_err(|e| OciError::InvalidReference {
-            reference: self.reference.to_string(),
-            why: e.to_string(),
-        })?;
+        let request = request.body(body).map_err(|e| self.invalid_request(e))?;
         net::exchange(request, limit)
             .await
             .map_err(|e| self.unreachable(e))
@@ -271,10 +265,7 @@ impl Repository {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str())
         };
-        let realm = field("realm").ok_or_else(|| OciError::Unauthorized {
-            registry: self.reference.registry.clone(),
-            had_credentials: self.credentials.is_some(),
-        })?;
+        let realm = field("realm").ok_or_else(|| self.unauthorized())?;
         let mut query = Vec::new();
         for name in ["service", "scope"] {
             if let Some(value) = field(name) {
@@ -294,27 +285,20 @@ impl Repository {
         }
         let request = request
             .body(Bytes::new())
-            .map_err(|e| OciError::InvalidReference {
-                reference: self.reference.to_string(),
-                why: e.to_string(),
-            })?;
+            .map_err(|e| self.invalid_request(e))?;
         let answer = net::exchange(request, MAX_SMALL)
             .await
             .map_err(|e| self.unreachable(e))?;
-        let unauthorized = || OciError::Unauthorized {
-            registry: self.reference.registry.clone(),
-            had_credentials: self.credentials.is_some(),
-        };
         if answer.status() != StatusCode::OK {
-            return Err(unauthorized());
+            return Err(self.unauthorized());
         }
         let body: serde_json::Value =
-            serde_json::from_slice(answer.body()).map_err(|_| unauthorized())?;
+            serde_json::from_slice(answer.body()).map_err(|_| self.unauthorized())?;
         body.get("token")
             .or_else(|| body.get("access_token"))
             .and_then(|t| t.as_str())
             .map(str::to_owned)
-            .ok_or_else(unauthorized)
+            .ok_or_else(|| self.unauthorized())
     }
 
     /// Where `answer` points (its `Location`, made absolute against `from`).
@@ -332,6 +316,21 @@ impl Repository {
             .and_then(|at| from[at + 3..].find('/').map(|slash| at + 3 + slash))
             .unwrap_or(from.len());
         Ok(format!("{}{location}", &from[..origin_end]))
+    }
+
+    fn unauthorized(&self) -> OciError {
+        OciError::Unauthorized {
+            registry: self.reference.registry.clone(),
+            had_credentials: self.credentials.is_some(),
+        }
+    }
+
+    /// A request that could not be built (from what the reference names).
+    fn invalid_request(&self, error: http::Error) -> OciError {
+        OciError::InvalidReference {
+            reference: self.reference.to_string(),
+            why: error.to_string(),
+        }
     }
 
     fn unreachable(&self, error: net::NetError) -> OciError {

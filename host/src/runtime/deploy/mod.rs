@@ -194,14 +194,8 @@ impl Deployer {
         name: &str,
         reference: &crate::oci::Reference,
     ) -> Result<Swap, DeployError> {
-        let pulled = crate::oci::pull(reference, self.loader.pulled())
-            .await
-            .map_err(|source| DeployError::Pull {
-                component: name.to_owned(),
-                source,
-            })?;
-        let pinned: Arc<str> = reference.pinned(&pulled.digest).to_string().into();
-        self.deploy_version(name, pulled.wasm, Trigger::Api, Some(pinned))
+        let (wasm, pinned) = pull(&self.loader, name, reference).await?;
+        self.deploy_version(name, wasm, Trigger::Api, Some(pinned))
             .await
     }
 
@@ -413,6 +407,24 @@ fn configuration(sources: &Sources, spec: &ComponentSpec) -> Result<Configuratio
     })
 }
 
+/// Pulls the component `reference` names for component `name` (or takes it
+/// from the loader's cache of pulls): its bytes, and the reference pinned
+/// to the digest it resolved to.
+async fn pull(
+    loader: &Loader,
+    name: &str,
+    reference: &crate::oci::Reference,
+) -> Result<(Bytes, Arc<str>), DeployError> {
+    let pulled = crate::oci::pull(reference, loader.pulled())
+        .await
+        .map_err(|source| DeployError::Pull {
+            component: name.to_owned(),
+            source,
+        })?;
+    let pinned = reference.pinned(&pulled.digest).to_string();
+    Ok((pulled.wasm, pinned.into()))
+}
+
 /// Loads component `spec` from `wasm` (when `None`, its file, or its
 /// registry: pulled, or taken from the cache of pulls) off the async
 /// runtime, then applies its migrations, declares its wide tables and
@@ -427,14 +439,8 @@ async fn load(
     let started = Instant::now();
     let (wasm, pulled_from) = match (wasm, &spec.registry) {
         (None, Some(reference)) => {
-            let pulled = crate::oci::pull(reference, loader.pulled())
-                .await
-                .map_err(|source| DeployError::Pull {
-                    component: spec.name.clone(),
-                    source,
-                })?;
-            let pinned = reference.pinned(&pulled.digest).to_string();
-            (Some(pulled.wasm), Some(Arc::from(pinned)))
+            let (wasm, pinned) = pull(loader, &spec.name, reference).await?;
+            (Some(wasm), Some(pinned))
         }
         (wasm, _) => (wasm, None),
     };
