@@ -6,7 +6,7 @@ use crate::support;
 
 use support::admin::{TOKEN, admin_as, token_env};
 use support::wasm::version_of;
-use support::{Server, components_dir, get, write_manifest};
+use support::{Server, components_dir, free_port, get, write_manifest};
 
 fn start(env: &[(String, String)]) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
@@ -88,15 +88,6 @@ fn components_are_listed_with_their_versions() {
         served.header("x-summer-component"),
         Some(format!("users@{short}").as_str())
     );
-}
-
-/// A free loopback port, for a second listener.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

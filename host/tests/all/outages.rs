@@ -4,14 +4,13 @@
 
 use crate::support;
 
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{Server, add_probe, get, post_json, put, write_manifest};
+use support::{Server, add_probe, free_port, get, post_json, put, write_manifest};
 
 /// A private Redis server on its own port, so stopping it touches no other test.
 struct Redis {
@@ -44,14 +43,6 @@ impl Drop for Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_for(mut ready: impl FnMut() -> bool) {

@@ -10,6 +10,7 @@ use crate::support;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use support::wasm::{variant, version_of};
 use support::{Server, components_dir, get, repo_root, write_manifest};
 
 /// The registry's address and credentials, from `tooling/services.env`;
@@ -104,16 +105,9 @@ fn push(file: &Path, reference: &str, env: &[(String, String)]) -> (bool, String
 /// The hello component with a custom section naming `mark`: a component
 /// whose layer no other test pushes.
 fn marked_hello(dir: &Path, mark: &str) -> PathBuf {
-    let mut wasm = std::fs::read(components_dir().join("hello.wasm")).unwrap();
-    let name = b"summer-test";
-    let payload = mark.as_bytes();
-    let body_len = 1 + name.len() + payload.len();
-    assert!(body_len < 128 && name.len() < 128);
-    wasm.extend([0u8, body_len as u8, name.len() as u8]);
-    wasm.extend(name);
-    wasm.extend(payload);
+    let hello = std::fs::read(components_dir().join("hello.wasm")).unwrap();
     let path = dir.join("hello.wasm");
-    std::fs::write(&path, wasm).unwrap();
+    std::fs::write(&path, variant(&hello, mark)).unwrap();
     path
 }
 
@@ -180,7 +174,7 @@ fn a_pushed_component_is_served_by_tag_and_by_digest_in_the_wasm_oci_layout() {
     let dir = tempfile::tempdir().unwrap();
     let (file, repository, digest) = push_unique(&registry, dir.path(), "layout");
     let wasm = std::fs::read(&file).unwrap();
-    let layer = format!("sha256:{}", sha256_hex(&wasm));
+    let layer = format!("sha256:{}", version_of(&wasm));
 
     // The layout other tools read.
     let path = repository.split_once('/').unwrap().1;
@@ -189,7 +183,7 @@ fn a_pushed_component_is_served_by_tag_and_by_digest_in_the_wasm_oci_layout() {
         "application/vnd.oci.image.manifest.v1+json",
     );
     assert_eq!(status, 200);
-    assert_eq!(format!("sha256:{}", sha256_hex(&manifest)), digest);
+    assert_eq!(format!("sha256:{}", version_of(&manifest)), digest);
     let manifest: Value = serde_json::from_slice(&manifest).unwrap();
     assert_eq!(manifest["schemaVersion"], 2);
     assert_eq!(
@@ -258,7 +252,7 @@ fn a_tampered_layer_is_refused() {
     let registry = registry();
     let dir = tempfile::tempdir().unwrap();
     let (file, repository, _) = push_unique(&registry, dir.path(), "tampered");
-    let layer = sha256_hex(&std::fs::read(&file).unwrap());
+    let layer = version_of(&std::fs::read(&file).unwrap());
     let stored = repo_root()
         .join(".services/registry/data/docker/registry/v2/blobs/sha256")
         .join(&layer[..2])
@@ -366,11 +360,6 @@ fn a_registry_that_is_down_fails_the_start_unless_the_digest_is_cached() {
     first.stop();
     let again = serving_hello_from(&down, &data, &registry.credentials());
     assert_eq!(get(&again.url("/hello")).status, 200);
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
 /// `summer deploy|rollback ARGS` against `server`, with the registry's

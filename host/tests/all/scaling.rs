@@ -31,11 +31,7 @@ struct Balancer {
 
 impl Balancer {
     fn start(dir: &Path, hosts: &[u16]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = support::free_port();
         let child = Self::spawn(dir, port, hosts, None);
         let balancer = Self {
             dir: dir.to_owned(),

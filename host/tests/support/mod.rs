@@ -15,6 +15,15 @@ use serde_json::Value;
 /// How long a server may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A free loopback port, for a listener a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
